@@ -1,0 +1,1 @@
+"""Loaders for the workspace's files: YAML with node marks, CSV rows with line numbers."""

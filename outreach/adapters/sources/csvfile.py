@@ -1,0 +1,138 @@
+"""CSV rows with the line and column they came from, so a bad cell can be pointed at."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from outreach.core.problems import Problem, problem
+
+MAX_FIELD = 1_000_000
+csv.field_size_limit(MAX_FIELD)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    cells: list[str]
+    line: int  # where the record starts
+    raw: str | None  # the physical line, when the record fits on one
+
+
+class CsvFile:
+    """Iterate the records of a CSV file after its header, remembering lines.
+
+    `header` maps each column name to its index; `problems` collects file-level trouble.
+    """
+
+    def __init__(self, path: Path, shown_as: str) -> None:
+        self.path = path
+        self.shown_as = shown_as
+        self.header: dict[str, int] = {}
+        self.problems: list[Problem] = []
+
+    def rows(self) -> Iterator[Row]:
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+                yield from self._read(handle)
+        except OSError as exc:
+            self.problems.append(problem(self.shown_as, None, None, f"cannot read: {exc}"))
+        except UnicodeDecodeError as exc:
+            self.problems.append(
+                problem(self.shown_as, None, None, f"not UTF-8 text ({exc.reason}); save as UTF-8")
+            )
+
+    def _read(self, handle: Iterator[str]) -> Iterator[Row]:
+        last: list[str] = [""]
+
+        def remember() -> Iterator[str]:
+            for physical in handle:
+                last[0] = physical
+                yield physical
+
+        reader = csv.reader(remember())
+        try:
+            names = next(reader)
+        except StopIteration:
+            self.problems.append(
+                problem(self.shown_as, 1, None, "empty file; a header row is needed")
+            )
+            return
+        except csv.Error as exc:
+            self.problems.append(problem(self.shown_as, 1, None, f"bad header: {exc}"))
+            return
+        self.header = self._index(names)
+        start = reader.line_num + 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                self.problems.append(problem(self.shown_as, start, None, f"unreadable row: {exc}"))
+                start = reader.line_num + 1
+                continue
+            one_line = reader.line_num == start
+            if cells and any(cells):
+                yield Row(cells, start, last[0] if one_line else None)
+            start = reader.line_num + 1
+
+    def _index(self, names: list[str]) -> dict[str, int]:
+        header: dict[str, int] = {}
+        for i, name in enumerate(names):
+            name = name.strip()
+            if name in header:
+                self.problems.append(
+                    problem(
+                        self.shown_as,
+                        1,
+                        column_offset(",".join(names), i),
+                        f"column '{name}' appears twice; rename one",
+                    )
+                )
+            elif name:
+                header[name] = i
+        return header
+
+    def require(self, *columns: str) -> bool:
+        missing = [c for c in columns if c not in self.header]
+        if missing:
+            names = ", ".join(missing)
+            self.problems.append(
+                problem(
+                    self.shown_as,
+                    1,
+                    None,
+                    f"missing column {names}; the header has: {', '.join(self.header)}",
+                )
+            )
+        return not missing
+
+    def at(self, row: Row, column: str, message: str) -> Problem:
+        """A problem pointing at `column` of `row`."""
+        index = self.header.get(column)
+        col = column_offset(row.raw, index) if row.raw is not None and index is not None else None
+        return problem(self.shown_as, row.line, col, message)
+
+
+def column_offset(raw: str, index: int) -> int | None:
+    """1-based character column where field `index` starts in one physical CSV line."""
+    field, quoted = 0, False
+    if index == 0:
+        return 1
+    for pos, char in enumerate(raw):
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            field += 1
+            if field == index:
+                return pos + 2
+    return None
+
+
+def cell(row: Row, header: dict[str, int], column: str) -> str:
+    index = header.get(column)
+    if index is None or index >= len(row.cells):
+        return ""
+    return row.cells[index].strip()

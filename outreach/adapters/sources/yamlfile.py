@@ -1,0 +1,164 @@
+"""YAML that remembers where every value stands, so errors can say `file:line:col`.
+
+Safe loading only, with YAML 1.2-like scalars: `10:30` stays a string (not 630) and `no`
+stays a string (not False: it is Norwegian). Duplicate keys are reported, not silently
+overwritten. Files and alias expansion are capped in size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from outreach.core.problems import Location, Problem, problem
+
+Loc = tuple[str | int, ...]
+MAX_NODES = 200_000
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without YAML 1.1's surprising implicit types."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    yaml.resolver.re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    yaml.resolver.re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    yaml.resolver.re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9]+(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
+)
+
+
+@dataclass
+class YamlDocument:
+    path: str  # as shown to the user
+    data: Any
+    marks: dict[Loc, tuple[yaml.Mark | None, yaml.Mark]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def locate(self, loc: Loc, at_key: bool = False) -> Location:
+        """Where the value at `loc` stands (or its key, with `at_key`); the nearest enclosing
+        node when `loc` itself is missing from the file."""
+        for end in range(len(loc), -1, -1):
+            marks = self.marks.get(loc[:end])
+            if marks is not None:
+                key_mark, value_mark = marks
+                exact = end == len(loc)
+                mark = key_mark if (at_key and exact and key_mark is not None) else value_mark
+                return Location(self.path, mark.line + 1, mark.column + 1)
+        return Location(self.path, 1, 1)
+
+
+def load_yaml_file(path: Path, shown_as: str, max_bytes: int = 2_000_000) -> YamlDocument:
+    """Load one YAML file; syntax errors come back as problems with an empty document."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return _failed(shown_as, 1, None, f"file is {size} bytes; the limit is {max_bytes}")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return _failed(shown_as, None, None, f"cannot read: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        return _failed(shown_as, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+    return parse_yaml(text, shown_as)
+
+
+def parse_yaml(text: str, shown_as: str) -> YamlDocument:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        document = YamlDocument(shown_as, None)
+        if node is not None:
+            builder = _Builder(loader, document)
+            document.data = builder.build(node, ())
+        return document
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        return _failed(shown_as, line, col, f"YAML syntax: {message}")
+    except yaml.YAMLError as exc:
+        return _failed(shown_as, None, None, f"YAML: {exc}")
+    except _TooLarge:
+        return _failed(shown_as, 1, 1, f"more than {MAX_NODES} values (alias bomb?)")
+    finally:
+        loader.dispose()
+
+
+def _failed(path: str, line: int | None, col: int | None, message: str) -> YamlDocument:
+    return YamlDocument(path, None, problems=[problem(path, line, col, message)])
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Builder:
+    def __init__(self, loader: _Loader, document: YamlDocument) -> None:
+        self.loader = loader
+        self.document = document
+        self.count = 0
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc)
+        if isinstance(node, yaml.SequenceNode):
+            return [self._item(item, (*loc, i), None) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+    def _item(self, node: yaml.Node, loc: Loc, key_mark: yaml.Mark | None) -> Any:
+        self.document.marks[loc] = (key_mark, node.start_mark)
+        return self.build(node, loc)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
+        self.loader.flatten_mapping(node)  # resolves `<<: *base` merge keys
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool):
+                mark = key_node.start_mark
+                self.document.problems.append(
+                    problem(
+                        self.document.path,
+                        mark.line + 1,
+                        mark.column + 1,
+                        "a key must be a plain value",
+                    )
+                )
+                continue
+            if key in result:
+                mark, first = key_node.start_mark, self.document.marks[(*loc, key)][0]
+                where = f" (first at line {first.line + 1})" if first else ""
+                self.document.problems.append(
+                    problem(
+                        self.document.path,
+                        mark.line + 1,
+                        mark.column + 1,
+                        f"duplicate key '{key}'{where}; keep one",
+                    )
+                )
+                continue
+            result[key] = self._item(value_node, (*loc, key), key_node.start_mark)
+        return result

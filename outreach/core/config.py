@@ -1,0 +1,106 @@
+"""The model of `outreach.yaml`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, PositiveInt
+
+from outreach.core.schema_types import Clock, Strict
+from outreach.core.timing import zone
+
+
+def _known_zone(name: str) -> str:
+    zone(name)  # raises ValueError with a hint
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+LocaleTag = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
+
+
+class DataFiles(Strict):
+    contacts: str = "data/contacts.csv"
+    companies: str | None = "data/companies.yaml"
+    purchases: str | None = "data/purchases.csv"
+    feeds: str | None = "data/feeds.yaml"
+    suppressions: str | None = None
+
+
+class SendGridChannel(Strict):
+    provider: Literal["sendgrid"]
+    api_key_env: str = "SENDGRID_API_KEY"
+    from_: str = Field(alias="from")
+    host: str = "https://api.sendgrid.com"
+    timeout: float = Field(10.0, gt=0, description="seconds")
+
+
+class SmtpChannel(Strict):
+    provider: Literal["smtp"]
+    host: str = "localhost"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username_env: str | None = None
+    password_env: str | None = None
+    from_: str = Field(alias="from")
+    timeout: float = Field(10.0, gt=0, description="seconds")
+
+
+class FileChannel(Strict):
+    provider: Literal["file"]
+    path: str
+
+
+class WebhookChannel(Strict):
+    provider: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://\S+$")
+    secret_env: str | None = None
+    timeout: float = Field(10.0, gt=0)
+
+
+EmailChannel = Annotated[SendGridChannel | SmtpChannel, Field(discriminator="provider")]
+SinkChannel = Annotated[FileChannel | WebhookChannel, Field(discriminator="provider")]
+
+
+class Channels(Strict):
+    email: EmailChannel | None = None
+    gifts: SinkChannel | None = None
+    tasks: SinkChannel | None = None
+    webhook: WebhookChannel | None = None
+
+
+class FrequencyCap(Strict):
+    count: PositiveInt
+    days: PositiveInt
+
+
+class QuietHoursPolicy(Strict):
+    start: Clock
+    end: Clock
+
+
+class Policies(Strict):
+    max_per_contact: FrequencyCap | None = None
+    quiet_hours: QuietHoursPolicy | None = None
+
+
+class OwnerProfile(Strict):
+    name: str
+    title: str = ""
+    phone: str = ""
+
+
+class Config(Strict):
+    timezone: TimeZoneName = "UTC"
+    locale: LocaleTag = "en"
+    store: str = "sqlite:///outreach.db"
+    data: DataFiles = DataFiles()
+    channels: Channels = Channels()
+    policies: Policies = Policies()
+    owners: dict[str, OwnerProfile] = Field(
+        default_factory=dict, description="account managers by email: name, title, phone"
+    )
+
+    def channel_configured(self, channel: str) -> bool:
+        # The webhook action carries its own url, so it needs no channel entry.
+        return channel == "webhook" or getattr(self.channels, channel, None) is not None

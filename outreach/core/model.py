@@ -1,0 +1,210 @@
+"""The facts outreach works from, and the decisions it makes: frozen values, no behaviour
+beyond small derived properties."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, NoReturn
+
+
+class _Empty(Mapping[str, Any]):
+    """An immutable, hashable empty mapping: a safe shared default for frozen dataclasses."""
+
+    def __getitem__(self, key: str) -> NoReturn:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+EMPTY: Mapping[str, Any] = _Empty()
+
+
+@dataclass(frozen=True, slots=True)
+class Birthday:
+    month: int
+    day: int
+    year: int | None = None  # None when only MM-DD is known
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: str
+    fields: Mapping[str, str]  # every column as written, blank cells as ""
+    line: int = 0  # where the row starts in its file, for messages
+    birthday: Birthday | None = None
+    timezone: str | None = None
+    locale: str | None = None
+    company_id: str | None = None
+    owner: str | None = None
+    email: str | None = None
+    tags: tuple[str, ...] = ()
+    customer_since: date | None = None
+    referred_by: str | None = None
+    opted_out: bool = False
+
+    @property
+    def name(self) -> str:
+        first, last = self.fields.get("first_name", ""), self.fields.get("last_name", "")
+        return " ".join(part for part in (first, last) if part) or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    domain: str | None = None
+    context: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    id: str
+    contact_id: str
+    date: date
+    amount: Decimal
+    currency: str
+    product: str
+    extra: Mapping[str, str] = EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    id: str
+    title: str
+    link: str
+    published: datetime | None
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    company_id: str
+    entry: FeedEntry
+    sentence: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    email: str
+    name: str
+    title: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """Everything loaded from the workspace's data files, indexed for planning.
+
+    Build it with `Dataset.build`, which derives the indexes."""
+
+    contacts: Mapping[str, Contact]
+    companies: Mapping[str, Company]
+    purchases: Mapping[str, tuple[Purchase, ...]]  # per contact, oldest first
+    suppressed_emails: frozenset[str]  # lower-cased
+    mentions: Mapping[str, tuple[Mention, ...]]  # per company
+    referrals: Mapping[str, tuple[Contact, ...]]  # per referrer
+
+    @classmethod
+    def build(
+        cls,
+        contacts: Mapping[str, Contact],
+        companies: Mapping[str, Company] = EMPTY,
+        purchases: Iterable[Purchase] = (),
+        suppressed_emails: Iterable[str] = (),
+        mentions: Iterable[Mention] = (),
+    ) -> Dataset:
+        by_contact: dict[str, list[Purchase]] = {}
+        for purchase in purchases:
+            by_contact.setdefault(purchase.contact_id, []).append(purchase)
+        referrals: dict[str, list[Contact]] = {}
+        for contact in contacts.values():
+            if contact.referred_by:
+                referrals.setdefault(contact.referred_by, []).append(contact)
+        by_company: dict[str, list[Mention]] = {}
+        for mention in mentions:
+            by_company.setdefault(mention.company_id, []).append(mention)
+        return cls(
+            contacts=contacts,
+            companies=companies,
+            purchases={
+                cid: tuple(sorted(items, key=_chronological)) for cid, items in by_contact.items()
+            },
+            suppressed_emails=frozenset(email.lower() for email in suppressed_emails),
+            mentions={k: tuple(v) for k, v in by_company.items()},
+            referrals={k: tuple(v) for k, v in referrals.items()},
+        )
+
+
+def _chronological(purchase: Purchase) -> date:
+    return purchase.date  # the sort is stable: same-day purchases keep their file order
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One occasion a trigger found for one contact.
+
+    `date` is the occasion itself (the birthday, the purchase); `fire_date` is when the
+    action is due (`lead_days` earlier); `known_from` is the first day the occasion could be
+    known (a purchase cannot be celebrated before it happens), which bounds how early a gift
+    may be shipped. `key` makes the occurrence unique within its rule and contact.
+    """
+
+    key: str
+    date: date
+    fire_date: date
+    details: Mapping[str, Any] = EMPTY
+    known_from: date | None = None
+
+
+class Status(StrEnum):
+    PLANNED = "planned"
+    NEEDS_APPROVAL = "needs_approval"
+    SUPPRESSED = "suppressed"
+    CAPPED = "capped"
+    LATE = "late"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    subject: str
+    text: str
+    html: str | None
+    template: str  # the template file actually used, after locale fallback
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the engine decided for one occurrence of one rule for one contact."""
+
+    rule_id: str
+    contact_id: str
+    action: str
+    channel: str
+    send_at: datetime
+    key: str
+    status: Status
+    priority: int = 0
+    reason: str | None = None
+    message: Message | None = None
+    occasion: Mapping[str, Any] = EMPTY
+    details: Mapping[str, Any] = EMPTY  # action particulars: recipient, gift...

@@ -1,0 +1,243 @@
+"""plan(rules, data, now, until) -> decisions: deterministic, idempotent, pure.
+
+For every rule and contact, the trigger yields occurrences; each becomes a candidate with
+a send time (the rule's `schedule.at`, wall clock in the contact's zone, moved out of quiet
+hours). A candidate whose `when:` is false is dropped; the rest become decisions, with
+status by precedence: suppressed, late, error (rendering), capped, needs_approval, planned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from outreach.core.actions import Draft, action_details, check_message
+from outreach.core.config import Config
+from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
+from outreach.core.policies import History, Timing, apply_frequency_cap, suppression, timing
+from outreach.core.rendering import Condition, RenderError, Templates
+from outreach.core.rules import ACTION_CHANNELS, Rule
+from outreach.core.timing import DateRange, QuietHours, local_dates, wall_clock, zone
+from outreach.core.triggers import KINDS, Subject
+from outreach.core.views import company_view, contact_view, owner_view
+
+# A missed occasion stays listed (as `late`) this long after its catch-up window closed.
+LATE_LISTED = timedelta(days=7)
+
+
+@dataclass
+class Candidate:
+    """One occurrence of one rule for one contact, timed, before policies apply."""
+
+    rule: Rule
+    contact: Contact
+    occurrence: Occurrence
+    due_date: date  # local date the action is due (after lead and shipping days)
+    scheduled: datetime  # when it should go, in the contact's zone
+    send_at: datetime  # when it would go: `scheduled`, or now when catching up
+    timing: Timing
+    now: datetime
+    data: Dataset
+    locale: str
+    owner: Owner | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule.id}:{self.contact.id}:{self.occurrence.key}"
+
+    @cached_property
+    def variables(self) -> dict[str, Any]:
+        """What templates and `when:` see."""
+        tz = self.scheduled.tzinfo
+        assert isinstance(tz, ZoneInfo)
+        company = self.data.companies.get(self.contact.company_id or "")
+        return {
+            "contact": contact_view(self.contact, tz.key, self.locale),
+            "company": company_view(company),
+            "owner": owner_view(self.owner),
+            "occasion": dict(self.occurrence.details),
+            "now": self.now.astimezone(tz),
+            "rule": {"id": self.rule.id, "description": self.rule.description},
+        }
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The rules of a workspace, ready to plan against data."""
+
+    config: Config
+    rules: tuple[Rule, ...]
+    templates: Templates
+    conditions: Mapping[str, Condition]
+
+    def plan(
+        self,
+        data: Dataset,
+        now: datetime,
+        until: datetime,
+        history: History | None = None,
+        contacts: Collection[str] | None = None,
+        rules: Collection[str] | None = None,
+    ) -> list[Decision]:
+        history = history or History()
+        drafts: list[Decision] = []
+        for candidate in self.candidates(data, now, until, contacts, rules):
+            if candidate.key in history.recorded:
+                continue
+            verdict = self.condition(candidate)
+            if verdict is False:
+                continue
+            drafts.append(self.decide(candidate, verdict))
+        capped = apply_frequency_cap(drafts, self.config.policies.max_per_contact, history)
+        return sorted((self._approval(d) for d in capped), key=_order)
+
+    def candidates(
+        self,
+        data: Dataset,
+        now: datetime,
+        until: datetime,
+        contacts: Collection[str] | None = None,
+        rules: Collection[str] | None = None,
+    ) -> Iterator[Candidate]:
+        chosen = [r for r in self.rules if r.enabled and (rules is None or r.id in rules)]
+        people = (
+            data.contacts.values()
+            if contacts is None
+            else [data.contacts[c] for c in contacts if c in data.contacts]
+        )
+        ranges: dict[tuple[str, str], DateRange] = {}
+        for contact in people:
+            tz = zone(contact.timezone or self.config.timezone)
+            subject = Subject(contact, data, now.astimezone(tz))
+            for rule in chosen:
+                span = ranges.get((rule.id, tz.key))
+                if span is None:
+                    span = ranges[(rule.id, tz.key)] = self._dates(rule, now, until, tz)
+                for occurrence in KINDS[rule.trigger.kind].occurrences(
+                    rule.trigger.params, subject, span
+                ):
+                    candidate = self._timed(rule, subject, occurrence, tz, now)
+                    if candidate is not None and candidate.scheduled < until:
+                        yield candidate
+
+    def _dates(self, rule: Rule, now: datetime, until: datetime, tz: ZoneInfo) -> DateRange:
+        earliest = now - rule.schedule.late_by_at_most - LATE_LISTED
+        span = local_dates(earliest, until, tz)
+        return DateRange(span.first, span.last + timedelta(days=_ship_days(rule)))
+
+    def _timed(
+        self, rule: Rule, subject: Subject, occurrence: Occurrence, tz: ZoneInfo, now: datetime
+    ) -> Candidate | None:
+        due = occurrence.fire_date - timedelta(days=_ship_days(rule))
+        if occurrence.known_from is not None:
+            due = max(due, occurrence.known_from)
+        scheduled = self._defer(wall_clock(due, rule.schedule.at, tz))
+        when = timing(scheduled, now, rule.schedule.late_by_at_most)
+        if when is Timing.LATE and now - scheduled > rule.schedule.late_by_at_most + LATE_LISTED:
+            return None
+        send_at = self._defer(now.astimezone(tz)) if when is Timing.DUE else scheduled
+        contact = subject.contact
+        return Candidate(
+            rule,
+            contact,
+            occurrence,
+            due,
+            scheduled,
+            send_at.replace(microsecond=0),
+            when,
+            now,
+            subject.data,
+            contact.locale or self.config.locale,
+            self.owner(contact.owner),
+        )
+
+    def _defer(self, moment: datetime) -> datetime:
+        quiet = self.config.policies.quiet_hours
+        return QuietHours(quiet.start, quiet.end).defer(moment) if quiet else moment
+
+    def condition(self, candidate: Candidate) -> bool | str:
+        """The rule's `when:` for this candidate: True, False, or why it could not be told."""
+        condition = self.conditions.get(candidate.rule.id)
+        if condition is None:
+            return True
+        try:
+            return condition.holds(candidate.variables)
+        except RenderError as exc:
+            return str(exc)
+
+    def decide(self, candidate: Candidate, verdict: bool | str = True) -> Decision:
+        rule, contact = candidate.rule, candidate.contact
+        draft = Draft(
+            rule, contact, candidate.owner, self.config, candidate.due_date, candidate.occurrence
+        )
+        decision = Decision(
+            rule_id=rule.id,
+            contact_id=contact.id,
+            action=rule.action.kind,
+            channel=ACTION_CHANNELS[rule.action.kind],
+            send_at=candidate.send_at,
+            key=candidate.key,
+            status=Status.PLANNED,
+            priority=rule.priority,
+            occasion=candidate.occurrence.details,
+            details=action_details(draft),
+        )
+        if isinstance(verdict, str):
+            return replace(decision, status=Status.ERROR, reason=verdict)
+        blocked = suppression(contact, candidate.data)
+        if blocked:
+            return replace(decision, status=Status.SUPPRESSED, reason=blocked)
+        if candidate.timing is Timing.LATE:
+            return replace(decision, status=Status.LATE, reason=_late_reason(candidate))
+        return self._rendered(decision, candidate, draft)
+
+    def _rendered(self, decision: Decision, candidate: Candidate, draft: Draft) -> Decision:
+        template = draft.template
+        if template is None:
+            return decision
+        try:
+            message = self.templates.render(template, candidate.locale, candidate.variables)
+            check_message(draft, message)
+        except RenderError as exc:
+            return replace(decision, status=Status.ERROR, reason=str(exc))
+        return replace(decision, message=message)
+
+    def _approval(self, decision: Decision) -> Decision:
+        rule = next(r for r in self.rules if r.id == decision.rule_id)
+        if decision.status is Status.PLANNED and rule.needs_approval:
+            return replace(decision, status=Status.NEEDS_APPROVAL, reason="approval required")
+        return decision
+
+    def owner(self, email: str | None) -> Owner | None:
+        if not email:
+            return None
+        profile = self.config.owners.get(email) or self.config.owners.get(email.lower())
+        if profile is not None:
+            return Owner(email, profile.name, profile.title, profile.phone)
+        local = email.split("@", 1)[0]
+        return Owner(email, " ".join(p.capitalize() for p in local.replace("_", ".").split(".")))
+
+
+def _ship_days(rule: Rule) -> int:
+    return int(rule.action.params.ship_days) if rule.action.kind == "gift" else 0
+
+
+def _late_reason(candidate: Candidate) -> str:
+    window = candidate.rule.schedule.late_by_at_most
+    return (
+        f"was due {candidate.scheduled.isoformat(timespec='minutes')}, more than "
+        f"{_days_hours(window)} ago (schedule.late_by_at_most)"
+    )
+
+
+def _days_hours(value: timedelta) -> str:
+    hours = int(value.total_seconds() // 3600)
+    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
+
+
+def _order(decision: Decision) -> tuple[float, str, str]:
+    return decision.send_at.timestamp(), decision.rule_id, decision.contact_id

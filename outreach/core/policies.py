@@ -1,0 +1,94 @@
+"""Send policies as pure functions: suppression, catch-up window, frequency cap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from outreach.core.config import FrequencyCap
+from outreach.core.model import Contact, Dataset, Decision, Status
+
+# Actions that reach the client and so count against the frequency cap; tasks for the
+# account manager do not.
+COUNTED_ACTIONS = frozenset({"email", "gift"})
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the store already holds: occurrence keys recorded, and per contact the times of
+    emails and gifts sent or scheduled (they count against the frequency cap)."""
+
+    recorded: frozenset[str] = frozenset()
+    sends: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+
+
+def suppression(contact: Contact, data: Dataset) -> str | None:
+    """Why this contact must not be written to, or None."""
+    if contact.opted_out:
+        return "opted out"
+    if contact.email and contact.email.lower() in data.suppressed_emails:
+        return f"{contact.email} is on the suppression list"
+    return None
+
+
+class Timing(StrEnum):
+    AHEAD = "ahead"  # the send time is still to come
+    DUE = "due"  # it passed, but within the catch-up window: send at once
+    LATE = "late"  # it passed too long ago: never send
+
+
+def timing(scheduled: datetime, now: datetime, late_by_at_most: timedelta) -> Timing:
+    if scheduled >= now:
+        return Timing.AHEAD
+    return Timing.DUE if now - scheduled <= late_by_at_most else Timing.LATE
+
+
+def apply_frequency_cap(
+    decisions: Sequence[Decision], cap: FrequencyCap | None, history: History
+) -> list[Decision]:
+    """At most `cap.count` emails and gifts per contact in any `cap.days` window: higher
+    priority is kept first, then the earlier; the rest become `capped`."""
+    if cap is None:
+        return list(decisions)
+    window = timedelta(days=cap.days)
+    by_contact: dict[str, list[int]] = {}
+    for index, decision in enumerate(decisions):
+        if decision.action in COUNTED_ACTIONS and decision.status in (
+            Status.PLANNED,
+            Status.NEEDS_APPROVAL,
+        ):
+            by_contact.setdefault(decision.contact_id, []).append(index)
+    result = list(decisions)
+    for contact_id, indexes in by_contact.items():
+        kept: list[datetime] = list(history.sends.get(contact_id, ()))
+        kept_rules: list[str] = []
+        for index in sorted(indexes, key=lambda i: _precedence(decisions[i])):
+            decision = decisions[index]
+            if _fits(kept, decision.send_at, window, cap.count):
+                kept.append(decision.send_at)
+                kept_rules.append(decision.rule_id)
+                continue
+            result[index] = replace(
+                decision,
+                status=Status.CAPPED,
+                reason=f"frequency cap: at most {cap.count} per {cap.days} days"
+                + (f"; kept first: {', '.join(sorted(set(kept_rules)))}" if kept_rules else ""),
+            )
+    return result
+
+
+def _precedence(decision: Decision) -> tuple[int, datetime, str]:
+    return -decision.priority, decision.send_at, decision.rule_id
+
+
+def _fits(kept: Iterable[datetime], moment: datetime, window: timedelta, limit: int) -> bool:
+    """Would adding `moment` keep every window of this length at `limit` sends or fewer?"""
+    times = sorted([*kept, moment])
+    for start in times:
+        if start > moment or moment - start >= window:
+            continue  # only windows that contain `moment` change
+        if sum(1 for t in times if start <= t < start + window) > limit:
+            return False
+    return True

@@ -1,0 +1,290 @@
+"""Message templates: locale resolution, sandboxed rendering of subject/text/html blocks,
+and `when:` conditions.
+
+Templates live in `templates/NAME.j2` with locale variants `NAME.LOCALE.j2`. A template
+defines blocks `subject` and `text`, optionally `html`, and may `{% extends %}` a layout.
+Subject and text are rendered without escaping; html is rendered from a second compilation
+of the same source with autoescape on, so client data can never inject markup.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import TracebackType
+from typing import Any
+
+from babel import Locale, UnknownLocaleError, dates, numbers
+from jinja2 import Template, TemplateError, TemplateSyntaxError, nodes, pass_context
+from markupsafe import Markup, escape
+
+from outreach.core.model import Message
+from outreach.core.problems import Problem, problem
+from outreach.core.sandbox import Sandbox, SourceLoader, bounded_join, time_limit
+
+BLOCKS = ("subject", "text", "html")
+
+
+class RenderError(Exception):
+    """A template failed for one message; `where` says file and line."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFile:
+    name: str  # e.g. "birthday"
+    locale: str | None  # e.g. "is-is", normalised; None for the base file
+    filename: str  # e.g. "birthday.is-IS.j2", the name used by {% extends %}
+    path: str  # shown in messages
+    source: str
+
+
+def tidy_text(text: str) -> str:
+    """Trailing spaces off every line, at most one blank line in a row, none at the ends."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    kept: list[str] = []
+    for line in lines:
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    return "\n".join(kept).strip("\n")
+
+
+def normalise_locale(tag: str) -> str:
+    return tag.replace("_", "-").lower()
+
+
+def locale_chain(locale: str | None, default_locale: str) -> list[str | None]:
+    """`is-IS` -> ['is-is', 'is', <default and its parents>, None (the base file)]."""
+    chain: list[str | None] = []
+    for tag in (locale, default_locale):
+        if not tag:
+            continue
+        parts = normalise_locale(tag).split("-")
+        for end in range(len(parts), 0, -1):
+            candidate = "-".join(parts[:end])
+            if candidate not in chain:
+                chain.append(candidate)
+    chain.append(None)
+    return chain
+
+
+def parse_template_filename(filename: str) -> tuple[str, str | None]:
+    stem = filename.removesuffix(".j2")
+    name, _, locale = stem.partition(".")
+    return name, (normalise_locale(locale) if locale else None)
+
+
+class Templates:
+    """All templates of a workspace, compiled lazily, rendered in the sandbox."""
+
+    def __init__(self, files: list[TemplateFile], default_locale: str) -> None:
+        self.files = {f.filename: f for f in files}
+        self.default_locale = default_locale
+        self.variants: dict[str, dict[str | None, str]] = {}
+        for f in files:
+            self.variants.setdefault(f.name, {})[f.locale] = f.filename
+        loader = SourceLoader({f.filename: (f.source, f.path) for f in files})
+        self.plain = _with_filters(Sandbox(loader))
+        self.html = _with_filters(Sandbox(loader, autoescape=True))
+
+    def resolve(self, name: str, locale: str | None) -> str | None:
+        """The file that serves template `name` in `locale`, after fallback."""
+        variants = self.variants.get(name, {})
+        for candidate in locale_chain(locale, self.default_locale):
+            if candidate in variants:
+                return variants[candidate]
+        return None
+
+    def render(self, name: str, locale: str, variables: Mapping[str, Any]) -> Message:
+        filename = self.resolve(name, locale)
+        if filename is None:
+            raise RenderError(f"no template '{name}' (looked for {name}.j2 and locale variants)")
+        values = {**variables, "locale": locale}
+        blocks = {
+            "subject": self._block(self.plain, filename, "subject", values),
+            "text": self._block(self.plain, filename, "text", values),
+            "html": self._block(self.html, filename, "html", values),
+        }
+        return Message(
+            subject=" ".join((blocks["subject"] or "").split()),  # one line: no header injection
+            text=tidy_text(blocks["text"] or ""),
+            html=blocks["html"].strip() if blocks["html"] is not None else None,
+            template=self.files[filename].path,
+            locale=locale,
+        )
+
+    def _block(
+        self, env: Sandbox, filename: str, block: str, values: Mapping[str, Any]
+    ) -> str | None:
+        try:
+            with time_limit():
+                template = env.get_template(filename)
+                context = template.new_context(dict(values))
+                # Running the root resolves {% extends %} and top-level imports/sets.
+                for _ in template.root_render_func(context):
+                    pass
+                chain = context.blocks.get(block)
+                if not chain:
+                    return None
+                return bounded_join(chain[0](context))
+        except TemplateError as exc:
+            raise RenderError(_message(exc), _where(exc, sys.exc_info()[2], self)) from None
+        except Exception as exc:  # anything a template can provoke: one message fails
+            raise RenderError(
+                f"{type(exc).__name__}: {exc}", _where(exc, exc.__traceback__, self)
+            ) from None
+
+    def check(self) -> list[Problem]:
+        """Every file compiles in both modes, and every `extends` names a known file."""
+        found = []
+        for f in self.files.values():
+            try:
+                ast = self.plain.parse(f.source, f.filename, f.path)
+                self.plain.get_template(f.filename)
+                self.html.get_template(f.filename)
+            except TemplateSyntaxError as exc:
+                found.append(problem(f.path, exc.lineno, None, f"template syntax: {exc.message}"))
+                continue
+            for node in ast.find_all(nodes.Extends):
+                parent = node.template
+                if not isinstance(parent, nodes.Const):
+                    found.append(
+                        problem(f.path, node.lineno, None, "{% extends %} needs a quoted file name")
+                    )
+                elif parent.value not in self.files:
+                    found.append(
+                        problem(
+                            f.path,
+                            node.lineno,
+                            None,
+                            f"extends '{parent.value}', which is not in templates/",
+                        )
+                    )
+        return found
+
+    def blocks_of(self, filename: str) -> set[str]:
+        """Blocks a file defines itself or through the layouts it extends."""
+        names: set[str] = set()
+        seen: set[str] = set()
+        while filename in self.files and filename not in seen:
+            seen.add(filename)
+            ast = self.plain.parse(self.files[filename].source)
+            names |= {b.name for b in ast.find_all(nodes.Block)}
+            parents = [n.template for n in ast.find_all(nodes.Extends)]
+            if not parents or not isinstance(parents[0], nodes.Const):
+                break
+            filename = str(parents[0].value)
+        return names
+
+    def compile_condition(self, expression: str) -> Condition:
+        """Compile a `when:` expression; TemplateSyntaxError if it does not parse."""
+        return Condition(
+            expression, self.plain.compile_expression(expression, undefined_to_none=False)
+        )
+
+
+@dataclass(frozen=True)
+class Condition:
+    expression: str
+    evaluate: Callable[..., Any]
+
+    def holds(self, variables: Mapping[str, Any]) -> bool:
+        """True or False; RenderError when the expression fails on these values."""
+        try:
+            with time_limit():
+                return bool(self.evaluate(**variables))
+        except Exception as exc:
+            raise RenderError(f"when: {_message(exc)}") from None
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, TemplateSyntaxError):
+        return f"template syntax: {exc.message}"
+    text = str(exc) or type(exc).__name__
+    if "StrictUndefined" in type(exc).__name__ or type(exc).__name__ == "UndefinedError":
+        return f"undefined: {text}; guard it with {{% if ... %}} or |default"
+    return text
+
+
+def _where(exc: BaseException, tb: TracebackType | None, templates: Templates) -> str | None:
+    if isinstance(exc, TemplateSyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    paths = {f.path for f in templates.files.values()}
+    where = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename in paths:
+            line = _template_line(templates, filename, tb.tb_lineno)
+            where = f"{filename}:{line}" if line else filename
+        tb = tb.tb_next
+    return where
+
+
+def _template_line(templates: Templates, path: str, python_line: int) -> int | None:
+    for env in (templates.plain, templates.html):
+        for f in templates.files.values():
+            if f.path == path:
+                template: Template = env.get_template(f.filename)
+                try:
+                    return template.get_corresponding_lineno(python_line)
+                except (IndexError, KeyError):
+                    return None
+    return None
+
+
+# Filters: locale-aware formatting with babel ----------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def babel_locale(tag: str) -> Locale:
+    try:
+        return Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+def _locale_of(context: Any) -> Locale:
+    return babel_locale(str(context.get("locale") or "en"))
+
+
+@pass_context
+def _date(context: Any, value: Any, format: str = "long") -> str:
+    return str(dates.format_date(value, format=format, locale=_locale_of(context)))
+
+
+@pass_context
+def _datetime(context: Any, value: Any, format: str = "medium") -> str:
+    return str(
+        dates.format_datetime(
+            value, format=format, tzinfo=getattr(value, "tzinfo", None), locale=_locale_of(context)
+        )
+    )
+
+
+@pass_context
+def _money(context: Any, amount: Any, currency: str = "EUR") -> str:
+    return str(numbers.format_currency(amount, currency, locale=_locale_of(context)))
+
+
+@pass_context
+def _number(context: Any, value: Any) -> str:
+    return str(numbers.format_decimal(value, locale=_locale_of(context)))
+
+
+def _paragraphs(value: Any) -> Markup:
+    """Plain text -> <p> per blank-line-separated paragraph, <br> per line; escaped."""
+    text = str(escape(value))
+    paragraphs = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    return Markup("\n".join(f"<p>{p.replace(chr(10), '<br>' + chr(10))}</p>" for p in paragraphs))
+
+
+def _with_filters(env: Sandbox) -> Sandbox:
+    env.filters.update(
+        date=_date, datetime=_datetime, money=_money, number=_number, paragraphs=_paragraphs
+    )
+    return env

@@ -1,0 +1,102 @@
+"""The Jinja sandbox every template and `when:` condition runs in.
+
+`ImmutableSandboxedEnvironment` blocks Python internals (`__class__`, `__mro__`, unsafe
+`|attr`) and mutation; `StrictUndefined` turns a missing variable into an error instead of a
+blank. On top of that, this sandbox bounds work: a render has a deadline, checked at every
+call and every output chunk, and repetition (`'x' * 10**9`, `9**9**9`) is capped.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+MAX_SECONDS = 2.0
+MAX_OUTPUT = 256_000  # characters per block
+MAX_REPEAT = 100_000  # items a `*` may produce
+MAX_POWER = 1_000  # largest exponent
+_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=float("inf"))
+
+
+class RenderLimitExceeded(SecurityError):
+    """A template ran too long or produced too much."""
+
+
+@contextmanager
+def time_limit(seconds: float = MAX_SECONDS) -> Iterator[None]:
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def check_deadline() -> None:
+    if time.monotonic() > _deadline.get():
+        raise RenderLimitExceeded(f"rendering took longer than {MAX_SECONDS:g} s; simplify loops")
+
+
+def bounded_join(chunks: Iterable[str]) -> str:
+    """Join a block's output, stopping it when it grows too large or too slow."""
+    parts, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_OUTPUT:
+            raise RenderLimitExceeded(f"output longer than {MAX_OUTPUT} characters")
+        check_deadline()
+        parts.append(chunk)
+    return "".join(parts)
+
+
+class SourceLoader(BaseLoader):
+    """Templates from memory: name -> (source, path shown in errors)."""
+
+    def __init__(self, sources: dict[str, tuple[str, str]]) -> None:
+        self.sources = sources
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        if template not in self.sources:
+            raise TemplateNotFound(template)
+        source, path = self.sources[template]
+        return source, path, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.sources)
+
+
+class Sandbox(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self, loader: BaseLoader | None = None, autoescape: bool = False) -> None:
+        super().__init__(
+            loader=loader,
+            autoescape=autoescape,
+            undefined=StrictUndefined,
+            auto_reload=False,
+        )
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        check_deadline()
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        check_deadline()
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_POWER:
+            raise SecurityError(f"exponent {right} is larger than {MAX_POWER}")
+        if operator == "*":
+            _check_repeat(left, right)
+            _check_repeat(right, left)
+        return super().call_binop(context, operator, left, right)
+
+
+def _check_repeat(sequence: Any, times: Any) -> None:
+    sized = isinstance(sequence, str | list | tuple) and isinstance(times, int)
+    if sized and len(sequence) * times > MAX_REPEAT:
+        raise SecurityError(f"repetition would make {len(sequence) * times} items")
