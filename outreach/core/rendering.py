@@ -167,13 +167,17 @@ class Templates:
                     )
         return found
 
-    def blocks_of(self, filename: str) -> set[str]:
-        """Blocks a file defines itself or through the layouts it extends."""
+    def blocks_of(self, filename: str) -> set[str] | None:
+        """Blocks a file defines itself or through the layouts it extends; None when a file
+        in the chain does not parse (`check` reports that)."""
         names: set[str] = set()
         seen: set[str] = set()
         while filename in self.files and filename not in seen:
             seen.add(filename)
-            ast = self.plain.parse(self.files[filename].source)
+            try:
+                ast = self.plain.parse(self.files[filename].source)
+            except TemplateSyntaxError:
+                return None
             names |= {b.name for b in ast.find_all(nodes.Block)}
             parents = [n.template for n in ast.find_all(nodes.Extends)]
             if not parents or not isinstance(parents[0], nodes.Const):

@@ -1,0 +1,262 @@
+"""The `outreach` command: thin commands that call services.
+
+Exit codes: 0 ok, 1 a problem in the user's files or data, 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from outreach import __version__
+from outreach.clock import parse_now, system_clock
+from outreach.core.explaining import explain
+from outreach.core.problems import Problem
+from outreach.core.rules import RuleFile
+from outreach.core.timing import zone
+from outreach.errors import OutreachError, UsageError, UserError
+from outreach.reports import decisions_html, decisions_json, decisions_table, summary
+from outreach.services.init import create_workspace
+from outreach.services.preview import preview as plan_preview
+from outreach.services.workspace import Workspace, find_root, load_workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+SHOWN_PROBLEMS = 20
+
+
+class Outreach(click.Group):
+    """Turns outreach's own errors into exit codes 1 and 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OutreachError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=Outreach, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="outreach")
+def cli() -> None:
+    """Personal outreach at scale: rules and templates, carried out on time."""
+
+
+def workspace_option(command: F) -> F:
+    return click.option(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        help="Workspace folder (default: $OUTREACH_WORKSPACE, else the current folder).",
+    )(command)
+
+
+def now_option(command: F) -> F:
+    return click.option(
+        "--now",
+        metavar="ISO",
+        help="Pretend it is this moment, e.g. 2026-12-01T08:00:00+00:00 (no offset: the "
+        "workspace's time zone).",
+    )(command)
+
+
+def _open(workspace_dir: str | None) -> Workspace:
+    return load_workspace(find_root(workspace_dir))
+
+
+def _now(workspace: Workspace, text: str | None) -> datetime:
+    if text is None:
+        return system_clock()
+    try:
+        return parse_now(text, zone(workspace.config.timezone))
+    except ValueError as exc:
+        raise UsageError(f"--now: {exc}") from None
+
+
+def _report_problems(problems: Sequence[Problem], limit: int | None = SHOWN_PROBLEMS) -> None:
+    shown = problems if limit is None else problems[:limit]
+    for found in shown:
+        click.echo(str(found), err=True)
+    if limit is not None and len(problems) > limit:
+        click.echo(f"... and {len(problems) - limit} more: run `outreach validate`", err=True)
+
+
+def _finish(workspace: Workspace) -> None:
+    """Exit 1 when the workspace had errors, after the command did what it could."""
+    if workspace.errors:
+        sys.exit(1)
+
+
+def _console() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 140, soft_wrap=False)
+
+
+@cli.command()
+@workspace_option
+def validate(workspace: str | None) -> None:
+    """Check config, data, rules and templates; every problem as path:line:col."""
+    loaded = _open(workspace)
+    _report_problems(loaded.problems, limit=None)
+    errors, warnings = len(loaded.errors), len(loaded.problems) - len(loaded.errors)
+    rules, contacts = len(loaded.engine.rules), len(loaded.data.contacts)
+    if errors:
+        click.echo(f"{errors} errors, {warnings} warnings", err=True)
+        sys.exit(1)
+    click.echo(
+        f"ok: {rules} rules, {contacts} contacts" + (f", {warnings} warnings" if warnings else ""),
+        err=True,
+    )
+
+
+@cli.command()
+@workspace_option
+@now_option
+@click.option(
+    "--days", default=14, show_default=True, type=click.IntRange(min=0), help="How many days ahead."
+)
+@click.option("--rule", "rule_id", metavar="ID", help="Only this rule.")
+@click.option("--contact", "contact_id", metavar="ID", help="Only this contact.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of the terminal.",
+)
+def preview(
+    workspace: str | None,
+    now: str | None,
+    days: int,
+    rule_id: str | None,
+    contact_id: str | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """Dry run of the next N days: what would be sent, when, to whom, rendered."""
+    loaded = _open(workspace)
+    _report_problems(loaded.problems)
+    moment = _now(loaded, now)
+    decisions = plan_preview(loaded, moment, days, rule_id, contact_id)
+    if fmt == "json":
+        _emit(decisions_json(decisions) + "\n", out)
+    elif fmt == "html":
+        title = f"outreach preview — {loaded.root.resolve().name}"
+        _emit(decisions_html(decisions, title, moment, days), out)
+    elif out is not None:
+        console = Console(file=out.open("w", encoding="utf-8"), width=160, no_color=True)
+        decisions_table(decisions, console)
+    else:
+        decisions_table(decisions, _console())
+    if out is not None:
+        click.echo(f"wrote {summary(decisions)} to {out}", err=True)
+    _finish(loaded)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@cli.command(name="explain")
+@click.argument("contact_id", metavar="CONTACT")
+@workspace_option
+@now_option
+@click.option("--rule", "rule_id", metavar="ID", help="Only this rule.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def explain_command(
+    contact_id: str, workspace: str | None, now: str | None, rule_id: str | None, fmt: str
+) -> None:
+    """For each rule: does it fire for CONTACT, and why (or why not)."""
+    loaded = _open(workspace)
+    _report_problems(loaded.problems)
+    if contact_id not in loaded.data.contacts:
+        raise UsageError(f"no contact '{contact_id}' in the contacts file")
+    if rule_id is not None and rule_id not in {r.id for r in loaded.engine.rules}:
+        raise UsageError(f"no rule '{rule_id}'")
+    moment = _now(loaded, now)
+    found = explain(loaded.engine, loaded.data, contact_id, moment, rule_id)
+    if fmt == "json":
+        click.echo(json.dumps([_explanation_json(e) for e in found], ensure_ascii=False, indent=2))
+    else:
+        _print_explanations(loaded, contact_id, moment, found)
+    _finish(loaded)
+
+
+def _explanation_json(found: Any) -> dict[str, Any]:
+    decision = found.decision
+    return {
+        "rule": found.rule_id,
+        "fires": found.fires,
+        "steps": [{"ok": s.ok, "text": s.text} for s in found.steps],
+        "status": decision.status.value if decision else None,
+        "send_at": decision.send_at.isoformat(timespec="seconds") if decision else None,
+        "key": decision.key if decision else None,
+    }
+
+
+def _print_explanations(loaded: Workspace, contact_id: str, moment: datetime, found: Any) -> None:
+    contact = loaded.data.contacts[contact_id]
+    tz = contact.timezone or f"{loaded.config.timezone} (workspace default)"
+    locale = contact.locale or f"{loaded.config.locale} (workspace default)"
+    console = _console()
+    console.print(
+        f"[bold]{contact.name}[/] ({contact_id}) · {tz} · {locale} · now "
+        f"{moment.isoformat(timespec='minutes')}",
+        highlight=False,
+    )
+    marks = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]·[/]"}
+    for item in found:
+        verdict = "[green]fires[/]" if item.fires else "[dim]does not fire[/]"
+        console.print(f"\n[bold]{item.rule_id}[/]: {verdict}", highlight=False)
+        for step in item.steps:
+            console.print(f"  {marks[step.ok]} {step.text}", highlight=False, markup=True)
+
+
+@cli.command()
+@click.option("--config", "of_config", is_flag=True, help="Schema of outreach.yaml instead.")
+def schema(of_config: bool) -> None:
+    """Print the JSON Schema of rule files (for editor completion)."""
+    from outreach.core.config import Config
+
+    model = Config if of_config else RuleFile
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "outreach.yaml" if of_config else "outreach rule file",
+        **model.model_json_schema(by_alias=True),
+    }
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Write even if the folder already has a workspace.")
+def init(directory: Path, force: bool) -> None:
+    """Write a starter workspace into DIRECTORY."""
+    written = create_workspace(directory, force)
+    for path in written:
+        click.echo(f"  {path}", err=True)
+    click.echo(
+        f"Starter workspace in {directory}. Try: outreach preview --workspace {directory}", err=True
+    )
+
+
+def main() -> None:
+    cli(prog_name="outreach")

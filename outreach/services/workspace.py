@@ -1,0 +1,347 @@
+"""Load a workspace: config, data, rules and templates, collecting every problem on the way.
+
+Nothing here stops at the first mistake: a bad row, rule or template is reported and left
+out, and everything sound is kept, so `preview` can still plan it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from outreach.adapters.sources.data import (
+    check_references,
+    load_companies,
+    load_contacts,
+    load_purchases,
+    load_suppressions,
+)
+from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
+from outreach.core.config import Config
+from outreach.core.diagnostics import validation_problems
+from outreach.core.model import Dataset
+from outreach.core.planning import Engine
+from outreach.core.problems import Problem, problem, warning
+from outreach.core.rendering import Condition, TemplateFile, Templates, parse_template_filename
+from outreach.core.rules import ACTION_CHANNELS, Rule, RuleFile
+from outreach.core.timing import zone
+from outreach.errors import WorkspaceError
+
+CONFIG_FILE = "outreach.yaml"
+MAX_TEMPLATE_BYTES = 512_000
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config: Config
+    engine: Engine
+    data: Dataset
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+def find_root(given: str | None) -> Path:
+    root = Path(given or os.environ.get("OUTREACH_WORKSPACE") or ".").expanduser()
+    if not (root / CONFIG_FILE).is_file():
+        raise WorkspaceError(
+            f"no {CONFIG_FILE} in {root}; pass --workspace DIR, set OUTREACH_WORKSPACE, "
+            "or create one with `outreach init DIR`"
+        )
+    return root
+
+
+def shown(path: Path) -> str:
+    """A path as the user should see it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_workspace(root: Path) -> Workspace:
+    problems: list[Problem] = []
+    config = load_config(root, problems)
+    data = load_data(root, config, problems)
+    templates = load_templates(root, config, problems)
+    rules, conditions = load_rules(root, config, templates, problems)
+    engine = Engine(config, tuple(rules), templates, conditions)
+    problems.sort(key=_reading_order)
+    return Workspace(root, config, engine, data, problems)
+
+
+def _reading_order(found: Problem) -> tuple[str, int, int]:
+    where = found.location
+    return where.path, where.line or 0, where.col or 0
+
+
+def load_config(root: Path, problems: list[Problem]) -> Config:
+    document = load_yaml_file(root / CONFIG_FILE, shown(root / CONFIG_FILE))
+    problems += document.problems
+    if document.problems and document.data is None:
+        raise WorkspaceError("; ".join(str(p) for p in document.problems))
+    data = document.data if isinstance(document.data, dict) else {}
+    config = _validated_config(document, data, problems)
+    if zone(config.timezone).key != config.timezone:
+        where = document.locate(("timezone",), False)
+        problems.append(
+            warning(
+                where.path,
+                where.line,
+                where.col,
+                f"timezone '{config.timezone}' is not an IANA name; using "
+                f"{zone(config.timezone).key}",
+            )
+        )
+    return config
+
+
+def _validated_config(
+    document: YamlDocument, data: dict[str, Any], problems: list[Problem]
+) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems += validation_problems(exc, document.locate, Config)
+        broken = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    # Keep what is sound: drop the broken top-level sections and use defaults for them.
+    try:
+        return Config.model_validate({k: v for k, v in data.items() if k not in broken})
+    except ValidationError:
+        return Config()
+
+
+def load_data(root: Path, config: Config, problems: list[Problem]) -> Dataset:
+    files = config.data
+    contacts_path = root / files.contacts
+    if not contacts_path.is_file():
+        problems.append(
+            problem(
+                shown(contacts_path),
+                None,
+                None,
+                "contacts file not found (data.contacts in outreach.yaml)",
+            )
+        )
+        return Dataset.build({})
+    contacts, found = load_contacts(contacts_path, shown(contacts_path))
+    problems += found
+    companies = {}
+    if files.companies and (path := _optional(root, files.companies, "companies", problems)):
+        companies, found = load_companies(path, shown(path))
+        problems += found
+    problems += check_references(contacts, companies, shown(contacts_path))
+    purchases: list[Any] = []
+    if files.purchases and (path := _optional(root, files.purchases, "purchases", problems)):
+        purchases, found = load_purchases(path, shown(path), contacts)
+        problems += found
+    suppressed: set[str] = set()
+    if files.suppressions and (
+        path := _optional(root, files.suppressions, "suppressions", problems)
+    ):
+        suppressed, found = load_suppressions(path, shown(path))
+        problems += found
+    _check_owners(config, contacts.values(), shown(contacts_path), problems)
+    return Dataset.build(contacts, companies, purchases, suppressed)
+
+
+def _optional(root: Path, relative: str, what: str, problems: list[Problem]) -> Path | None:
+    path = root / relative
+    if path.is_file():
+        return path
+    problems.append(
+        problem(shown(path), None, None, f"{what} file not found (data.{what} in outreach.yaml)")
+    )
+    return None
+
+
+def _check_owners(config: Config, contacts: Any, path: str, problems: list[Problem]) -> None:
+    if not config.owners:
+        return
+    known = {email.lower() for email in config.owners}
+    reported: set[str] = set()
+    for contact in contacts:
+        owner = contact.owner
+        if owner and owner.lower() not in known and owner not in reported:
+            reported.add(owner)
+            problems.append(
+                warning(
+                    path,
+                    contact.line,
+                    None,
+                    f"owner '{owner}' has no entry "
+                    "under owners: in outreach.yaml; their name is guessed",
+                )
+            )
+
+
+def load_templates(root: Path, config: Config, problems: list[Problem]) -> Templates:
+    folder = root / "templates"
+    files = []
+    for path in sorted(folder.rglob("*.j2")) if folder.is_dir() else []:
+        filename = path.relative_to(folder).as_posix()
+        try:
+            if path.stat().st_size > MAX_TEMPLATE_BYTES:
+                raise ValueError(f"larger than {MAX_TEMPLATE_BYTES} bytes")
+            source = path.read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            problems.append(problem(shown(path), None, None, f"cannot use template: {exc}"))
+            continue
+        name, locale = parse_template_filename(filename)
+        files.append(TemplateFile(name, locale, filename, shown(path), source))
+    templates = Templates(files, config.locale)
+    problems += templates.check()
+    return templates
+
+
+def load_rules(
+    root: Path, config: Config, templates: Templates, problems: list[Problem]
+) -> tuple[list[Rule], dict[str, Condition]]:
+    folder = root / "rules"
+    paths = sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]) if folder.is_dir() else []
+    if not paths:
+        problems.append(warning(shown(folder), None, None, "no rule files (rules/*.yaml)"))
+    rules: list[Rule] = []
+    conditions: dict[str, Condition] = {}
+    first_seen: dict[str, str] = {}
+    for path in paths:
+        document = load_yaml_file(path, shown(path), max_bytes=1_000_000)
+        problems += document.problems
+        for index, rule in _rules_of(document, problems):
+            where = document.locate(("rules", index, "id"), False)
+            if rule.id in first_seen:
+                problems.append(
+                    problem(
+                        where.path,
+                        where.line,
+                        where.col,
+                        f"duplicate rule id '{rule.id}' (first at "
+                        f"{first_seen[rule.id]}); this rule is skipped",
+                    )
+                )
+                continue
+            first_seen[rule.id] = str(where)
+            condition = _condition(rule, templates, document, index, problems)
+            if rule.when is not None and condition is None:
+                continue
+            problems += _cross_checks(rule, config, templates, document, index)
+            rules.append(rule)
+            if condition is not None:
+                conditions[rule.id] = condition
+    return rules, conditions
+
+
+def _rules_of(document: YamlDocument, problems: list[Problem]) -> list[tuple[int, Rule]]:
+    data = document.data
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        where = document.locate((), False)
+        problems.append(
+            problem(
+                where.path, where.line, where.col, "a rule file holds `rules:`, a list of rules"
+            )
+        )
+        return []
+    if extra := [k for k in data if k != "rules"]:
+        where = document.locate((extra[0],), True)
+        problems.append(
+            problem(
+                where.path,
+                where.line,
+                where.col,
+                f"unknown key '{extra[0]}'; a rule file holds only `rules:`",
+            )
+        )
+    valid = []
+    for index, item in enumerate(data["rules"]):
+        try:
+            valid.append((index, Rule.model_validate(item)))
+        except ValidationError as exc:
+            problems += validation_problems(exc, document.locate, RuleFile, ("rules", index))
+    return valid
+
+
+def _condition(
+    rule: Rule, templates: Templates, document: YamlDocument, index: int, problems: list[Problem]
+) -> Condition | None:
+    if rule.when is None:
+        return None
+    try:
+        return templates.compile_condition(rule.when)
+    except Exception as exc:  # jinja's syntax errors and the sandbox's refusals alike
+        where = document.locate(("rules", index, "when"), False)
+        message = getattr(exc, "message", None) or str(exc)
+        problems.append(
+            problem(
+                where.path,
+                where.line,
+                where.col,
+                f"rules[{index}].when: does not compile: {message}; this rule is skipped",
+            )
+        )
+        return None
+
+
+def _cross_checks(
+    rule: Rule, config: Config, templates: Templates, document: YamlDocument, index: int
+) -> list[Problem]:
+    found = []
+    kind = rule.action.kind
+    channel = ACTION_CHANNELS[kind]
+    if not config.channel_configured(channel):
+        where = document.locate(("rules", index, "action", kind), True)
+        found.append(
+            problem(
+                where.path,
+                where.line,
+                where.col,
+                f"rules[{index}].action: {kind} goes through channels.{channel}, "
+                f"which outreach.yaml does not configure",
+            )
+        )
+    params = rule.action.params
+    field_name = "card" if kind == "gift" else "template"
+    name = getattr(params, field_name)
+    if name is None:
+        return found
+    where = document.locate(("rules", index, "action", kind, field_name), False)
+    if name not in templates.variants:
+        known = ", ".join(sorted(n for n in templates.variants if not n.startswith("_")))
+        found.append(
+            problem(
+                where.path,
+                where.line,
+                where.col,
+                f"rules[{index}].action.{kind}.{field_name}: no template '{name}' "
+                f"(templates/{name}.j2 or a locale variant); known: {known}",
+            )
+        )
+        return found
+    needed = {
+        "email": ("subject", "text"),
+        "task": ("subject",),
+        "gift": ("text",),
+        "webhook": ("text",),
+    }[kind]
+    for filename in templates.variants[name].values():
+        blocks = templates.blocks_of(filename)
+        missing = [b for b in needed if blocks is not None and b not in blocks]
+        if missing:
+            found.append(
+                problem(
+                    templates.files[filename].path,
+                    1,
+                    None,
+                    f"no block {', '.join(missing)} (rule '{rule.id}' sends it as "
+                    f"{kind}); add {{% block {missing[0]} %}}...{{% endblock %}}",
+                )
+            )
+    return found
