@@ -37,7 +37,7 @@ LAST_NAMES = (
 # (timezone, city, country, postal code prefix)
 PLACES = (
     ("Atlantic/Reykjavik", "Reykjavík", "IS", "10"),
-    ("Europe/Reykjavik", "Akureyri", "IS", "60"),
+    ("Atlantic/Reykjavik", "Akureyri", "IS", "60"),
     ("Europe/London", "London", "GB", "EC"),
     ("Europe/Dublin", "Dublin", "IE", "D0"),
     ("Europe/Budapest", "Budapest", "HU", "10"),
@@ -227,6 +227,8 @@ def purchase_weights(rng: random.Random, count: int) -> list[float]:
         if rng.random() >= 0.10:
             total += min(rng.lognormvariate(0.0, 1.6), 30.0)
         cumulative.append(total)
+    if total == 0.0:  # tiny workspaces: somebody has to buy
+        cumulative[-1] = 1.0
     return cumulative
 
 
@@ -426,13 +428,14 @@ TEMPLATES = {
     ),
     "onboarding-call": template(
         "Call {{ contact.name }}: one month as a customer",
-        f"Reminder: {{{{ contact.name }}}}{at_company()} joined a month before "
-        "{{ occasion.date|date }}. A short call to ask how things are going.",
+        f"It has been a month since you{at_company('and everyone at')} started working with "
+        "us. Could we have a short call this week to hear how things are going? "
+        "(Drafted {{ occasion.date|date }}.)",
     ),
     "purchase-count": template(
         "Thank you for your order, {{ contact.first_name }}",
-        f"Thank you for your order of {AMOUNT} on {{{{ occasion.date|date }}}}. "
-        f"It is a milestone for us{at_company('and for you at')}.",
+        f"Thank you for your order of {AMOUNT} on {{{{ occasion.date|date }}}}. For you"
+        f"{at_company('and everyone at')} and for us, it is a milestone worth celebrating.",
     ),
     "card": template(
         "A small thank-you",
@@ -441,8 +444,8 @@ TEMPLATES = {
     ),
     "lifetime-total": template(
         "A milestone together, {{ contact.first_name }}",
-        f"With your order of {AMOUNT} on {{{{ occasion.date|date }}}} you have passed a "
-        f"milestone with us{at_company('for')}. Thank you!",
+        f"With your order of {AMOUNT} on {{{{ occasion.date|date }}}}, you{at_company('and')} "
+        "have passed a milestone with us. Thank you!",
     ),
     "inactivity": template(
         "It has been a while, {{ contact.first_name }}",
@@ -464,12 +467,15 @@ TEMPLATES = {
 }
 
 
-def write_static(root: Path) -> None:
-    (root / "outreach.yaml").write_text(CONFIG, encoding="utf-8")
-    (root / "rules" / "bench.yaml").write_text(RULES, encoding="utf-8")
-    (root / "data" / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
-    for name, text in TEMPLATES.items():
-        (root / "templates" / f"{name}.j2").write_text(text, encoding="utf-8")
+def write_static(root: Path) -> list[Path]:
+    files = {
+        root / "outreach.yaml": CONFIG,
+        root / "rules" / "bench.yaml": RULES,
+        root / "data" / "feeds.yaml": "feeds: []\n",
+    } | {root / "templates" / f"{name}.j2": text for name, text in TEMPLATES.items()}
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    return list(files)
 
 
 # --------------------------------------------------------------------------- main
@@ -477,19 +483,25 @@ def write_static(root: Path) -> None:
 
 def generate(
     root: Path, contacts: int = 100_000, purchases: int = 1_000_000, seed: int = 7
-) -> None:
-    """Write the whole workspace into ``root`` (created if missing; files are overwritten)."""
+) -> list[Path]:
+    """Write the whole workspace into ``root`` (created if missing; files are overwritten).
+
+    Returns the files written.
+    """
     if contacts < 1 or purchases < 0:
         raise ValueError("need at least one contact and a non-negative number of purchases")
     rng = random.Random(seed)
-    for sub in ("data", "rules", "templates"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    write_static(root)
+    data = root / "data"
+    for sub in (data, root / "rules", root / "templates"):
+        sub.mkdir(parents=True, exist_ok=True)
+    written = write_static(root)
     companies = make_companies(rng, 2_000)
-    write_companies(root / "data" / "companies.yaml", companies)
-    people = write_contacts(root / "data" / "contacts.csv", rng, contacts, companies)
-    write_purchases(root / "data" / "purchases.csv", rng, purchases, people)
-    write_suppressions(root / "data" / "suppressions.csv", rng, people)
+    write_companies(data / "companies.yaml", companies)
+    people = write_contacts(data / "contacts.csv", rng, contacts, companies)
+    write_purchases(data / "purchases.csv", rng, purchases, people)
+    write_suppressions(data / "suppressions.csv", rng, people)
+    names = ("companies.yaml", "contacts.csv", "purchases.csv", "suppressions.csv")
+    return written + [data / name for name in names]
 
 
 def human_size(size: float) -> str:
@@ -500,9 +512,9 @@ def human_size(size: float) -> str:
     return f"{size:.1f} GiB"
 
 
-def report(root: Path, seconds: float) -> None:
+def report(root: Path, written: Sequence[Path], seconds: float) -> None:
     print(f"wrote workspace {root} in {seconds:.1f} s")
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(written):
         print(f"  {path.relative_to(root)!s:<28} {human_size(path.stat().st_size):>10}")
 
 
@@ -515,10 +527,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        generate(args.dir, args.contacts, args.purchases, args.seed)
+        written = generate(args.dir, args.contacts, args.purchases, args.seed)
     except ValueError as exc:
         parser.error(str(exc))
-    report(args.dir, time.perf_counter() - started)
+    report(args.dir, written, time.perf_counter() - started)
     return 0
 
 
