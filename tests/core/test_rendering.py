@@ -1,0 +1,163 @@
+"""Sandboxed rendering: blocks, layouts, locales, filters, limits and errors with lines."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from outreach.core.rendering import (
+    RenderError,
+    TemplateFile,
+    Templates,
+    locale_chain,
+    parse_template_filename,
+    tidy_text,
+)
+
+
+def templates(files: dict[str, str], default_locale: str = "en") -> Templates:
+    built = []
+    for filename, source in files.items():
+        name, locale = parse_template_filename(filename)
+        built.append(TemplateFile(name, locale, filename, f"templates/{filename}", source))
+    return Templates(built, default_locale)
+
+
+LAYOUT = (
+    "{% block text %}{% block body %}{% endblock %}\n\nRegards,\n{{ owner.name }}{% endblock %}"
+    "{% block html %}<div>{{ self.body()|paragraphs }}<p>{{ owner.name }}</p></div>"
+    "{% endblock %}"
+)
+NOTE = (
+    '{% extends "_layout.j2" %}{% block subject %}Hello {{ contact.first_name }}{% endblock %}'
+    "{% block body %}Dear {{ contact.first_name }},\n\nSee you on {{ day|date }}.{% endblock %}"
+)
+VALUES = {"contact": {"first_name": "Ada"}, "owner": {"name": "Sam"}, "day": date(2026, 12, 2)}
+
+
+def test_blocks_through_a_layout():
+    message = templates({"_layout.j2": LAYOUT, "note.j2": NOTE}).render("note", "en", VALUES)
+    assert message.subject == "Hello Ada"
+    assert message.text == "Dear Ada,\n\nSee you on December 2, 2026.\n\nRegards,\nSam"
+    assert (
+        message.html == "<div><p>Dear Ada,</p>\n<p>See you on December 2, 2026.</p><p>Sam</p></div>"
+    )
+    assert message.template == "templates/note.j2"
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("is", "2. desember 2026"),
+        ("uk", "2 грудня 2026\u202fр."),
+        ("hu", "2026. december 2."),
+        ("et", "2. detsember 2026"),
+        ("hy", "02 դեկտեմբերի, 2026 թ."),
+        ("en-GB", "2 December 2026"),
+    ],
+)
+def test_dates_are_formatted_for_the_locale(locale, expected):
+    found = templates({"d.j2": "{% block text %}{{ day|date }}{% endblock %}"})
+    assert found.render("d", locale, VALUES).text == expected
+
+
+def test_money_and_numbers_follow_the_locale():
+    found = templates({"m.j2": "{% block text %}{{ x|money('EUR') }} {{ n|number }}{% endblock %}"})
+    values = {"x": Decimal("1234.5"), "n": 1234567}
+    assert found.render("m", "en", values).text == "€1,234.50 1,234,567"
+    assert found.render("m", "is", values).text == "1.234,50\xa0EUR 1.234.567"
+
+
+def test_locale_chain():
+    assert locale_chain("is-IS", "en-GB") == ["is-is", "is", "en-gb", "en", None]
+    assert locale_chain(None, "hu") == ["hu", None]
+
+
+def test_subject_is_one_line_so_it_cannot_inject_headers():
+    found = templates(
+        {
+            "s.j2": "{% block subject %}Hi\r\nBcc: x@y.z {{ name }}{% endblock %}"
+            "{% block text %}x{% endblock %}"
+        }
+    )
+    assert found.render("s", "en", {"name": "A\nB"}).subject == "Hi Bcc: x@y.z A B"
+
+
+def test_contact_data_is_never_compiled_as_a_template():
+    found = templates({"_layout.j2": LAYOUT, "note.j2": NOTE})
+    values = {**VALUES, "contact": {"first_name": "{{ 7*7 }}<b>"}}
+    message = found.render("note", "en", values)
+    assert message.subject == "Hello {{ 7*7 }}<b>"
+    assert "49" not in message.text
+    assert "{{ 7*7 }}&lt;b&gt;" in (message.html or "")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ ''|attr('__class__') }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ contact.__class__ }}",
+        "{% set x = [] %}{{ x.append(1) }}",
+        "{{ 'x' * 100000000 }}",
+        "{{ 10 ** 100000 }}",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    ],
+)
+def test_the_sandbox_refuses_internals_and_runaway_work(source):
+    found = templates(
+        {
+            "evil.j2": "{% block subject %}s{% endblock %}{% block text %}"
+            + source
+            + "{% endblock %}"
+        }
+    )
+    with pytest.raises(RenderError) as caught:
+        found.render("evil", "en", VALUES)
+    assert str(caught.value).startswith("templates/evil.j2:1: ")
+
+
+def test_a_missing_variable_is_an_error_with_file_and_line():
+    found = templates(
+        {
+            "t.j2": "{% block subject %}x{% endblock %}{% block text %}line one\n"
+            "{{ contact.nickname }}{% endblock %}"
+        }
+    )
+    with pytest.raises(RenderError, match=r"^templates/t\.j2:2: undefined: .*nickname"):
+        found.render("t", "en", VALUES)
+
+
+def test_conditions_run_in_the_sandbox():
+    found = templates({})
+    assert found.compile_condition("contact.first_name == 'Ada'").holds(VALUES) is True
+    with pytest.raises(RenderError, match="unsafe"):
+        found.compile_condition("contact.__class__").holds(VALUES)
+    with pytest.raises(RenderError, match="undefined"):
+        found.compile_condition("contact.missing == 1").holds(VALUES)
+
+
+def test_check_reports_syntax_errors_and_unknown_layouts():
+    found = templates(
+        {
+            "a.j2": "{% block text %}{% if %}{% endblock %}",
+            "b.j2": '{% extends "nope.j2" %}',
+            "c.j2": "{% extends layout %}",
+        }
+    )
+    problems = [str(p) for p in found.check()]
+    assert problems == [
+        "templates/a.j2:1: template syntax: Expected an expression, got 'end of statement block'",
+        "templates/b.j2:1: extends 'nope.j2', which is not in templates/",
+        "templates/c.j2:1: {% extends %} needs a quoted file name",
+    ]
+
+
+def test_blocks_of_follows_layouts():
+    found = templates({"_layout.j2": LAYOUT, "note.j2": NOTE})
+    assert found.blocks_of("note.j2") == {"subject", "body", "text", "html"}
+
+
+def test_tidy_text():
+    assert tidy_text("\n\nA  \n\n\n\nB\n\n") == "A\n\nB"
