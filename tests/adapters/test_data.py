@@ -1,0 +1,323 @@
+"""CSV/YAML data loaders: a bad row is reported at file:line:col and skipped; the rest loads."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from outreach.adapters.sources.data import (
+    check_references,
+    load_companies,
+    load_contacts,
+    load_purchases,
+    load_suppressions,
+)
+from outreach.core.model import Birthday
+from outreach.core.problems import Location, Severity
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def contacts_from(tmp_path: Path, text: str | bytes):
+    return load_contacts(write(tmp_path, "contacts.csv", text), "contacts.csv")
+
+
+def where(problems) -> list[str]:
+    return [str(p.location) for p in problems]
+
+
+def test_good_rows_load_with_their_lines(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path,
+        "id,first_name,last_name,email,birthday,timezone,locale,tags,opted_out,renewal_date\n"
+        "c-1,Þórunn,Sigurðardóttir,thorunn@example.test,1993-01-13,Atlantic/Reykjavik,is,"
+        "decision-maker;fleet,false,2027-01-02\n"
+        "c-2,Олена,Коваленко,olena@example.test,,Europe/Kyiv,uk,,true,\n",
+    )
+
+    assert problems == []
+    one, two = contacts["c-1"], contacts["c-2"]
+    assert one.line == 2 and two.line == 3
+    assert one.birthday == Birthday(1, 13, 1993)
+    assert one.timezone == "Atlantic/Reykjavik" and one.locale == "is"
+    assert one.tags == ("decision-maker", "fleet")
+    assert one.opted_out is False and two.opted_out is True
+    assert one.fields["renewal_date"] == "2027-01-02", "extra columns are kept"
+    assert one.name == "Þórunn Sigurðardóttir"
+    assert two.birthday is None and two.tags == ()
+
+
+def test_bad_rows_are_reported_at_line_and_column_and_skipped(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path,
+        "id,first_name,email,birthday,timezone,customer_since,locale,opted_out\n"  # 1
+        "c-1,Ada,ada@example.test,1985-06-10,,,,\n"  # 2 good
+        "c-2,Bob,bob@example.test,1980-06-11,,2020-13-45,,\n"  # 3 customer_since col 38
+        "c-3,Cy,cy@example.test,1985-02-30,,,,\n"  # 4 birthday col 24
+        "c-4,Di,di@example.test,,Mars/Olympus,,,\n"  # 5 timezone col 25
+        "c-5,Eve,not-an-email,,,,,\n"  # 6 email col 9
+        "c-6,Fay,fay@example.test,,,,xx-NOPE-123,\n"  # 7 locale col 29
+        "c-7,Gus,gus@example.test,,,,,maybe\n"  # 8 opted_out col 30
+        "c-8,Hal,hal@example.test,13-01,,,,\n"  # 9 birthday col 26
+        "c-9,Ida,ida@example.test,,,,,\n",  # 10 good
+    )
+
+    assert sorted(contacts) == ["c-1", "c-9"]
+    assert contacts["c-9"].line == 10
+    assert where(problems) == [
+        "contacts.csv:3:38",
+        "contacts.csv:4:24",
+        "contacts.csv:5:25",
+        "contacts.csv:6:9",
+        "contacts.csv:7:29",
+        "contacts.csv:8:30",
+        "contacts.csv:9:26",
+    ]
+    assert all(p.severity is Severity.ERROR for p in problems)
+    assert "2020-13-45" in problems[0].message and "customer_since" in problems[0].message
+    assert "1985-02-30" in problems[1].message
+    assert "Mars/Olympus" in problems[2].message
+    assert all("skipped" in p.message for p in problems)
+
+
+def test_bom_is_ignored(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path, b"\xef\xbb\xbfid,first_name,birthday\nc-1,Ada,1985-06-10\nc-2,Bob,1985-02-30\n"
+    )
+
+    assert problems[0].location == Location("contacts.csv", 3, 9), "columns count from the text"
+    assert list(contacts) == ["c-1"]
+    assert contacts["c-1"].fields["first_name"] == "Ada"
+
+
+def test_windows_line_endings(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path, b"id,first_name,birthday\r\nc-1,Ada,1985-06-10\r\nc-2,Bob,1985-02-30\r\n"
+    )
+    assert list(contacts) == ["c-1"]
+    assert where(problems) == ["contacts.csv:3:9"]
+    assert contacts["c-1"].birthday == Birthday(6, 10, 1985)
+
+
+def test_multiline_cells_keep_the_following_line_numbers(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path,
+        "id,notes,birthday\n"  # 1
+        'c-1,"first\nsecond\nthird",1985-06-10\n'  # 2-4
+        'c-2,"a ""quoted"", cell",1985-02-30\n'  # 5: birthday at col 26
+        "c-3,,06-10\n"  # 6
+        'c-4,"x\ny",1985-13-01\n',  # 7-8: bad, spans two lines
+    )
+
+    assert contacts["c-1"].line == 2
+    assert contacts["c-1"].fields["notes"] == "first\nsecond\nthird"
+    assert contacts["c-3"].line == 6
+    assert [p.location.line for p in problems] == [5, 7]
+    assert problems[0].location == Location("contacts.csv", 5, 26)
+    assert problems[1].location.col in (None, 9), "a column only when it can be told"
+
+
+def test_month_day_birthdays(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path,
+        "id,birthday\nc-1,12-07\nc-2,02-29\nc-3,2000-02-29\nc-4,02-30\nc-5,00-10\nc-6,1999-02-29\n",
+    )
+
+    assert contacts["c-1"].birthday == Birthday(12, 7, None)
+    assert contacts["c-2"].birthday == Birthday(2, 29, None), "02-29 is a real birthday"
+    assert contacts["c-3"].birthday == Birthday(2, 29, 2000)
+    assert sorted(contacts) == ["c-1", "c-2", "c-3"]
+    assert [p.location.line for p in problems] == [5, 6, 7]
+
+
+def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path, "id,first_name\nc-1,First\nc-2,Other\nc-1,Second\n"
+    )
+
+    assert contacts["c-1"].fields["first_name"] == "First"
+    (problem,) = problems
+    assert problem.location == Location("contacts.csv", 4, 1)
+    assert "duplicate" in problem.message and "line 2" in problem.message
+
+
+def test_empty_id_and_blank_lines(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(tmp_path, "id,first_name\n\n,Nobody\nc-1,Ada\n,,\n")
+    assert list(contacts) == ["c-1"]
+    assert contacts["c-1"].line == 4
+    assert where(problems) == ["contacts.csv:3:1"]
+
+
+def test_missing_id_column_is_one_problem(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(tmp_path, "name,email\nAda,ada@example.test\nBo,b@x.test\n")
+    assert contacts == {}
+    assert len(problems) == 1
+    assert problems[0].location.line == 1
+    assert "id" in problems[0].message
+
+
+def test_link_time_zone_resolves_with_a_warning(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path, "id,first_name,timezone\nc-1,Anna,Europe/Reykjavik\nc-2,Jón,Atlantic/Reykjavik\n"
+    )
+
+    assert contacts["c-1"].timezone == "Atlantic/Reykjavik"
+    assert contacts["c-2"].timezone == "Atlantic/Reykjavik"
+    (problem,) = problems
+    assert problem.severity is Severity.WARNING
+    assert problem.location.path == "contacts.csv" and problem.location.line == 2
+    assert problem.location.col in (None, 10)
+    assert "Europe/Reykjavik" in problem.message and "Atlantic/Reykjavik" in problem.message
+    assert str(problem).startswith("contacts.csv:2")
+    assert "warning" in str(problem)
+
+
+def test_not_utf8_is_one_clear_problem(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(tmp_path, "id,first_name\nc-1,Jón\n".encode("latin-1"))
+    assert contacts == {}
+    assert len(problems) == 1 and "UTF-8" in problems[0].message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    contacts, problems = load_contacts(tmp_path / "nope.csv", "nope.csv")
+    assert contacts == {}
+    assert problems and problems[0].location.path == "nope.csv"
+
+
+# purchases --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(tmp_path: Path):
+    contacts, problems = contacts_from(tmp_path, "id\nc-1\nc-2\n")
+    assert problems == []
+    return contacts
+
+
+def purchases_from(tmp_path: Path, text: str, contacts):
+    return load_purchases(write(tmp_path, "purchases.csv", text), "purchases.csv", contacts)
+
+
+def test_purchases(tmp_path: Path, people) -> None:
+    purchases, problems = purchases_from(
+        tmp_path,
+        "id,contact_id,date,amount,currency,product,channel\n"  # 1
+        "p-1,c-1,2026-01-05,100.50,EUR,eVan 3500,web\n"  # 2
+        "p-2,c-9,2026-01-05,10,EUR,Van,web\n"  # 3 unknown contact: col 5
+        "p-3,c-1,2026-02-30,10,EUR,Van,web\n"  # 4 bad date: col 9
+        "p-4,c-1,2026-01-06,12;50,EUR,Van,web\n"  # 5 bad amount: col 20
+        "p-5,c-1,2026-01-06,-3,EUR,Van,web\n"  # 6 negative amount: col 20
+        "p-6,c-1,2026-01-06,3,euro,Van,web\n"  # 7 bad currency: col 22
+        "p-1,c-2,2026-01-07,3,EUR,Van,web\n"  # 8 duplicate id: col 1
+        'p-7,c-2,2026-01-08,"1,234.00",EUR,Van,web\n'  # 9 thousands separator: col 20
+        "p-8,c-2,2026-01-09,80000,usd,Forklift,shop\n",  # 10 good: currency upper-cased
+        people,
+    )
+
+    assert [p.id for p in purchases] == ["p-1", "p-8"]
+    first = purchases[0]
+    assert first.contact_id == "c-1" and first.date == date(2026, 1, 5)
+    assert first.amount == Decimal("100.50") and first.currency == "EUR"
+    assert first.product == "eVan 3500" and first.extra == {"channel": "web"}
+    assert purchases[1].currency == "USD"
+    assert where(problems) == [
+        "purchases.csv:3:5",
+        "purchases.csv:4:9",
+        "purchases.csv:5:20",
+        "purchases.csv:6:20",
+        "purchases.csv:7:22",
+        "purchases.csv:8:1",
+        "purchases.csv:9:20",
+    ]
+    assert "c-9" in problems[0].message
+    assert "12;50" in problems[2].message
+
+
+def test_purchases_missing_column(tmp_path: Path, people) -> None:
+    purchases, problems = purchases_from(
+        tmp_path, "id,contact_id,date,amount\np-1,c-1,2026-01-05,10\n", people
+    )
+    assert purchases == []
+    (problem,) = problems
+    assert problem.location.line == 1
+    assert "currency" in problem.message and "product" in problem.message
+
+
+def test_short_purchase_row(tmp_path: Path, people) -> None:
+    purchases, problems = purchases_from(
+        tmp_path,
+        "id,contact_id,date,amount,currency,product\np-1,c-1,2026-01-05\np-2,c-1,2026-01-06,1,EUR,x\n",
+        people,
+    )
+    assert [p.id for p in purchases] == ["p-2"]
+    assert [p.location.line for p in problems] == [2]
+
+
+def test_header_only_purchases(tmp_path: Path, people) -> None:
+    purchases, problems = purchases_from(
+        tmp_path, "id,contact_id,date,amount,currency,product\n", people
+    )
+    assert purchases == [] and problems == []
+
+
+# suppressions, companies, references -----------------------------------------------------
+
+
+def test_suppressions_are_lower_cased(tmp_path: Path) -> None:
+    emails, problems = load_suppressions(
+        write(tmp_path, "s.csv", "email,reason\nAda@Example.TEST,asked\nnot an email,x\n"), "s.csv"
+    )
+    assert emails == {"ada@example.test"}
+    assert where(problems) == ["s.csv:3:1"]
+
+
+def test_companies(tmp_path: Path) -> None:
+    companies, problems = load_companies(
+        write(
+            tmp_path,
+            "companies.yaml",
+            "companies:\n"  # 1
+            "  - id: ossur\n"  # 2
+            "    name: Össur\n"
+            '    aliases: [Ossur, "Össur hf."]\n'
+            "    context: [prosthetics]\n"
+            "  - id: broken\n"  # 6
+            "    nmae: Typo\n"  # 7: unknown key, col 5
+            "  - id: ossur\n"  # 8: duplicate id, col 9
+            "    name: Again\n",
+        ),
+        "companies.yaml",
+    )
+
+    assert list(companies) == ["ossur"]
+    assert companies["ossur"].name == "Össur"
+    assert companies["ossur"].aliases == ("Ossur", "Össur hf.")
+    locations = where(problems)
+    assert "companies.yaml:7:5" in locations
+    assert "companies.yaml:8:9" in locations
+    assert any("did you mean 'name'" in p.message for p in problems)
+
+
+def test_references_are_warnings(tmp_path: Path) -> None:
+    contacts, _ = contacts_from(
+        tmp_path, "id,company_id,referred_by\nc-1,acme,\nc-2,,c-404\nc-3,ossur,c-1\n"
+    )
+    companies, _ = load_companies(
+        write(tmp_path, "companies.yaml", "companies:\n  - {id: ossur, name: Össur}\n"),
+        "companies.yaml",
+    )
+
+    problems = check_references(contacts, companies, "contacts.csv")
+
+    assert sorted(where(problems)) == ["contacts.csv:2", "contacts.csv:3"]
+    assert all(p.severity is Severity.WARNING for p in problems)

@@ -1,0 +1,330 @@
+"""`outreach validate`: every mistake reported at its `path:line[:col]`, none fatal; and
+`preview` on the same broken workspace still plans everything sound."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, NOW, make_workspace, run_cli
+
+# Each mistake lives in its own file or row; comments give the line numbers the tests expect.
+
+CONTACTS = (
+    "id,first_name,email,birthday,timezone,customer_since,tier\n"  # 1
+    "c-ok,Ada,ada@example.test,1985-06-10,Europe/London,2020-01-01,gold\n"  # 2
+    "c-date,Bob,bob@example.test,1980-06-11,,2020-13-45,gold\n"  # 3: customer_since at col 41
+    "c-feb30,Cy,cy@example.test,1985-02-30,,,gold\n"  # 4: birthday at col 28
+    "c-tz,Di,di@example.test,1990-06-12,Mars/Olympus_Mons,,gold\n"  # 5: timezone at col 36
+    "c-ok2,Eve,eve@example.test,06-13,America/New_York,,silver\n"  # 6
+)
+
+PURCHASES = (
+    "id,contact_id,date,amount,currency,product\n"  # 1
+    "p-1,c-ok,2026-05-31,100.00,EUR,Van\n"  # 2
+    "p-2,c-ok,2026-05-31,12;50,EUR,Van\n"  # 3: amount at col 21
+)
+
+RULES = {
+    # line 5: `action` is indented one space too little
+    "a-syntax.yaml": (
+        "rules:\n"
+        "  - id: broken\n"
+        "    trigger:\n"
+        "      birthday: {}\n"
+        "     action:\n"
+        "      email: {template: birthday}\n"
+    ),
+    "b-kinds.yaml": (
+        "rules:\n"
+        "  - id: wedding\n"
+        "    trigger:\n"
+        "      wedding: {}\n"  # 4:7 unknown kind
+        "    action:\n"
+        "      email: {template: birthday}\n"
+        "  - id: misspelt\n"
+        "    trigger:\n"
+        "      birthdy: {lead_days: 1}\n"  # 9:7 did you mean birthday
+        "    action:\n"
+        "      email: {template: birthday}\n"
+    ),
+    "c-notemplate.yaml": (
+        "rules:\n"
+        "  - id: needs-missing\n"
+        "    trigger:\n"
+        "      birthday: {}\n"
+        "    action:\n"
+        "      email: {template: no-such-template}\n"  # 6:25
+    ),
+    "d-good.yaml": (
+        "rules:\n"
+        "  - id: birthday-note\n"  # 2:9 first definition
+        "    trigger:\n"
+        "      birthday: {lead_days: 0}\n"
+        "    action:\n"
+        "      email: {template: birthday}\n"
+        "  - id: dupkey\n"
+        "    priority: 1\n"  # 8
+        "    trigger:\n"
+        "      birthday: {}\n"
+        "    priority: 2\n"  # 11:5 duplicate key
+        "    action:\n"
+        "      email: {template: birthday}\n"
+        "  - id: badwhen\n"
+        "    trigger:\n"
+        "      birthday: {}\n"
+        '    when: "contact.tier =="\n'  # 17:11
+        "    action:\n"
+        "      email: {template: birthday}\n"
+        "  - id: first-purchase\n"
+        "    trigger:\n"
+        "      purchase_milestone: {count: [1]}\n"
+        "    action:\n"
+        "      email: {template: birthday}\n"
+        "  - id: second-purchase\n"
+        "    trigger:\n"
+        "      purchase_milestone: {count: [2]}\n"
+        "    action:\n"
+        "      email: {template: birthday}\n"
+    ),
+    "e-dup.yaml": (
+        "rules:\n"
+        "  - id: birthday-note\n"  # 2:9 duplicate of d-good.yaml:2:9
+        "    trigger:\n"
+        "      birthday: {lead_days: 3}\n"
+        "    action:\n"
+        "      email: {template: birthday}\n"
+    ),
+}
+
+BROKEN_TEMPLATE = (
+    "{% block subject %}Hi{% endblock %}\n"
+    "{% block text %}\n"
+    "Hello {{ contact.first_name }\n"  # 3: unclosed expression
+    "{% endblock %}\n"
+)
+
+# (location prefix, a fragment of the message) for every mistake above.
+EXPECTED = [
+    ("data/contacts.csv:3:41:", "2020-13-45"),
+    ("data/contacts.csv:4:28:", "1985-02-30"),
+    ("data/contacts.csv:5:36:", "Mars/Olympus_Mons"),
+    ("data/purchases.csv:3:21:", "12;50"),
+    ("rules/a-syntax.yaml:5:6:", "YAML"),
+    ("rules/b-kinds.yaml:4:7:", "wedding"),
+    ("rules/b-kinds.yaml:9:7:", "did you mean 'birthday'"),
+    ("rules/c-notemplate.yaml:6:25:", "no-such-template"),
+    ("rules/d-good.yaml:11:5:", "duplicate key 'priority'"),
+    ("rules/d-good.yaml:17:11:", "when"),
+    ("rules/e-dup.yaml:2:9:", "duplicate rule id 'birthday-note'"),
+    ("templates/broken.j2:3:", "template syntax"),
+]
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    return make_workspace(
+        tmp_path / "broken",
+        contacts=CONTACTS,
+        purchases=PURCHASES,
+        rules=RULES,
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE, "broken.j2": BROKEN_TEMPLATE},
+    )
+
+
+def _problem_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if re.match(r"^\S+:\d+(:\d+)?: ", line)]
+
+
+def test_validate_reports_every_mistake_at_its_line_and_column(broken: Path) -> None:
+    result = run_cli("validate", "--workspace", ".", cwd=broken)
+
+    assert result.exit_code == 1, result.output
+    lines = _problem_lines(result.stderr)
+    for prefix, fragment in EXPECTED:
+        matching = [line for line in lines if line.startswith(prefix + " ")]
+        assert matching, f"no problem reported at {prefix}\n{result.stderr}"
+        assert any(fragment in line for line in matching), (prefix, fragment, matching)
+    # Nothing reported twice, nothing spurious: exactly one line per mistake.
+    assert len(lines) == len(EXPECTED), "\n".join(lines)
+    assert result.stdout == "", "problems go to stderr"
+
+
+def test_validate_messages_are_specific(broken: Path) -> None:
+    stderr = run_cli("validate", "--workspace", broken, cwd=broken).stderr
+    unknown = next(line for line in stderr.splitlines() if "'wedding'" in line)
+    assert "unknown trigger kind" in unknown
+    for kind in ("birthday", "anniversary", "purchase_milestone", "news_mention"):
+        assert kind in unknown, "an unknown kind lists the known ones"
+    duplicate = next(line for line in stderr.splitlines() if "duplicate rule id" in line)
+    assert "d-good.yaml:2" in duplicate, "the duplicate names where the first one is"
+    duplicate_key = next(line for line in stderr.splitlines() if "duplicate key" in line)
+    assert "line 8" in duplicate_key
+    missing = next(line for line in stderr.splitlines() if "no-such-template" in line)
+    assert "birthday" in missing, "a missing template lists the known ones"
+
+
+def test_validate_paths_point_at_the_files_from_any_folder(broken: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_cli("validate", "--workspace", broken, cwd=elsewhere)
+
+    assert result.exit_code == 1
+    lines = _problem_lines(result.stderr)
+    assert len(lines) == len(EXPECTED)
+    for line in lines:
+        path = re.match(r"^(.+?):\d+", line)[1]
+        assert (elsewhere / path).is_file(), f"{path} does not lead to the file"
+
+
+def test_preview_of_a_broken_workspace_still_plans_the_sound_parts(broken: Path) -> None:
+    result = run_cli(
+        "preview",
+        "--workspace",
+        broken,
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--days",
+        "30",
+        cwd=broken,
+    )
+
+    assert result.exit_code == 1, "the workspace has errors"
+    plan = json.loads(result.stdout)  # stdout is nothing but the JSON
+    found = {(d["rule"], d["contact"]): d for d in plan}
+    # The sound rule plans for the sound contacts, at its own (first) definition's time.
+    assert found[("birthday-note", "c-ok")]["status"] == "planned"
+    assert found[("birthday-note", "c-ok")]["send_at"] == "2026-06-10T09:00:00+01:00"
+    assert found[("birthday-note", "c-ok2")]["send_at"] == "2026-06-13T09:00:00-04:00"
+    assert found[("birthday-note", "c-ok")]["subject"] == "Happy birthday, Ada!"
+    # The rule with a duplicate key is kept; the good purchase counts, the bad one does not.
+    assert ("dupkey", "c-ok") in found
+    assert found[("first-purchase", "c-ok")]["status"] == "planned"
+    assert ("second-purchase", "c-ok") not in found
+    # Broken rules and skipped rows plan nothing.
+    rules = {d["rule"] for d in plan}
+    assert not rules & {"broken", "wedding", "misspelt", "badwhen"}
+    contacts = {d["contact"] for d in plan}
+    assert contacts <= {"c-ok", "c-ok2"}
+    # The problems went to stderr.
+    assert "rules/b-kinds.yaml:4:7:" in result.stderr
+    assert "data/contacts.csv:3:41:" in result.stderr
+
+
+def test_clean_workspace_validates(birthday_workspace: Path) -> None:
+    result = run_cli("validate", "--workspace", birthday_workspace)
+
+    assert result.exit_code == 0, result.output
+    assert _problem_lines(result.stderr) == []
+    assert "ok" in result.stderr
+    assert "1 rules" in result.stderr or "1 rule" in result.stderr
+    assert "2 contacts" in result.stderr
+
+
+def test_warnings_alone_do_not_fail_validation(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path,
+        contacts=[
+            {
+                "id": "c-1",
+                "first_name": "Ada",
+                "email": "ada@example.test",
+                "timezone": "Europe/Reykjavik",
+            }
+        ],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    result = run_cli("validate", "--workspace", ".", cwd=ws)
+
+    assert result.exit_code == 0, result.output
+    assert "data/contacts.csv:2" in result.stderr
+    assert "warning" in result.stderr and "Atlantic/Reykjavik" in result.stderr
+
+
+def test_bad_config_value_is_located(tmp_path: Path) -> None:
+    config = (
+        "timezone: UTC\n"
+        "locale: en\n"
+        "policies:\n"
+        "  max_per_contact: {count: 0, days: 7}\n"  # count must be positive
+        "channels:\n"
+        "  email: {provider: smtp, from: a@example.test}\n"
+    )
+    ws = make_workspace(
+        tmp_path,
+        config=config,
+        contacts=[{"id": "c-1", "email": "a@example.test"}],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    result = run_cli("validate", "--workspace", ".", cwd=ws)
+
+    assert result.exit_code == 1
+    assert any(
+        line.startswith("outreach.yaml:4:") and "count" in line
+        for line in _problem_lines(result.stderr)
+    ), result.stderr
+
+
+def test_config_typo_gets_a_suggestion_at_its_line(tmp_path: Path) -> None:
+    config = (
+        "timezone: UTC\n"  # 1
+        "locale: en\n"  # 2
+        "polices:\n"  # 3: misspelt `policies`
+        "  quiet_hours: {start: '20:00', end: '08:00'}\n"
+        "channels:\n"
+        "  email: {provider: smtp, from: a@example.test}\n"
+    )
+    ws = make_workspace(
+        tmp_path,
+        config=config,
+        contacts=[{"id": "c-1", "email": "a@example.test"}],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    result = run_cli("validate", "--workspace", ".", cwd=ws)
+
+    assert result.exit_code == 1
+    (line,) = _problem_lines(result.stderr)
+    assert line.startswith("outreach.yaml:3:1: ")
+    assert "did you mean 'policies'" in line
+
+
+def test_unreadable_config_is_exit_1_with_its_location(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path,
+        config="timezone: UTC\nchannels: {email: {provider: smtp\n",
+        contacts=[{"id": "c-1"}],
+    )
+    for command in (("validate",), ("preview", "--now", NOW), ("explain", "c-1", "--now", NOW)):
+        result = run_cli(*command, "--workspace", ".", cwd=ws)
+        assert result.exit_code == 1, command
+        assert "outreach.yaml:3:" in result.stderr, result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_many_problems_are_all_listed_by_validate_but_summarised_by_preview(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"c-{i},{i:02d}-40\n" for i in range(1, 31))  # 30 bad birthdays
+    ws = make_workspace(
+        tmp_path,
+        contacts="id,birthday\nc-0,06-10\n" + rows,
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    validate = run_cli("validate", "--workspace", ".", cwd=ws)
+    assert validate.exit_code == 1
+    assert len(_problem_lines(validate.stderr)) == 30
+    assert "data/contacts.csv:32:" in validate.stderr
+
+    preview = run_cli("preview", "--workspace", ".", "--now", NOW, "--format", "json", cwd=ws)
+    assert preview.exit_code == 1
+    assert 0 < len(_problem_lines(preview.stderr)) < 30
+    assert "outreach validate" in preview.stderr, "preview says where to see them all"
+    assert [d["contact"] for d in json.loads(preview.stdout)] == ["c-0"]

@@ -1,0 +1,133 @@
+"""The repository root is a working demo workspace (SPEC.md): it validates, and a month of
+preview plans personal notes in every demo language, without a single error."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+from outreach.adapters.sources.yamlfile import load_yaml_file
+
+ROOT = Path(__file__).parents[2]
+NOW = "2026-11-22T08:00:00+00:00"
+LOCALES = ["is", "uk", "hu", "et", "hy"]
+
+
+@pytest.fixture(scope="module")
+def plan() -> list[dict]:
+    result = run_cli(
+        "preview", "--workspace", ROOT, "--days", "30", "--now", NOW, "--format", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _contact_locales() -> dict[str, str]:
+    config = load_yaml_file(ROOT / "outreach.yaml", "outreach.yaml").data
+    path = ROOT / config["data"]["contacts"]
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    default = config.get("locale", "en")
+    return {row["id"]: (row.get("locale") or default).lower() for row in rows}
+
+
+def _email_templates() -> dict[str, str]:
+    """rule id -> the template its email action uses."""
+    found = {}
+    for path in sorted((ROOT / "rules").glob("*.y*ml")):
+        for rule in load_yaml_file(path, path.name).data["rules"]:
+            email = rule["action"].get("email")
+            if email:
+                found[rule["id"]] = email["template"]
+    return found
+
+
+def test_demo_workspace_validates() -> None:
+    result = run_cli("validate", "--workspace", ROOT)
+
+    assert result.exit_code == 0, result.stderr
+    assert "error" not in result.stderr.lower()
+
+
+def test_demo_validates_from_inside_too() -> None:
+    assert run_cli("validate", cwd=ROOT).exit_code == 0
+
+
+def test_demo_plan_is_not_empty_and_has_no_errors(plan: list[dict]) -> None:
+    assert len(plan) >= 10
+    errors = [(d["rule"], d["contact"], d["reason"]) for d in plan if d["status"] == "error"]
+    assert errors == []
+    for d in plan:
+        if d["status"] in ("planned", "needs_approval") and d["action"] == "email":
+            assert d["subject"] and d["text"], d["key"]
+
+
+def test_demo_plan_is_ordered(plan: list[dict]) -> None:
+    from datetime import datetime
+
+    keys = [(datetime.fromisoformat(d["send_at"]), d["rule"], d["contact"]) for d in plan]
+    assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_planned_email_in_each_demo_language(plan: list[dict], locale: str) -> None:
+    locales = _contact_locales()
+    emails = [
+        d
+        for d in plan
+        if d["action"] == "email"
+        and d["status"] == "planned"
+        and locales.get(d["contact"]) == locale
+    ]
+    assert emails, f"no planned email to a '{locale}' contact in the next 30 days"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_emails_in_each_language_use_that_languages_templates(
+    plan: list[dict], locale: str
+) -> None:
+    """Not the English fallback: the rule's template has a variant for the locale."""
+    locales = _contact_locales()
+    templates = _email_templates()
+    for d in plan:
+        if d["action"] != "email" or locales.get(d["contact"]) != locale:
+            continue
+        name = templates[d["rule"]]
+        variant = ROOT / "templates" / f"{name}.{locale}.j2"
+        assert variant.is_file(), f"{d['rule']} -> {d['contact']}: no templates/{variant.name}"
+        if d["status"] == "planned":
+            english = (ROOT / "templates" / "_layout.j2").read_text(encoding="utf-8")
+            assert "Best regards" in english
+            assert "Best regards" not in d["text"], f"{d['key']} came out in English"
+
+
+def test_demo_html_preview(tmp_path: Path) -> None:
+    out = tmp_path / "preview.html"
+    result = run_cli(
+        "preview",
+        "--workspace",
+        ROOT,
+        "--days",
+        "30",
+        "--now",
+        NOW,
+        "--format",
+        "html",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert 'src="http' not in page and 'href="http' not in page
+    assert "<iframe sandbox" in page
+
+
+def test_demo_explain_in_json() -> None:
+    for contact in ("c-01", "c-22"):
+        result = run_cli("explain", contact, "--workspace", ROOT, "--now", NOW, "--format", "json")
+        assert result.exit_code == 0, (contact, result.stderr)
+        assert json.loads(result.stdout)
