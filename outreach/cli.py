@@ -21,7 +21,7 @@ from outreach.core.explaining import explain
 from outreach.core.problems import Problem
 from outreach.core.rules import RuleFile
 from outreach.core.timing import zone
-from outreach.errors import OutreachError, UsageError, UserError
+from outreach.errors import OutreachError, UsageError
 from outreach.reports import decisions_html, decisions_json, decisions_table, summary
 from outreach.services.init import create_workspace
 from outreach.services.preview import preview as plan_preview
@@ -31,18 +31,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_PROBLEMS = 20
 
 
-class Outreach(click.Group):
-    """Turns outreach's own errors into exit codes 1 and 2."""
+class OutreachCommand(click.Command):
+    """Turns outreach's own errors into exit codes 1 and 2, with this command's help."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except UsageError as exc:
             raise click.UsageError(str(exc), ctx) from None
-        except UserError as exc:
-            raise click.ClickException(str(exc)) from None
         except OutreachError as exc:
             raise click.ClickException(str(exc)) from None
+
+
+class Outreach(click.Group):
+    command_class = OutreachCommand
 
 
 @click.group(cls=Outreach, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 
 class _Empty(Mapping[str, Any]):
@@ -73,8 +73,9 @@ class Company:
     extra: Mapping[str, Any] = EMPTY
 
 
-@dataclass(frozen=True, slots=True)
-class Purchase:
+class Purchase(NamedTuple):
+    """A tuple, not a dataclass: a workspace holds millions, and tuples are built fastest."""
+
     id: str
     contact_id: str
     date: date

@@ -88,6 +88,7 @@ class Templates:
         self.variants: dict[str, dict[str | None, str]] = {}
         for f in files:
             self.variants.setdefault(f.name, {})[f.locale] = f.filename
+        self._chains: dict[str, list[str] | None] = {}
         loader = SourceLoader({f.filename: (f.source, f.path) for f in files})
         self.plain = _with_filters(Sandbox(loader))
         self.html = _with_filters(Sandbox(loader, autoescape=True))
@@ -105,39 +106,68 @@ class Templates:
         if filename is None:
             raise RenderError(f"no template '{name}' (looked for {name}.j2 and locale variants)")
         values = {**variables, "locale": locale}
-        blocks = {
-            "subject": self._block(self.plain, filename, "subject", values),
-            "text": self._block(self.plain, filename, "text", values),
-            "html": self._block(self.html, filename, "html", values),
-        }
+        try:
+            with time_limit():
+                subject, text = self._blocks(self.plain, filename, ("subject", "text"), values)
+                (html,) = self._blocks(self.html, filename, ("html",), values)
+        except TemplateError as exc:
+            raise RenderError(_message(exc), _where(exc, sys.exc_info()[2], self)) from None
+        except Exception as exc:  # anything a template can provoke fails this message only
+            where = _where(exc, exc.__traceback__, self)
+            raise RenderError(f"{type(exc).__name__}: {exc}", where) from None
         return Message(
-            subject=" ".join((blocks["subject"] or "").split()),  # one line: no header injection
-            text=tidy_text(blocks["text"] or ""),
-            html=blocks["html"].strip() if blocks["html"] is not None else None,
+            subject=" ".join((subject or "").split()),  # one line: no header injection
+            text=tidy_text(text or ""),
+            html=html.strip() if html is not None else None,
             template=self.files[filename].path,
             locale=locale,
         )
 
-    def _block(
-        self, env: Sandbox, filename: str, block: str, values: Mapping[str, Any]
-    ) -> str | None:
-        try:
-            with time_limit():
-                template = env.get_template(filename)
-                context = template.new_context(dict(values))
-                # Running the root resolves {% extends %} and top-level imports/sets.
-                for _ in template.root_render_func(context):
-                    pass
-                chain = context.blocks.get(block)
-                if not chain:
+    def _blocks(
+        self, env: Sandbox, filename: str, names: tuple[str, ...], values: Mapping[str, Any]
+    ) -> list[str | None]:
+        template = env.get_template(filename)
+        context = template.new_context(dict(values))
+        chain = self._static_chain(filename)
+        if chain is None:
+            # Top-level code (imports, sets) must run: rendering the root also resolves
+            # {% extends %}; its output is discarded, but bounded like any other.
+            bounded_join(template.root_render_func(context))
+        else:
+            for parent in chain:  # what {% extends %} does, without rendering the layout
+                for block_name, block in env.get_template(parent).blocks.items():
+                    context.blocks.setdefault(block_name, []).append(block)
+        return [
+            bounded_join(context.blocks[name][0](context)) if context.blocks.get(name) else None
+            for name in names
+        ]
+
+    def _static_chain(self, filename: str) -> list[str] | None:
+        """The layouts `filename` extends, when the chain holds nothing but blocks, text and
+        quoted `{% extends %}`; None when the root must be run."""
+        if filename not in self._chains:
+            self._chains[filename] = self._find_chain(filename)
+        return self._chains[filename]
+
+    def _find_chain(self, filename: str) -> list[str] | None:
+        chain: list[str] = []
+        current: str | None = filename
+        while current is not None:
+            if current not in self.files:
+                return None  # running the root reports the missing layout
+            ast = self.plain.parse(self.files[current].source)
+            parent = None
+            for node in ast.body:
+                if isinstance(node, nodes.Extends) and isinstance(node.template, nodes.Const):
+                    parent = str(node.template.value)
+                elif not _inert(node):
                     return None
-                return bounded_join(chain[0](context))
-        except TemplateError as exc:
-            raise RenderError(_message(exc), _where(exc, sys.exc_info()[2], self)) from None
-        except Exception as exc:  # anything a template can provoke: one message fails
-            raise RenderError(
-                f"{type(exc).__name__}: {exc}", _where(exc, exc.__traceback__, self)
-            ) from None
+            if parent is not None and (parent in chain or parent == filename):
+                return None
+            if parent is not None:
+                chain.append(parent)
+            current = parent
+        return chain
 
     def check(self) -> list[Problem]:
         """Every file compiles in both modes, and every `extends` names a known file."""
@@ -190,6 +220,15 @@ class Templates:
         return Condition(
             expression, self.plain.compile_expression(expression, undefined_to_none=False)
         )
+
+
+def _inert(node: nodes.Node) -> bool:
+    """A top-level node that does nothing when the root runs: a block, or plain text."""
+    if isinstance(node, nodes.Block):
+        return True
+    return isinstance(node, nodes.Output) and all(
+        isinstance(child, nodes.TemplateData) for child in node.nodes
+    )
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ call and every output chunk, and repetition (`'x' * 10**9`, `9**9**9`) is capped
 from __future__ import annotations
 
 import contextvars
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,11 +33,33 @@ class RenderLimitExceeded(SecurityError):
 
 @contextmanager
 def time_limit(seconds: float = MAX_SECONDS) -> Iterator[None]:
+    """Bound the rendering inside: checked cooperatively at calls and output chunks, and
+    — in the main thread, where signals can be had — by an alarm that also stops a tight
+    loop that makes no calls at all."""
     token = _deadline.set(time.monotonic() + seconds)
+    armed, previous = _arm_alarm(seconds + 0.25)
     try:
         yield
     finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
         _deadline.reset(token)
+
+
+def _arm_alarm(seconds: float) -> tuple[bool, Any]:
+    """(armed, the handler it replaced)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False, None
+    if not hasattr(signal, "setitimer") or signal.getitimer(signal.ITIMER_REAL)[0]:
+        return False, None  # no alarms here, or someone else's is running: leave it alone
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return True, previous
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise RenderLimitExceeded(f"rendering took longer than {MAX_SECONDS:g} s; simplify loops")
 
 
 def check_deadline() -> None:
@@ -43,16 +67,25 @@ def check_deadline() -> None:
         raise RenderLimitExceeded(f"rendering took longer than {MAX_SECONDS:g} s; simplify loops")
 
 
-def bounded_join(chunks: Iterable[str]) -> str:
-    """Join a block's output, stopping it when it grows too large or too slow."""
+def bounded_join(chunks: Iterator[str]) -> str:
+    """Join a block's output, stopping it when it grows too large or too slow. The error is
+    thrown into the template's own generator, so its traceback names the template line."""
     parts, size = [], 0
     for chunk in chunks:
         size += len(chunk)
         if size > MAX_OUTPUT:
-            raise RenderLimitExceeded(f"output longer than {MAX_OUTPUT} characters")
-        check_deadline()
+            _stop(chunks, RenderLimitExceeded(f"output longer than {MAX_OUTPUT} characters"))
+        if time.monotonic() > _deadline.get():
+            _stop(chunks, RenderLimitExceeded(f"rendering took longer than {MAX_SECONDS:g} s"))
         parts.append(chunk)
     return "".join(parts)
+
+
+def _stop(chunks: Iterator[str], error: RenderLimitExceeded) -> None:
+    throw = getattr(chunks, "throw", None)
+    if throw is not None:
+        throw(error)  # raises it from the template's frame
+    raise error
 
 
 class SourceLoader(BaseLoader):

@@ -43,8 +43,8 @@ def test_every_mistake_points_at_its_line_and_column():
         [
             "rules/x.yaml:4:18: rules[0].trigger.birthday.lead_day: unknown key 'lead_day'; "
             "did you mean 'lead_days'?",
-            "rules/x.yaml:4:38: rules[0].trigger.birthday.feb29: Input should be 'feb28', 'mar1' or "
-            "'skip' (got 'feb30')",
+            "rules/x.yaml:4:38: rules[0].trigger.birthday.feb29: Input should be 'feb28', "
+            "'mar1' or 'skip' (got 'feb30')",
             "rules/x.yaml:6:35: rules[0].action.email.frm: unknown key 'frm'; did you mean 'from'?",
             "rules/x.yaml:7:20: rules[0].schedule.at: '25:00' is not a time of day; write HH:MM, "
             "e.g. 09:00",

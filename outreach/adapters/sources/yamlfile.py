@@ -123,8 +123,10 @@ class _Builder:
         if self.count > MAX_NODES:
             raise _TooLarge
         if isinstance(node, yaml.MappingNode):
+            _plain_tag(node, "tag:yaml.org,2002:map")
             return self._mapping(node, loc)
         if isinstance(node, yaml.SequenceNode):
+            _plain_tag(node, "tag:yaml.org,2002:seq")
             return [self._item(item, (*loc, i), None) for i, item in enumerate(node.value)]
         return self.loader.construct_object(node, deep=True)
 
@@ -133,32 +135,53 @@ class _Builder:
         return self.build(node, loc)
 
     def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)  # resolves `<<: *base` merge keys
+        explicit = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
+        self.loader.flatten_mapping(node)  # resolves `<<: *base`, putting merged pairs first
+        merged, written = node.value[: len(node.value) - explicit], node.value[-explicit:]
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool):
-                mark = key_node.start_mark
-                self.document.problems.append(
-                    problem(
-                        self.document.path,
-                        mark.line + 1,
-                        mark.column + 1,
-                        "a key must be a plain value",
-                    )
-                )
+        for key_node, value_node in written if explicit else []:
+            key = self._key(key_node)
+            if key is None:
                 continue
             if key in result:
-                mark, first = key_node.start_mark, self.document.marks[(*loc, key)][0]
-                where = f" (first at line {first.line + 1})" if first else ""
-                self.document.problems.append(
-                    problem(
-                        self.document.path,
-                        mark.line + 1,
-                        mark.column + 1,
-                        f"duplicate key '{key}'{where}; keep one",
-                    )
-                )
+                self._duplicate(key_node, (*loc, key))
                 continue
             result[key] = self._item(value_node, (*loc, key), key_node.start_mark)
+        for key_node, value_node in merged:  # keys written out win over merged ones
+            key = self._key(key_node)
+            if key is not None and key not in result:
+                result[key] = self._item(value_node, (*loc, key), key_node.start_mark)
         return result
+
+    def _key(self, node: yaml.Node) -> Any:
+        key = self.loader.construct_object(node, deep=True)
+        if isinstance(key, str | int | float | bool):
+            return key
+        mark = node.start_mark
+        self.document.problems.append(
+            problem(
+                self.document.path, mark.line + 1, mark.column + 1, "a key must be a plain value"
+            )
+        )
+        return None
+
+    def _duplicate(self, node: yaml.Node, loc: Loc) -> None:
+        mark, first = node.start_mark, self.document.marks[loc][0]
+        where = f" (first at line {first.line + 1})" if first else ""
+        self.document.problems.append(
+            problem(
+                self.document.path,
+                mark.line + 1,
+                mark.column + 1,
+                f"duplicate key '{loc[-1]}'{where}; keep one",
+            )
+        )
+
+
+def _plain_tag(node: yaml.Node, expected: str) -> None:
+    """Lists and mappings carry no tags here: a `!!python/...` one is refused, as safe_load
+    does, rather than silently dropped."""
+    if node.tag != expected:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unsupported tag {node.tag}; remove it", node.start_mark
+        )
