@@ -103,23 +103,31 @@ class Engine:
         contacts: Collection[str] | None = None,
         rules: Collection[str] | None = None,
     ) -> Iterator[Candidate]:
-        chosen = [r for r in self.rules if r.enabled and (rules is None or r.id in rules)]
+        # Resolved once, not per contact: pydantic attribute access is slow in a hot loop.
+        chosen = [
+            (rule, KINDS[rule.trigger.kind].occurrences, rule.trigger.params)
+            for rule in self.rules
+            if rule.enabled and (rules is None or rule.id in rules)
+        ]
         people = (
             data.contacts.values()
             if contacts is None
             else [data.contacts[c] for c in contacts if c in data.contacts]
         )
         ranges: dict[tuple[str, str], DateRange] = {}
+        local_now: dict[str, tuple[ZoneInfo, datetime]] = {}
         for contact in people:
-            tz = zone(contact.timezone or self.config.timezone)
-            subject = Subject(contact, data, now.astimezone(tz))
-            for rule in chosen:
+            name = contact.timezone or self.config.timezone
+            if name not in local_now:
+                tz = zone(name)
+                local_now[name] = (tz, now.astimezone(tz))
+            tz, here = local_now[name]
+            subject = Subject(contact, data, here)
+            for rule, occurrences, params in chosen:
                 span = ranges.get((rule.id, tz.key))
                 if span is None:
                     span = ranges[(rule.id, tz.key)] = self._dates(rule, now, until, tz)
-                for occurrence in KINDS[rule.trigger.kind].occurrences(
-                    rule.trigger.params, subject, span
-                ):
+                for occurrence in occurrences(params, subject, span):
                     candidate = self._timed(rule, subject, occurrence, tz, now)
                     if candidate is not None and candidate.scheduled < until:
                         yield candidate

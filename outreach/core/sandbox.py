@@ -32,33 +32,34 @@ class RenderLimitExceeded(SecurityError):
 
 
 @contextmanager
-def time_limit(seconds: float = MAX_SECONDS) -> Iterator[None]:
-    """Bound the rendering inside: checked cooperatively at calls and output chunks, and
-    — in the main thread, where signals can be had — by an alarm that also stops a tight
-    loop that makes no calls at all."""
+def time_limit(seconds: float = MAX_SECONDS, alarm: bool = True) -> Iterator[None]:
+    """Bound the rendering inside: checked cooperatively at calls and output chunks, and —
+    with `alarm`, in the main thread where signals can be had — by a timer signal that also
+    stops a tight loop that makes no calls at all."""
     token = _deadline.set(time.monotonic() + seconds)
-    armed, previous = _arm_alarm(seconds + 0.25)
+    armed = alarm and _arm_alarm(seconds + 0.25)
     try:
         yield
     finally:
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
         _deadline.reset(token)
 
 
-def _arm_alarm(seconds: float) -> tuple[bool, Any]:
-    """(armed, the handler it replaced)."""
+def _arm_alarm(seconds: float) -> bool:
     if threading.current_thread() is not threading.main_thread():
-        return False, None
+        return False
     if not hasattr(signal, "setitimer") or signal.getitimer(signal.ITIMER_REAL)[0]:
-        return False, None  # no alarms here, or someone else's is running: leave it alone
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
+        return False  # no alarms here, or someone else's is running: leave it alone
+    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)  # once; it only acts inside a time limit
     signal.setitimer(signal.ITIMER_REAL, seconds)
-    return True, previous
+    return True
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
+    if time.monotonic() < _deadline.get():
+        return  # a late signal from a limit already lifted
     raise RenderLimitExceeded(f"rendering took longer than {MAX_SECONDS:g} s; simplify loops")
 
 

@@ -118,6 +118,10 @@ class DateRange:
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.first <= day <= self.last
 
+    def starts_after(self, day: date) -> bool:
+        """Nothing on `day` or earlier can fall in this range."""
+        return day < self.first
+
     def years(self) -> range:
         return range(self.first.year, self.last.year + 1)
 

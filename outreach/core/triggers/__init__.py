@@ -16,7 +16,7 @@ from typing import Any
 from outreach.core.model import Contact, Dataset, Occurrence, Purchase
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per contact, and frozen ones build slower
 class Subject:
     """One contact and everything a trigger may look at, as of `now`."""
 

@@ -8,37 +8,47 @@ contact referred.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from outreach.core.model import Occurrence
+from outreach.core.model import Contact, Occurrence, Purchase
 from outreach.core.rules import LoyaltyStage
 from outreach.core.timing import DateRange
 from outreach.core.triggers import Subject
 from outreach.core.views import contact_view, purchase_view
 
+Entry = tuple[date, Callable[[], dict[str, Any]]]  # when, and what to tell templates
 
-def stage_entries(params: LoyaltyStage, subject: Subject) -> dict[str, tuple[date, dict[str, Any]]]:
-    """Each stage the contact has entered: (date, details)."""
+
+def stage_entries(params: LoyaltyStage, subject: Subject) -> dict[str, Entry]:
+    """Each stage the contact has entered: its date, and its details (built only if asked)."""
     purchases = subject.purchases
-    entries: dict[str, tuple[date, dict[str, Any]]] = {}
+    entries: dict[str, Entry] = {}
     if not purchases:
-        entries["prospect"] = (subject.today, {})
+        entries["prospect"] = (subject.today, dict)
     for stage, index in (("first_time_customer", 0), ("repeat_customer", 1)):
         if len(purchases) > index:
-            entries[stage] = (purchases[index].date, {"purchase": purchase_view(purchases[index])})
+            entries[stage] = _bought(purchases[index])
     client = _client_index(params, subject)
     if client is not None:
-        entries["client"] = (purchases[client].date, {"purchase": purchase_view(purchases[client])})
+        entries["client"] = _bought(purchases[client])
     advocate = _first_referral_purchase(subject)
     if advocate is not None:
         entries["advocate"] = advocate
     return entries
 
 
+def _bought(purchase: Purchase) -> Entry:
+    return purchase.date, lambda: {"purchase": purchase_view(purchase)}
+
+
 def occurrences(params: LoyaltyStage, subject: Subject, dates: DateRange) -> Iterator[Occurrence]:
+    purchases = subject.purchases
+    referrals = subject.data.referrals.get(subject.contact.id)
+    if purchases and not referrals and dates.starts_after(purchases[-1].date):
+        return  # every stage this contact can still enter was entered before the range
     entries = stage_entries(params, subject)
     for stage in params.to:
         if stage in entries and entries[stage][0] in dates:
@@ -48,7 +58,7 @@ def occurrences(params: LoyaltyStage, subject: Subject, dates: DateRange) -> Ite
                 date=day,
                 fire_date=day,
                 known_from=day,
-                details={"kind": "loyalty_stage", "date": day, "stage": stage, **details},
+                details={"kind": "loyalty_stage", "date": day, "stage": stage, **details()},
             )
 
 
@@ -62,14 +72,19 @@ def _client_index(params: LoyaltyStage, subject: Subject) -> int | None:
     return None
 
 
-def _first_referral_purchase(subject: Subject) -> tuple[date, dict[str, Any]] | None:
-    best: tuple[date, dict[str, Any]] | None = None
+def _first_referral_purchase(subject: Subject) -> Entry | None:
+    first: tuple[date, Contact, Purchase] | None = None
     for referred in subject.data.referrals.get(subject.contact.id, ()):
         bought = subject.data.purchases.get(referred.id)
-        if bought and (best is None or bought[0].date < best[0]):
-            view = contact_view(referred, referred.timezone or "", referred.locale or "")
-            best = (bought[0].date, {"referred": view, "purchase": purchase_view(bought[0])})
-    return best
+        if bought and (first is None or bought[0].date < first[0]):
+            first = (bought[0].date, referred, bought[0])
+    if first is None:
+        return None
+    day, referred, purchase = first
+    return day, lambda: {
+        "referred": contact_view(referred, referred.timezone or "", referred.locale or ""),
+        "purchase": purchase_view(purchase),
+    }
 
 
 def describe(params: LoyaltyStage, subject: Subject) -> str:

@@ -3,7 +3,9 @@ purchase above an amount; optionally only purchases whose product matches a glob
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from datetime import date
 from decimal import Decimal
 from fnmatch import fnmatchcase
 
@@ -17,7 +19,10 @@ from outreach.core.views import purchase_view
 def occurrences(
     params: PurchaseMilestone, subject: Subject, dates: DateRange
 ) -> Iterator[Occurrence]:
-    purchases = _matching(params, subject.purchases)
+    purchases = subject.purchases
+    if not purchases or dates.starts_after(purchases[-1].date):
+        return  # every milestone a purchase could cross lies before the range
+    purchases = _matching(params, purchases)
     if params.count is not None:
         for n in params.count:
             if len(purchases) >= n and purchases[n - 1].date in dates:
@@ -29,7 +34,9 @@ def occurrences(
                     f"total-{threshold}", "lifetime_total", threshold, purchases, index
                 )
     if params.single_amount_over is not None:
-        for index, purchase in enumerate(purchases):
+        start = bisect_left(purchases, dates.first, key=_date_of)  # oldest first
+        for index in range(start, len(purchases)):
+            purchase = purchases[index]
             if purchase.amount > params.single_amount_over and purchase.date in dates:
                 yield _occurrence(
                     f"purchase-{purchase.id}",
@@ -38,6 +45,10 @@ def occurrences(
                     purchases,
                     index,
                 )
+
+
+def _date_of(purchase: Purchase) -> date:
+    return purchase.date
 
 
 def _matching(params: PurchaseMilestone, purchases: Sequence[Purchase]) -> Sequence[Purchase]:
