@@ -27,7 +27,8 @@ class CsvFile:
     def __init__(self, path: Path, shown_as: str) -> None:
         self.path = path
         self.shown_as = shown_as
-        self.header: dict[str, int] = {}
+        self.header: dict[str, int] = {}  # column name -> index
+        self.names: list[str] = []  # every column's name, by index ("" for unnamed ones)
         self.problems: list[Problem] = []
 
     def rows(self) -> Iterator[Row]:
@@ -54,6 +55,7 @@ class CsvFile:
             self.problems.append(problem(self.shown_as, 1, None, f"bad header: {exc}"))
             return
         self.header = self._index(names)
+        self.names = [name.strip() for name in names]
         start = reader.line_num + 1
         while True:
             try:

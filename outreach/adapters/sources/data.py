@@ -130,8 +130,11 @@ def load_contacts(path: Path, shown_as: str) -> tuple[dict[str, Contact], list[P
 
 
 def _contact(source: CsvFile, row: Row, problems: list[Problem]) -> Contact | None:
-    cells = row[0]
-    fields = {name: cells[i].strip() if i < len(cells) else "" for name, i in source.header.items()}
+    names, cells = source.names, row[0]
+    if len(cells) < len(names):
+        cells = cells + [""] * (len(names) - len(cells))
+    fields = dict(zip(names, map(str.strip, cells), strict=False))
+    fields.pop("", None)  # a column without a name
     if not fields["id"]:
         problems.append(source.at(row, "id", "the id is empty; this row is skipped"))
         return None
