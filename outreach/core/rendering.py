@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date as date_type
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
@@ -298,7 +299,15 @@ def _locale_of(context: Any) -> Locale:
 
 @pass_context
 def _date(context: Any, value: Any, format: str = "long") -> str:
-    return str(dates.format_date(value, format=format, locale=_locale_of(context)))
+    tag = str(context.get("locale") or "en")
+    if type(value) is date_type:  # the usual case: the same few dates in many messages
+        return _format_date(value, format, tag)
+    return str(dates.format_date(value, format=format, locale=babel_locale(tag)))
+
+
+@lru_cache(maxsize=8192)
+def _format_date(value: date_type, format: str, tag: str) -> str:
+    return str(dates.format_date(value, format=format, locale=babel_locale(tag)))
 
 
 @pass_context
