@@ -20,3 +20,15 @@ def test_ruff_is_clean():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+MYPY = Path(sys.executable).with_name("mypy")
+
+
+@pytest.mark.skipif(not MYPY.exists(), reason="mypy is not installed (pip install -e '.[test]')")
+def test_types_check():
+    """The whole package type-checks; the pure core under --strict (see pyproject.toml)."""
+    result = subprocess.run(
+        [str(MYPY), "outreach"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -32,6 +32,7 @@ class _Empty(Mapping[str, Any]):
 
 
 EMPTY: Mapping[str, Any] = _Empty()
+Day = date  # for classes with a field named `date`, which hides the type
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +175,10 @@ class Occurrence:
     """
 
     key: str
-    date: date
-    fire_date: date
+    date: Day
+    fire_date: Day
     details: Mapping[str, Any] = EMPTY
-    known_from: date | None = None
+    known_from: Day | None = None
 
 
 class Status(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     Discriminator,
@@ -245,8 +245,12 @@ def _or(members: tuple[Any, ...]) -> Any:
     return union
 
 
-Trigger = _union(TRIGGER_KINDS, "trigger")
-Action = _union(ACTION_KINDS, "action")
+if TYPE_CHECKING:  # the unions are built at run time; to the type checker both are kinds
+    Trigger = _Kind
+    Action = _Kind
+else:
+    Trigger = _union(TRIGGER_KINDS, "trigger")
+    Action = _union(ACTION_KINDS, "action")
 
 
 class Schedule(Strict):
@@ -259,9 +263,9 @@ class Schedule(Strict):
 class Rule(Strict):
     id: str = Field(pattern=RULE_ID.pattern, description="unique across the workspace")
     description: str = ""
-    trigger: Trigger  # type: ignore[valid-type]
+    trigger: Trigger
     when: str | None = Field(None, description="a Jinja expression; the rule fires when true")
-    action: Action  # type: ignore[valid-type]
+    action: Action
     schedule: Schedule = Schedule()
     approval: Literal["auto", "required"] | None = Field(
         None, description="default: required for gifts, auto for the rest"

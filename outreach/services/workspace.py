@@ -26,7 +26,7 @@ from outreach.adapters.sources.data import (
 from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
 from outreach.core.config import Config
 from outreach.core.diagnostics import validation_problems
-from outreach.core.model import Dataset
+from outreach.core.model import Company, Dataset
 from outreach.core.planning import Engine
 from outreach.core.problems import Problem, problem, warning
 from outreach.core.rendering import Condition, TemplateFile, Templates, parse_template_filename
@@ -152,7 +152,7 @@ def load_data(root: Path, config: Config, problems: list[Problem]) -> Dataset:
         return Dataset.build({})
     contacts, found = load_contacts(contacts_path, shown(contacts_path))
     problems += found
-    companies = {}
+    companies: dict[str, Company] = {}
     if files.companies and (path := _optional(root, files.companies, "companies", problems)):
         companies, found = load_companies(path, shown(path))
         problems += found

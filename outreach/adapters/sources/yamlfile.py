@@ -7,6 +7,7 @@ overwritten. Files and alias expansion are capped in size.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,17 +38,17 @@ _Loader.yaml_implicit_resolvers = {
 }
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool",
-    yaml.resolver.re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
-    yaml.resolver.re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"),
+    re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"),
     list("-+0123456789"),
 )
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    yaml.resolver.re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9]+(?:[eE][-+]?[0-9]+)?$"),
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9]+(?:[eE][-+]?[0-9]+)?$"),
     list("-+0123456789."),
 )
 

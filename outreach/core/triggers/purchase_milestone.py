@@ -19,10 +19,10 @@ from outreach.core.views import purchase_view
 def occurrences(
     params: PurchaseMilestone, subject: Subject, dates: DateRange
 ) -> Iterator[Occurrence]:
-    purchases = subject.purchases
-    if not purchases or dates.starts_after(purchases[-1].date):
+    bought = subject.purchases
+    if not bought or dates.starts_after(bought[-1].date):
         return  # every milestone a purchase could cross lies before the range
-    purchases = _matching(params, purchases)
+    purchases = _matching(params, bought)
     if params.count is not None:
         for n in params.count:
             if len(purchases) >= n and purchases[n - 1].date in dates:
