@@ -297,7 +297,7 @@ def _condition(
         return templates.compile_condition(rule.when)
     except Exception as exc:  # jinja's syntax errors and the sandbox's refusals alike
         where = document.locate(("rules", index, "when"), False)
-        message = getattr(exc, "message", None) or str(exc)
+        message = (getattr(exc, "message", None) or str(exc)).rstrip(".")
         problems.append(
             problem(
                 where.path,

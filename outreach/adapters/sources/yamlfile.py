@@ -99,7 +99,11 @@ def parse_yaml(text: str, shown_as: str) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        context = exc.context
+        start = exc.context_mark
+        if context and start is not None and start.line + 1 != line:
+            context += f" (opened at line {start.line + 1}, column {start.column + 1})"
+        message = " ".join(part for part in (context, exc.problem) if part)
         return _failed(shown_as, line, col, f"YAML syntax: {message}")
     except yaml.YAMLError as exc:
         return _failed(shown_as, None, None, f"YAML: {exc}")
