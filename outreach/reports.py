@@ -137,7 +137,7 @@ th {{ text-align: left; color: #666; font-weight: normal; padding-right: 1rem;
       vertical-align: top; }}
 pre {{ white-space: pre-wrap; font: inherit; background: #fafafa; padding: .8rem;
        border: 1px solid #eee; }}
-iframe {{ width: 100%; min-height: 22rem; border: 1px solid #eee; background: #fff; }}
+iframe {{ width: 100%; height: 36rem; border: 1px solid #eee; background: #fff; }}
 .src {{ color: #999; font-size: .8rem; }}
 </style></head>
 <body><h1>{title}</h1><p class="sub">{subtitle}</p>
