@@ -23,29 +23,6 @@ from outreach.core.problems import Problem, problem, warning
 from outreach.core.schema_types import Strict
 from outreach.core.timing import zone
 
-CONTACT_COLUMNS = frozenset(
-    [
-        "id",
-        "first_name",
-        "last_name",
-        "email",
-        "birthday",
-        "timezone",
-        "locale",
-        "company_id",
-        "owner",
-        "tier",
-        "tags",
-        "customer_since",
-        "address_line1",
-        "address_line2",
-        "city",
-        "postal_code",
-        "country",
-        "referred_by",
-        "opted_out",
-    ]
-)
 PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
