@@ -37,7 +37,7 @@ def explain(
 ) -> list[Explanation]:
     contact = data.contacts[contact_id]
     tz = zone(contact.timezone or engine.config.timezone)
-    subject = Subject(contact, data, now.astimezone(tz))
+    subject = Subject.of(contact, data, now.astimezone(tz))
     until = now + HORIZON
     decisions = {d.key: d for d in engine.plan(data, now, until, contacts=[contact_id])}
     return [

@@ -114,19 +114,17 @@ class Engine:
             if contacts is None
             else [data.contacts[c] for c in contacts if c in data.contacts]
         )
-        ranges: dict[tuple[str, str], DateRange] = {}
-        local_now: dict[str, tuple[ZoneInfo, datetime]] = {}
+        # Per time zone: its `now`, and each rule's range of local dates.
+        zones: dict[str, tuple[ZoneInfo, datetime, list[DateRange]]] = {}
         for contact in people:
             name = contact.timezone or self.config.timezone
-            if name not in local_now:
+            if name not in zones:
                 tz = zone(name)
-                local_now[name] = (tz, now.astimezone(tz))
-            tz, here = local_now[name]
-            subject = Subject(contact, data, here)
-            for rule, occurrences, params in chosen:
-                span = ranges.get((rule.id, tz.key))
-                if span is None:
-                    span = ranges[(rule.id, tz.key)] = self._dates(rule, now, until, tz)
+                spans = [self._dates(rule, now, until, tz) for rule, _, _ in chosen]
+                zones[name] = (tz, now.astimezone(tz), spans)
+            tz, here, spans = zones[name]
+            subject = Subject.of(contact, data, here)
+            for (rule, occurrences, params), span in zip(chosen, spans, strict=True):
                 for occurrence in occurrences(params, subject, span):
                     candidate = self._timed(rule, subject, occurrence, tz, now)
                     if candidate is not None and candidate.scheduled < until:

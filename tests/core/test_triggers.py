@@ -15,7 +15,7 @@ NOW = datetime(2026, 11, 22, 8, tzinfo=zone("UTC"))
 
 
 def fire(kind, params, contact, first, last, purchases=(), now=NOW, **data):
-    subject = Subject(
+    subject = Subject.of(
         contact, dataset(contact, *data.pop("others", ()), purchases=list(purchases), **data), now
     )
     span = DateRange(date.fromisoformat(first), date.fromisoformat(last))
@@ -80,7 +80,7 @@ def test_birthday(birthday, params, first, last, expected):
 def test_no_birthday_no_occurrence_and_explain_says_so():
     contact = person(birthday=None)
     assert fire("birthday", r.Birthday(), contact, "2026-01-01", "2027-12-31") == []
-    subject = Subject(contact, dataset(contact), NOW)
+    subject = Subject.of(contact, dataset(contact), NOW)
     assert KINDS["birthday"].describe(r.Birthday(), subject) == "no birthday on file"
 
 
@@ -138,7 +138,7 @@ def test_fixed_date(offset, expected):
 def test_fixed_date_with_a_bad_value_is_explained_not_raised():
     contact = person(renewal_date="soon")
     assert fire("date", r.OnDate(field="renewal_date"), contact, "2000-01-01", "2100-01-01") == []
-    subject = Subject(contact, dataset(contact), NOW)
+    subject = Subject.of(contact, dataset(contact), NOW)
     assert "not a date" in KINDS["date"].describe(r.OnDate(field="renewal_date"), subject)
 
 

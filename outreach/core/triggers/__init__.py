@@ -23,14 +23,15 @@ class Subject:
     contact: Contact
     data: Dataset
     now: datetime  # in the contact's time zone
+    purchases: tuple[Purchase, ...]  # the contact's, oldest first
+
+    @classmethod
+    def of(cls, contact: Contact, data: Dataset, now: datetime) -> Subject:
+        return cls(contact, data, now, data.purchases.get(contact.id, ()))
 
     @property
     def today(self) -> date:
         return self.now.date()
-
-    @property
-    def purchases(self) -> tuple[Purchase, ...]:
-        return self.data.purchases.get(self.contact.id, ())
 
 
 @dataclass(frozen=True, slots=True)
