@@ -240,8 +240,7 @@ class Condition:
     def holds(self, variables: Mapping[str, Any]) -> bool:
         """True or False; RenderError when the expression fails on these values."""
         try:
-            # An expression cannot loop, so the cooperative checks bound it: no alarm needed.
-            with time_limit(alarm=False):
+            with time_limit():
                 return bool(self.evaluate(**variables))
         except Exception as exc:
             raise RenderError(f"when: {_message(exc)}") from None

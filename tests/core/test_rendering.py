@@ -103,6 +103,17 @@ def test_contact_data_is_never_compiled_as_a_template():
         "{{ 'x' * 100000000 }}",
         "{{ 10 ** 100000 }}",
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "{% set xs = 'x' * 30000 %}{% for i in xs %}{% for j in xs %}{% endfor %}{% endfor %}",
+        # one C call that would take seconds and gigabytes: refused before it runs
+        "{{ ('x' * 100000)|replace('x', 'x' * 20000)|length }}",
+        "{{ 'ab'.replace('', 'x' * 100000) }}",
+        "{{ '%01000000000d'|format(1) }}",
+        "{{ '%01000000000d' % 1 }}",
+        "{{ '{:01000000000}'.format(1) }}",
+        "{{ 'x'|center(10 ** 9) }}",
+        "{{ 'x'.ljust(1000000000) }}",
+        "{{ 'a\\nb'|indent(100000000) }}",
+        "{{ lipsum(300000) }}",
     ],
 )
 def test_the_sandbox_refuses_internals_and_runaway_work(source):
@@ -116,6 +127,22 @@ def test_the_sandbox_refuses_internals_and_runaway_work(source):
     with pytest.raises(RenderError) as caught:
         found.render("evil", "en", VALUES)
     assert str(caught.value).startswith("templates/evil.j2:1: ")
+
+
+def test_bounded_filters_still_work_at_ordinary_sizes():
+    source = (
+        "{{ 'ok'|replace('o', '0') }} {{ '%05d'|format(42) }} [{{ 'x'|center(5) }}] "
+        "{{ '{:>4}'.format(7) }}"
+    )
+    found = templates({"t.j2": "{% block text %}" + source + "{% endblock %}"})
+    assert found.render("t", "en", VALUES).text == "0k 00042 [  x  ]    7"
+
+
+def test_conditions_are_bounded_too():
+    found = templates({})
+    condition = found.compile_condition("('x' * 100000)|replace('x', 'x' * 20000)|length > 0")
+    with pytest.raises(RenderError, match="output longer"):
+        condition.holds(VALUES)
 
 
 def test_a_missing_variable_is_an_error_with_file_and_line():
