@@ -79,9 +79,12 @@ def _now(workspace: Workspace, text: str | None) -> datetime:
     if text is None:
         return system_clock()
     try:
-        return parse_now(text, zone(workspace.config.timezone))
+        moment = parse_now(text, zone(workspace.config.timezone))
     except ValueError as exc:
         raise UsageError(f"--now: {exc}") from None
+    if not 1900 <= moment.year <= 2999:
+        raise UsageError("--now: pick a moment between the years 1900 and 2999")
+    return moment
 
 
 def _report_problems(problems: Sequence[Problem], limit: int | None = SHOWN_PROBLEMS) -> None:
@@ -123,7 +126,11 @@ def validate(workspace: str | None) -> None:
 @workspace_option
 @now_option
 @click.option(
-    "--days", default=14, show_default=True, type=click.IntRange(min=0), help="How many days ahead."
+    "--days",
+    default=14,
+    show_default=True,
+    type=click.IntRange(min=0, max=3660),
+    help="How many days ahead.",
 )
 @click.option("--rule", "rule_id", metavar="ID", help="Only this rule.")
 @click.option("--contact", "contact_id", metavar="ID", help="Only this contact.")

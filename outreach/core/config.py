@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, PositiveInt
+from pydantic import AfterValidator, Field
 
 from outreach.core.schema_types import Clock, Strict
 from outreach.core.timing import zone
@@ -70,8 +70,8 @@ class Channels(Strict):
 
 
 class FrequencyCap(Strict):
-    count: PositiveInt
-    days: PositiveInt
+    count: int = Field(ge=1, le=1000)
+    days: int = Field(ge=1, le=3660)
 
 
 class QuietHoursPolicy(Strict):

@@ -61,7 +61,9 @@ class Contact:
     @property
     def name(self) -> str:
         first, last = self.fields.get("first_name", ""), self.fields.get("last_name", "")
-        return " ".join(part for part in (first, last) if part) or self.id
+        return (
+            " ".join(part for part in (first, last) if part) or self.fields.get("name") or self.id
+        )
 
 
 @dataclass(frozen=True, slots=True)

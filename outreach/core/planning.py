@@ -21,7 +21,14 @@ from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, S
 from outreach.core.policies import History, Timing, apply_frequency_cap, suppression, timing
 from outreach.core.rendering import Condition, RenderError, Templates
 from outreach.core.rules import ACTION_CHANNELS, Rule
-from outreach.core.timing import DateRange, QuietHours, local_dates, wall_clock, zone
+from outreach.core.timing import (
+    DateRange,
+    QuietHours,
+    format_duration,
+    local_dates,
+    wall_clock,
+    zone,
+)
 from outreach.core.triggers import KINDS, Subject
 from outreach.core.views import company_view, contact_view, owner_view
 
@@ -192,13 +199,13 @@ class Engine:
             occasion=candidate.occurrence.details,
             details=action_details(draft),
         )
-        if isinstance(verdict, str):
-            return replace(decision, status=Status.ERROR, reason=verdict)
         blocked = suppression(contact, candidate.data)
         if blocked:
             return replace(decision, status=Status.SUPPRESSED, reason=blocked)
         if candidate.timing is Timing.LATE:
             return replace(decision, status=Status.LATE, reason=_late_reason(candidate))
+        if isinstance(verdict, str):
+            return replace(decision, status=Status.ERROR, reason=verdict)
         return self._rendered(decision, candidate, draft)
 
     def _rendered(self, decision: Decision, candidate: Candidate, draft: Draft) -> Decision:
@@ -233,16 +240,11 @@ def _ship_days(rule: Rule) -> int:
 
 
 def _late_reason(candidate: Candidate) -> str:
-    window = candidate.rule.schedule.late_by_at_most
+    window = format_duration(candidate.rule.schedule.late_by_at_most)
     return (
-        f"was due {candidate.scheduled.isoformat(timespec='minutes')}, more than "
-        f"{_days_hours(window)} ago (schedule.late_by_at_most)"
+        f"was due {candidate.scheduled.isoformat(timespec='minutes')}, {window} or more ago "
+        "(schedule.late_by_at_most)"
     )
-
-
-def _days_hours(value: timedelta) -> str:
-    hours = int(value.total_seconds() // 3600)
-    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
 
 
 def _order(decision: Decision) -> tuple[float, str, str]:

@@ -42,6 +42,7 @@ class Timing(StrEnum):
 def timing(scheduled: datetime, now: datetime, late_by_at_most: timedelta) -> Timing:
     if scheduled >= now:
         return Timing.AHEAD
+    # Exactly `late_by_at_most` ago is not yet "older": still due.
     return Timing.DUE if now - scheduled <= late_by_at_most else Timing.LATE
 
 
@@ -52,7 +53,7 @@ def apply_frequency_cap(
     priority is kept first, then the earlier; the rest become `capped`."""
     if cap is None:
         return list(decisions)
-    window = timedelta(days=cap.days)
+    window = timedelta(days=cap.days).total_seconds()
     by_contact: dict[str, list[int]] = {}
     for index, decision in enumerate(decisions):
         if decision.action in COUNTED_ACTIONS and decision.status in (
@@ -62,12 +63,14 @@ def apply_frequency_cap(
             by_contact.setdefault(decision.contact_id, []).append(index)
     result = list(decisions)
     for contact_id, indexes in by_contact.items():
-        kept: list[datetime] = list(history.sends.get(contact_id, ()))
+        # Instants as POSIX seconds: a window is real hours, also across a DST change.
+        kept = [moment.timestamp() for moment in history.sends.get(contact_id, ())]
         kept_rules: list[str] = []
         for index in sorted(indexes, key=lambda i: _precedence(decisions[i])):
             decision = decisions[index]
-            if _fits(kept, decision.send_at, window, cap.count):
-                kept.append(decision.send_at)
+            moment = decision.send_at.timestamp()
+            if _fits(kept, moment, window, cap.count):
+                kept.append(moment)
                 kept_rules.append(decision.rule_id)
                 continue
             result[index] = replace(
@@ -79,11 +82,11 @@ def apply_frequency_cap(
     return result
 
 
-def _precedence(decision: Decision) -> tuple[int, datetime, str]:
-    return -decision.priority, decision.send_at, decision.rule_id
+def _precedence(decision: Decision) -> tuple[int, float, str]:
+    return -decision.priority, decision.send_at.timestamp(), decision.rule_id
 
 
-def _fits(kept: Iterable[datetime], moment: datetime, window: timedelta, limit: int) -> bool:
+def _fits(kept: Iterable[float], moment: float, window: float, limit: int) -> bool:
     """Would adding `moment` keep every window of this length at `limit` sends or fewer?"""
     times = sorted([*kept, moment])
     for start in times:

@@ -55,7 +55,9 @@ class Anniversary(Strict):
 
 class OnDate(Strict):
     field: str = Field(description="a date column of contacts.csv")
-    offset_days: int = Field(0, description="days after (negative: before) that date")
+    offset_days: int = Field(
+        0, ge=-36600, le=36600, description="days after (negative: before) that date"
+    )
 
 
 class PurchaseMilestone(Strict):
@@ -80,7 +82,7 @@ class PurchaseMilestone(Strict):
 
 
 class Inactivity(Strict):
-    days: PositiveInt = Field(description="days since the last purchase")
+    days: int = Field(ge=1, le=36600, description="days since the last purchase")
 
 
 class ClientThreshold(Strict):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(w|d|h|m|s)\s*$")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+MAX_DURATION = timedelta(days=3660)  # ten years: any longer is a typo
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -18,7 +19,13 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"'{text}' is not a duration; write a number and a unit: 30m, 12h, 2d, 1w")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        value = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    except OverflowError:
+        value = MAX_DURATION * 2
+    if value > MAX_DURATION:
+        raise ValueError(f"'{text}' is longer than {MAX_DURATION.days} days")
+    return value
 
 
 def format_duration(value: timedelta) -> str:

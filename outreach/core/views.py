@@ -8,10 +8,9 @@ from outreach.core.model import Company, Contact, Owner, Purchase
 
 
 def contact_view(contact: Contact, timezone: str, locale: str) -> dict[str, Any]:
-    view: dict[str, Any] = dict(contact.fields)
+    view: dict[str, Any] = {"name": contact.name, **contact.fields}  # a `name` column wins
     view.update(
         id=contact.id,
-        name=contact.name,
         tags=list(contact.tags),
         opted_out=contact.opted_out,
         timezone=timezone,

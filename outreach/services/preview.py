@@ -23,10 +23,12 @@ def preview(
         raise UsageError(f"no rule '{rule}'; known: {known}")
     if contact is not None and contact not in workspace.data.contacts:
         raise UsageError(f"no contact '{contact}' in the contacts file")
-    return workspace.engine.plan(
-        workspace.data,
-        now,
-        now + timedelta(days=days),
-        contacts=None if contact is None else [contact],
-        rules=None if rule is None else [rule],
+    try:
+        until = now + timedelta(days=days)
+    except OverflowError:
+        raise UsageError("--now plus --days goes past the year 9999") from None
+    # Every rule is planned, also under --rule: the frequency cap weighs them all.
+    decisions = workspace.engine.plan(
+        workspace.data, now, until, contacts=None if contact is None else [contact]
     )
+    return [d for d in decisions if rule is None or d.rule_id == rule]

@@ -505,3 +505,45 @@ def test_usage_errors_point_at_the_commands_own_help(workspace: Path) -> None:
 
     assert result.exit_code == 2
     assert "outreach preview --help" in result.stderr
+
+
+def test_rule_filter_does_not_change_the_frequency_cap(tmp_path: Path) -> None:
+    rules = (
+        "rules:\n"
+        "  - id: bday\n    trigger: {birthday: {}}\n    priority: 10\n"
+        "    action: {email: {template: hello}}\n"
+        "  - id: anniv\n    trigger: {anniversary: {}}\n"
+        "    action: {email: {template: hello}}\n"
+    )
+    ws = make_workspace(
+        tmp_path,
+        config={"policies": {"max_per_contact": {"count": 1, "days": 7}}},
+        contacts=[
+            {
+                "id": "c1",
+                "first_name": "Ada",
+                "email": "a@example.test",
+                "birthday": "1980-03-10",
+                "customer_since": "2020-03-10",
+            }
+        ],
+        rules={"r.yaml": rules},
+        templates={
+            "hello.j2": "{% block subject %}Hi{% endblock %}{% block text %}x{% endblock %}"
+        },
+    )
+    args = ("preview", "--workspace", ws, "--now", "2026-03-09T00:00:00+00:00", "--format", "json")
+    every = json.loads(run_cli(*args).stdout)
+    only = json.loads(run_cli(*args, "--rule", "anniv").stdout)
+    assert [d["status"] for d in every if d["rule"] == "anniv"] == ["capped"]
+    assert [d["status"] for d in only] == ["capped"]
+
+
+@pytest.mark.parametrize("extra", [("--days", "3000000"), ("--now", "9999-12-30")])
+def test_out_of_range_moments_are_usage_errors(tmp_path: Path, extra: tuple[str, str]) -> None:
+    ws = make_workspace(tmp_path)
+    args = ["preview", "--workspace", ws, "--format", "json"]
+    if extra[0] == "--days":
+        args += ["--now", "2026-03-09T00:00:00+00:00"]
+    result = run_cli(*args, *extra)
+    assert result.exit_code == 2, result.output

@@ -369,3 +369,41 @@ def test_statuses_cover_every_kind():
         "late",
         "error",
     }
+
+
+def test_the_cap_window_is_real_hours_across_a_dst_change():
+    # Berlin springs forward on 2026-03-29: 09:00+01:00 to 09:30+02:00 is 23.5 real hours.
+    eng = engine(
+        rule("a", trigger={"birthday": {}}, priority=5),
+        rule("b", trigger={"date": {"field": "renewal"}}, schedule={"at": "09:30"}),
+        config={"policies": {"max_per_contact": {"count": 1, "days": 1}}},
+    )
+    contact = person(birthday="1980-03-28", renewal="2026-03-29", tz="Europe/Berlin")
+    rows = sends(plan(eng, dataset(contact), "2026-03-27T00:00:00+00:00"))
+    assert [(k.split(":")[0], t, s) for k, t, s, _ in rows] == [
+        ("a", "2026-03-28T09:00:00+01:00", "planned"),
+        ("b", "2026-03-29T09:30:00+02:00", "capped"),
+    ]
+
+
+def test_opt_out_and_late_come_before_a_failing_when():
+    eng = engine(rule(when="company.name == 'Acme'"))
+    data = dataset(
+        person("c-1", birthday="1980-12-01", opted_out=True),
+        person("c-2", birthday="1980-11-20"),
+        person("c-3", birthday="1980-12-01"),
+    )
+    rows = sends(plan(eng, data, "2026-11-25T00:00:00+00:00"))
+    assert [(k, s) for k, _, s, _ in rows] == [
+        ("r:c-2:2026", "late"),
+        ("r:c-1:2026", "suppressed"),
+        ("r:c-3:2026", "error"),
+    ]
+
+
+def test_a_name_column_is_kept_for_templates():
+    from outreach.core.views import contact_view
+
+    contact = person(first_name="", last_name="", name="Anna Jónsdóttir")
+    assert contact_view(contact, "UTC", "en")["name"] == "Anna Jónsdóttir"
+    assert contact.name == "Anna Jónsdóttir"

@@ -95,3 +95,24 @@ def test_the_json_schema_describes_the_yaml_form():
     for kind in TRIGGER_KINDS:
         assert f"'{kind}'" in text
     assert "'from'" in text and "from_" not in text
+
+
+@pytest.mark.parametrize(
+    ("trigger", "schedule"),
+    [
+        ({"date": {"field": "customer_since", "offset_days": 3000000}}, {}),
+        ({"inactivity": {"days": 3000000}}, {}),
+        ({"birthday": {}}, {"late_by_at_most": "99999999999d"}),
+        ({"birthday": {}}, {"late_by_at_most": "1000000d"}),
+    ],
+)
+def test_absurd_numbers_are_validation_errors_not_crashes(trigger, schedule):
+    with pytest.raises(ValidationError):
+        Rule.model_validate(
+            {
+                "id": "x",
+                "trigger": trigger,
+                "schedule": schedule,
+                "action": {"email": {"template": "t"}},
+            }
+        )
