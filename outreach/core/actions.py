@@ -74,15 +74,24 @@ def _mailbox(who: str, owner: Owner | None) -> str | None:
     return who
 
 
+def check_action(draft: Draft, details: dict[str, Any]) -> str | None:
+    """Why this action cannot be carried out whatever its message says, or None."""
+    kind = draft.rule.action.kind
+    if kind == "email" and not draft.contact.email:
+        return "the contact has no email address"
+    if kind == "gift" and not all(details["address"].get(f) for f in ("address_line1", "city")):
+        return "no shipping address (address_line1 and city are needed for a gift)"
+    if kind == "task" and not details["assignee"]:
+        return "no one to assign the task to: the contact has no owner; set assignee: ADDRESS"
+    return None
+
+
 def check_message(draft: Draft, message: Message) -> None:
     """Raise RenderError when the rendered message cannot serve its action."""
     kind = draft.rule.action.kind
     where = message.template
-    if kind == "email":
-        if not draft.contact.email:
-            raise RenderError("the contact has no email address")
-        if not message.subject:
-            raise RenderError("the subject is empty (define {% block subject %})", where)
+    if kind == "email" and not message.subject:
+        raise RenderError("the subject is empty (define {% block subject %})", where)
     if kind in ("email", "gift", "webhook") and not message.text:
         raise RenderError("the text is empty (define {% block text %})", where)
     if kind == "task" and not (message.subject or message.text):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from outreach.core.schema_types import Clock, Strict
+from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
 from outreach.core.timing import zone
 
 
@@ -30,7 +30,7 @@ class DataFiles(Strict):
 class SendGridChannel(Strict):
     provider: Literal["sendgrid"]
     api_key_env: str = "SENDGRID_API_KEY"
-    from_: str = Field(alias="from")
+    from_: Mailbox = Field(alias="from")
     host: str = "https://api.sendgrid.com"
     timeout: float = Field(10.0, gt=0, description="seconds")
 
@@ -42,7 +42,7 @@ class SmtpChannel(Strict):
     security: Literal["none", "starttls", "ssl"] = "none"
     username_env: str | None = None
     password_env: str | None = None
-    from_: str = Field(alias="from")
+    from_: Mailbox = Field(alias="from")
     timeout: float = Field(10.0, gt=0, description="seconds")
 
 
@@ -85,9 +85,9 @@ class Policies(Strict):
 
 
 class OwnerProfile(Strict):
-    name: str
-    title: str = ""
-    phone: str = ""
+    name: SingleLine
+    title: SingleLine = ""
+    phone: SingleLine = ""
 
 
 class Config(Strict):

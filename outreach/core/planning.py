@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from outreach.core.actions import Draft, action_details, check_message
+from outreach.core.actions import Draft, action_details, check_action, check_message
 from outreach.core.config import Config
 from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
 from outreach.core.policies import History, Timing, apply_frequency_cap, suppression, timing
@@ -91,6 +91,7 @@ class Engine:
         rules: Collection[str] | None = None,
     ) -> list[Decision]:
         history = history or History()
+        now, until = now.astimezone(UTC), until.astimezone(UTC)  # see `candidates`
         drafts: list[Decision] = []
         for candidate in self.candidates(data, now, until, contacts, rules):
             if candidate.key in history.recorded:
@@ -110,6 +111,9 @@ class Engine:
         contacts: Collection[str] | None = None,
         rules: Collection[str] | None = None,
     ) -> Iterator[Candidate]:
+        # In UTC: aware datetimes that share a tzinfo compare and subtract by wall clock,
+        # which is wrong across a DST change; against UTC they compare as instants.
+        now, until = now.astimezone(UTC), until.astimezone(UTC)
         # Resolved once, not per contact: pydantic attribute access is slow in a hot loop.
         chosen = [
             (rule, KINDS[rule.trigger.kind].occurrences, rule.trigger.params)
@@ -206,6 +210,9 @@ class Engine:
             return replace(decision, status=Status.LATE, reason=_late_reason(candidate))
         if isinstance(verdict, str):
             return replace(decision, status=Status.ERROR, reason=verdict)
+        impossible = check_action(draft, dict(decision.details))
+        if impossible:
+            return replace(decision, status=Status.ERROR, reason=impossible)
         return self._rendered(decision, candidate, draft)
 
     def _rendered(self, decision: Decision, candidate: Candidate, draft: Draft) -> Decision:

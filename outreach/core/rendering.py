@@ -106,6 +106,7 @@ class Templates:
         filename = self.resolve(name, locale)
         if filename is None:
             raise RenderError(f"no template '{name}' (looked for {name}.j2 and locale variants)")
+        locale = self.writing_locale(filename, locale)
         values = {**variables, "locale": locale}
         try:
             with time_limit():
@@ -123,6 +124,15 @@ class Templates:
             template=self.files[filename].path,
             locale=locale,
         )
+
+    def writing_locale(self, filename: str, wanted: str) -> str:
+        """The locale a message is written in: the contact's when the file is in their
+        language (keeping their region: en-GB dates), else the file's own (the base file is
+        in the workspace locale), so dates and amounts match the text around them."""
+        written = self.files[filename].locale or normalise_locale(self.default_locale)
+        if normalise_locale(wanted).split("-")[0] == written.split("-")[0]:
+            return wanted
+        return written
 
     def _blocks(
         self, env: Sandbox, filename: str, names: tuple[str, ...], values: Mapping[str, Any]

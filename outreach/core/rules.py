@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from outreach.core.schema_types import Clock, Duration, Strict
+from outreach.core.schema_types import Clock, Duration, OwnerOrMailbox, SingleLine, Strict
 from outreach.core.timing import parse_clock, parse_duration
 
 Feb29 = Literal["feb28", "mar1", "skip"]
@@ -86,13 +86,21 @@ class Inactivity(Strict):
 
 
 class ClientThreshold(Strict):
-    count: PositiveInt | None = Field(5, description="purchases that make a client")
-    lifetime_total: Decimal | None = Field(None, description="or: lifetime total that makes one")
+    """Whichever is reached first makes a client; give one or both."""
+
+    count: PositiveInt | None = Field(None, description="purchases that make a client")
+    lifetime_total: Decimal | None = Field(None, description="lifetime total that makes one")
+
+    @model_validator(mode="after")
+    def _something_to_reach(self) -> ClientThreshold:
+        if self.count is None and self.lifetime_total is None:
+            raise ValueError("give count, lifetime_total, or both")
+        return self
 
 
 class LoyaltyStage(Strict):
     to: list[Stage] = Field(min_length=1, description="stages whose entry fires the rule")
-    client: ClientThreshold = ClientThreshold()
+    client: ClientThreshold = ClientThreshold(count=5)
 
 
 class NewsMention(Strict):
@@ -108,8 +116,8 @@ class NewsMention(Strict):
 
 class EmailAction(Strict):
     template: TemplateName
-    from_: str = Field("owner", alias="from", description="'owner' or an address")
-    reply_to: str | None = Field(None, description="'owner' or an address")
+    from_: OwnerOrMailbox = Field("owner", alias="from", description="'owner' or an address")
+    reply_to: OwnerOrMailbox | None = Field(None, description="'owner' or an address")
 
 
 class Money(Strict):
@@ -118,7 +126,7 @@ class Money(Strict):
 
 
 class GiftAction(Strict):
-    item: str = Field(min_length=1)
+    item: SingleLine = Field(min_length=1)
     budget: Money | None = None
     card: TemplateName | None = Field(None, description="template of the card's text")
     ship_days: int = Field(0, ge=0, le=365, description="due this many days before the occasion")
@@ -126,7 +134,7 @@ class GiftAction(Strict):
 
 class TaskAction(Strict):
     template: TemplateName
-    assignee: str = Field("owner", description="'owner' or an address")
+    assignee: OwnerOrMailbox = Field("owner", description="'owner' or an address")
 
 
 class WebhookAction(Strict):

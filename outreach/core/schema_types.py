@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from outreach.core.timing import format_duration, parse_clock, parse_duration
 
@@ -39,3 +47,34 @@ Clock = Annotated[
         {"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$", "examples": ["09:00"]}
     ),
 ]
+
+
+_MAILBOX = re.compile(r"^(?:[^<>@\x00-\x1f\x7f]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$")
+_SINGLE_LINE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+
+
+def _mailbox(value: str) -> str:
+    if not _MAILBOX.match(value.strip()):
+        raise ValueError(
+            f"'{value}' is not an address; write name@example.com or Name <name@example.com>"
+        )
+    return value.strip()
+
+
+def _single_line(value: str) -> str:
+    if not _SINGLE_LINE.match(value):
+        raise ValueError("line breaks and control characters are not allowed here")
+    return value
+
+
+# An email address, optionally with a display name; never a line break (header injection).
+Mailbox = Annotated[str, AfterValidator(_mailbox)]
+# Text that ends up in a header or a signature line.
+SingleLine = Annotated[str, AfterValidator(_single_line)]
+
+
+def owner_or_mailbox(value: str) -> str:
+    return value if value == "owner" else _mailbox(value)
+
+
+OwnerOrMailbox = Annotated[str, AfterValidator(owner_or_mailbox)]

@@ -112,7 +112,12 @@ class QuietHours:
         if self.start > self.end and local >= self.start:
             day += timedelta(days=1)
         assert isinstance(moment.tzinfo, ZoneInfo)
-        return wall_clock(day, self.end, moment.tzinfo)
+        end = wall_clock(day, self.end, moment.tzinfo)
+        # Compare instants: datetimes sharing a tzinfo compare by wall clock, DST ignored.
+        if end.timestamp() <= moment.timestamp():  # the end happens twice (DST ends): 2nd
+            later = datetime.combine(day, self.end).replace(tzinfo=moment.tzinfo, fold=1)
+            end = later.astimezone(UTC).astimezone(moment.tzinfo)
+        return end if end.timestamp() > moment.timestamp() else moment
 
 
 @dataclass(frozen=True, slots=True)

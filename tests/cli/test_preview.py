@@ -461,7 +461,14 @@ def test_statuses_in_json(tmp_path: Path) -> None:
     ws = make_workspace(
         tmp_path,
         contacts=[
-            {"id": "c-ok", "first_name": "Ada", "email": "ada@example.test", "birthday": "06-10"},
+            {
+                "id": "c-ok",
+                "first_name": "Ada",
+                "email": "ada@example.test",
+                "birthday": "06-10",
+                "address_line1": "1 Analytical Way",
+                "city": "London",
+            },
             {
                 "id": "c-out",
                 "first_name": "Bo",

@@ -60,6 +60,9 @@ def person(
     email: str | None = "client@example.com",
     **fields: Any,
 ) -> Contact:
+    fields.setdefault("owner", "am@example.com")
+    fields.setdefault("address_line1", "1 Harbour Street")
+    fields.setdefault("city", "Reykjavík")
     typed: dict[str, Any] = {}
     for key in ("customer_since",):
         if fields.get(key):

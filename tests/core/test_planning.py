@@ -407,3 +407,54 @@ def test_a_name_column_is_kept_for_templates():
     contact = person(first_name="", last_name="", name="Anna Jónsdóttir")
     assert contact_view(contact, "UTC", "en")["name"] == "Anna Jónsdóttir"
     assert contact.name == "Anna Jónsdóttir"
+
+
+def test_gifts_need_an_address_and_tasks_someone_to_do_them():
+    eng = engine(
+        rule("gift", action={"gift": {"item": "Pencil"}}),
+        rule("todo", action={"task": {"template": "note"}}),
+    )
+    contact = person(birthday="1980-12-01", owner="", address_line1="", city="")
+    rows = {
+        k.split(":")[0]: (s, r)
+        for k, _, s, r in sends(plan(eng, dataset(contact), "2026-11-25T00:00:00+00:00"))
+    }
+    assert rows["gift"] == (
+        "error",
+        "no shipping address (address_line1 and city are needed for a gift)",
+    )
+    assert rows["todo"][0] == "error" and "no owner" in rows["todo"][1]
+
+
+def test_explain_shows_the_next_occasion_not_a_missed_one():
+    from outreach.core.explaining import explain
+
+    eng = engine(rule())
+    data = dataset(person(birthday="1980-03-10"))
+    (found,) = explain(eng, data, "c-1", at("2026-03-14T00:00:00+00:00"))
+    assert found.fires
+    assert "next occasion 2027-03-10" in found.steps[1].text
+
+
+def test_lifetime_total_alone_makes_a_client():
+    from decimal import Decimal
+
+    from outreach.core.rules import ClientThreshold, LoyaltyStage
+
+    params = LoyaltyStage.model_validate({"to": ["client"], "client": {"lifetime_total": 1000}})
+    assert params.client == ClientThreshold(count=None, lifetime_total=Decimal(1000))
+    assert LoyaltyStage(to=["client"]).client.count == 5
+
+
+def test_milestone_keys_do_not_depend_on_how_the_number_is_written():
+    purchases = bought("c-1", "2026-11-26", amount="1000")
+    keys = {
+        d.key
+        for written in ("1000", "1000.0", "1E+3")
+        for d in plan(
+            engine(rule(trigger={"purchase_milestone": {"lifetime_total": [written]}})),
+            dataset(person(), purchases=purchases),
+            "2026-11-25T00:00:00+00:00",
+        )
+    }
+    assert keys == {"r:c-1:total-1000"}

@@ -57,12 +57,25 @@ def test_blocks_through_a_layout():
     ],
 )
 def test_dates_are_formatted_for_the_locale(locale, expected):
-    found = templates({"d.j2": "{% block text %}{{ day|date }}{% endblock %}"})
+    source = "{% block text %}{{ day|date }}{% endblock %}"
+    language = locale.split("-")[0]
+    found = templates({"d.j2": source, f"d.{language}.j2": source})
     assert found.render("d", locale, VALUES).text == expected
 
 
+def test_a_message_that_fell_back_to_another_language_formats_in_that_language():
+    found = templates(
+        {"d.j2": "{% block text %}{{ day|date }} ({{ locale }}){% endblock %}"},
+        default_locale="en-GB",
+    )
+    message = found.render("d", "hy", VALUES)
+    assert message.text == "2 December 2026 (en-gb)"
+    assert message.locale == "en-gb"
+
+
 def test_money_and_numbers_follow_the_locale():
-    found = templates({"m.j2": "{% block text %}{{ x|money('EUR') }} {{ n|number }}{% endblock %}"})
+    source = "{% block text %}{{ x|money('EUR') }} {{ n|number }}{% endblock %}"
+    found = templates({"m.j2": source, "m.is.j2": source})
     values = {"x": Decimal("1234.5"), "n": 1234567}
     assert found.render("m", "en", values).text == "€1,234.50 1,234,567"
     assert found.render("m", "is", values).text == "1.234,50\xa0EUR 1.234.567"

@@ -116,3 +116,23 @@ def test_absurd_numbers_are_validation_errors_not_crashes(trigger, schedule):
                 "action": {"email": {"template": "t"}},
             }
         )
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"email": {"template": "t", "from": "not an address\r\nBcc: evil@z.test"}},
+        {"email": {"template": "t", "reply_to": "a@b.test\nBcc: evil@z.test"}},
+        {"task": {"template": "t", "assignee": "someone"}},
+    ],
+)
+def test_addresses_are_addresses_and_one_line(action):
+    with pytest.raises(ValidationError, match="not an address"):
+        Rule.model_validate({"id": "x", "trigger": {"birthday": {}}, "action": action})
+
+
+def test_owner_names_are_one_line():
+    from outreach.core.config import Config
+
+    with pytest.raises(ValidationError, match="line breaks"):
+        Config.model_validate({"owners": {"bob@x.test": {"name": "Bob\r\nBcc: evil@z.test"}}})

@@ -111,3 +111,15 @@ def test_zone_names_resolve_by_city_when_the_region_is_wrong():
     assert zone("Europe/Reykjavik").key == "Atlantic/Reykjavik"
     with pytest.raises(ValueError, match="unknown time zone"):
         zone("Mars/Olympus_Mons")
+
+
+def test_quiet_hours_never_move_a_send_earlier_in_the_repeated_hour():
+    from datetime import datetime
+
+    quiet = QuietHours(time(2), time(2, 45))
+    tz = zone("Europe/Berlin")
+    # 02:30 CET on 2026-10-25 is the second 02:30 of that night (after clocks went back)
+    moment = datetime(2026, 10, 25, 2, 30, tzinfo=tz, fold=1)
+    deferred = quiet.defer(moment)
+    assert deferred.timestamp() >= moment.timestamp()
+    assert deferred.isoformat() == "2026-10-25T02:45:00+01:00"

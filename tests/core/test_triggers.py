@@ -192,9 +192,9 @@ def test_milestone_outside_the_range_does_not_fire():
 @pytest.mark.parametrize(
     ("days", "first", "last", "expected"),
     [
-        (180, "2026-11-01", "2026-12-31", [("c-1-p2", "2026-11-28")]),
+        (180, "2026-11-01", "2026-12-31", [("after-2026-06-01", "2026-11-28")]),
         (180, "2026-12-01", "2026-12-31", []),
-        (30, "2026-06-01", "2026-07-31", [("c-1-p2", "2026-07-01")]),
+        (30, "2026-06-01", "2026-07-31", [("after-2026-06-01", "2026-07-01")]),
     ],
 )
 def test_inactivity_counts_from_the_last_purchase(days, first, last, expected):

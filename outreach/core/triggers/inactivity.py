@@ -19,7 +19,7 @@ def occurrences(params: Inactivity, subject: Subject, dates: DateRange) -> Itera
     day = last.date + timedelta(days=params.days)
     if day in dates:
         yield Occurrence(
-            key=last.id,
+            key=f"after-{last.date.isoformat()}",  # not the id: same-day rows may reorder
             date=day,
             fire_date=day,
             details={

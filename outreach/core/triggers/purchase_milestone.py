@@ -31,7 +31,7 @@ def occurrences(
         for threshold, index in _crossings(purchases, params.lifetime_total):
             if purchases[index].date in dates:
                 yield _occurrence(
-                    f"total-{threshold}", "lifetime_total", threshold, purchases, index
+                    f"total-{_plain(threshold)}", "lifetime_total", threshold, purchases, index
                 )
     if params.single_amount_over is not None:
         start = bisect_left(purchases, dates.first, key=_date_of)  # oldest first
@@ -45,6 +45,11 @@ def occurrences(
                     purchases,
                     index,
                 )
+
+
+def _plain(amount: Decimal) -> str:
+    """1000, 1000.0 and 1E+3 are one milestone: one key."""
+    return format(amount.normalize(), "f")
 
 
 def _date_of(purchase: Purchase) -> date:
