@@ -1,0 +1,187 @@
+"""Find client companies in news text: a gazetteer matcher that prefers silence to a wrong
+congratulation.
+
+How a text is read:
+1. A multi-pattern prefilter (Aho-Corasick over case- and accent-folded text) finds the
+   sentences that could hold a name at all; nothing else is tokenized.
+2. Those sentences go through spaCy's blank tokenizer for the feed's language and a
+   PhraseMatcher built once from every name and alias (plus name stems, for languages that
+   inflect names: "Heklu", "a Deltánál", "«Агросвіту»").
+3. Each occurrence is weighed (`scoring.py`): how ordinary the name is as a word, its case
+   where case means something, legal forms, the company's context words and domain, the
+   account manager's exclude phrases, whether it is just part of a longer proper noun
+   ("Delta Air Lines", "Mount Hekla"), and where it stands.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import ahocorasick
+import spacy
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from outreach.adapters.mentions.lexicon import INFLECTING, fold
+from outreach.adapters.mentions.scoring import MIN_CONFIDENCE, Article, Form, Occurrence, combine
+from outreach.core.model import Company
+
+MIN_STEM = 3  # "Ægi" from "Ægir"; shorter stems match too much
+MAX_ENDING = 6  # letters an inflection may add: "Deltánál", "Agrosvitu"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    company_id: str
+    sentence: str
+    confidence: float
+
+
+@dataclass
+class _Pipeline:
+    nlp: Language
+    matcher: PhraseMatcher
+
+
+class MentionFinder:
+    """Built once from the client list; `find` is then safe to call for every article."""
+
+    def __init__(self, companies: Iterable[Company], min_confidence: float = MIN_CONFIDENCE):
+        self.companies = {c.id: c for c in companies}
+        self.min_confidence = min_confidence
+        self.forms = [form for c in self.companies.values() for form in _forms(c)]
+        self.stems: dict[str, list[int]] = {}
+        self.automaton = ahocorasick.Automaton()
+        for index, form in enumerate(self.forms):
+            self._index(index, form)
+        if self.forms:
+            self.automaton.make_automaton()
+        self._pipelines: dict[str, _Pipeline] = {}
+
+    def _index(self, index: int, form: Form) -> None:
+        keys = {" ".join(form.words)}
+        stem = _stem(form.words[0])
+        if stem is not None:  # names inflect: "Heklu Seafood", "a Deltánál"
+            self.stems.setdefault(stem, []).append(index)
+            keys.add(stem)
+        for key in keys:
+            if key not in self.automaton:
+                self.automaton.add_word(key, key)
+
+    def find(self, text: str, language: str = "xx", title: str = "", link: str = "") -> list[Found]:
+        """Companies mentioned in an article (title and text), most confident first."""
+        if not self.forms:
+            return []
+        article = Article.of(title, text, link, language)
+        sentences = self._candidate_sentences(article)
+        if not sentences:
+            return []
+        occurrences = [o for index in sentences for o in self._occurrences(article, index)]
+        found = combine(occurrences, self.companies, article)
+        return sorted(
+            (Found(c, s, round(p, 3)) for c, (p, s) in found.items() if p >= self.min_confidence),
+            key=lambda f: (-f.confidence, f.company_id),
+        )
+
+    def _candidate_sentences(self, article: Article) -> list[int]:
+        """Sentences where a folded name or stem starts at a word boundary."""
+        folded = article.folded
+        starts = [start for start, _ in article.spans]
+        hits: set[int] = set()
+        for end, key in self.automaton.iter(folded):
+            begin = end - len(key) + 1
+            if begin > 0 and folded[begin - 1].isalnum():
+                continue
+            hits.add(bisect_right(starts, begin) - 1)
+        return sorted(hits)
+
+    def _occurrences(self, article: Article, index: int) -> Iterator[Occurrence]:
+        start, end = article.spans[index]
+        pipeline = self._pipeline(article.language)
+        doc = pipeline.nlp.make_doc(article.text[start:end])
+        matches = [(s, e, int(pipeline.nlp.vocab.strings[m])) for m, s, e in pipeline.matcher(doc)]
+        if article.language in INFLECTING:
+            matches += self._inflected(doc, {(s, e) for s, e, _ in matches})
+        for s, e, form_index in _longest_first(matches):
+            yield Occurrence(self.forms[form_index], doc, s, e, index)
+
+    def _inflected(self, doc: Doc, exact: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+        """Capitalised words that are a name's stem plus a short ending, word by word."""
+        found = []
+        for token in doc:
+            word = fold(token.text)
+            if not token.text[:1].isupper() or len(word) < MIN_STEM:
+                continue
+            for cut in range(MIN_STEM, min(len(word), MIN_STEM + 40) + 1):
+                for form_index in self.stems.get(word[:cut], ()):
+                    end = _inflected_span(doc, token.i, self.forms[form_index].words)
+                    if end is not None and (token.i, end) not in exact:
+                        found.append((token.i, end, form_index))
+        return found
+
+    def _pipeline(self, language: str) -> _Pipeline:
+        if language not in self._pipelines:
+            self._pipelines[language] = self._build(language)
+        return self._pipelines[language]
+
+    def _build(self, language: str) -> _Pipeline:
+        try:
+            nlp = spacy.blank(language)
+        except (ImportError, KeyError, ValueError):
+            nlp = spacy.blank("xx")  # multi-language tokenizer for the rest
+        matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for index, form in enumerate(self.forms):
+            patterns = {form.text, " ".join(form.words)}  # as written, and without accents
+            matcher.add(str(index), list(nlp.tokenizer.pipe(sorted(patterns))))
+        return _Pipeline(nlp, matcher)
+
+
+def _forms(company: Company) -> Iterator[Form]:
+    seen: set[tuple[str, ...]] = set()
+    for text in (company.name, *company.aliases):
+        form = Form.of(company.id, text)
+        if form is not None and form.words not in seen:
+            seen.add(form.words)
+            yield form
+
+
+def _stem(word: str) -> str | None:
+    """The part of a name's word that inflection keeps: all but its final letter."""
+    if len(word) <= MIN_STEM or not word.isalpha():
+        return None
+    return word[:-1]
+
+
+def _inflected_span(doc: Doc, first: int, words: tuple[str, ...]) -> int | None:
+    """End of the span when the tokens from `first` are `words`, each as written or as its
+    stem plus a short ending (or a hyphenated one: "Armlogic-ը", "Kft.-vel")."""
+    if first + len(words) > len(doc):
+        return None
+    for offset, word in enumerate(words):
+        if not word_matches(fold(doc[first + offset].text), word):
+            return None
+    return first + len(words)
+
+
+def word_matches(token: str, word: str) -> bool:
+    if token == word:
+        return True
+    head = token.split("-", 1)[0].rstrip('»"”')
+    if head == word:
+        return True
+    stem = _stem(word)
+    return stem is not None and token.startswith(stem) and len(token) - len(stem) <= MAX_ENDING
+
+
+def _longest_first(matches: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Overlapping matches: the longest wins ("Blue Summit Hotels" over "Summit")."""
+    kept: list[tuple[int, int, int]] = []
+    taken: set[int] = set()
+    for s, e, index in sorted(matches, key=lambda m: (-(m[1] - m[0]), m[0])):
+        if taken.isdisjoint(range(s, e)):
+            kept.append((s, e, index))
+            taken.update(range(s, e))
+    return sorted(kept)

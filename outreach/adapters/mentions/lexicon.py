@@ -1,0 +1,189 @@
+"""Language facts the matcher leans on: how common a word is, legal-form suffixes, case
+folding that keeps string lengths, sentence spans."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+import regex
+import wordfreq
+
+# Legal forms that make a name unmistakably a company ("Össur hf.", "ТОВ «Дельта»").
+LEGAL_FORMS = frozenset(
+    """inc inc. corp corp. corporation co co. ltd ltd. limited plc llc l.l.c. llp lp gmbh ag kg
+    se sa s.a. sas sarl srl spa s.p.a. nv bv b.v. n.v. oy oyj ab asa as a/s aps hf hf. ehf
+    ehf. sf sf. ses oü oü. ou as. kft kft. zrt zrt. nyrt nyrt. bt bt. rt sp. z.o.o. sro s.r.o.
+    tov тов пат прат ат ооо оао зао пп фоп ձбն սպը փբը բբը group holding holdings""".split()
+)
+# Languages that inflect names by changing their ending ("Heklu", "a Deltánál", "Агросвіту").
+INFLECTING = frozenset(
+    {
+        "is",
+        "hu",
+        "et",
+        "fi",
+        "uk",
+        "ru",
+        "hy",
+        "pl",
+        "cs",
+        "sk",
+        "lt",
+        "lv",
+        "sl",
+        "hr",
+        "sr",
+        "bg",
+        "de",
+        "tr",
+    }
+)
+_WORDFREQ_LANGUAGES = frozenset(wordfreq.available_languages())
+# A sentence ends at . ! ? … before a capital or a digit, or at a blank line.
+_SENTENCE_END = regex.compile(
+    r"(?<=[.!?…])[\"”»)\]]*\s+(?=[\"“«(\[]*[\p{Lu}\d])|\n\s*\n|\n(?=\s*[-•*])"
+)
+_LAST_WORD = regex.compile(r"(\S+)[.!?…][\"”»)\]]*$")
+
+
+@lru_cache(maxsize=200_000)
+def commonness(word: str, language: str) -> float:
+    """Zipf frequency of `word` as an ordinary word (0: unheard of, 7: 'the'), the highest of
+    the text's language and English, which news everywhere borrows from."""
+    lowered = word.lower()
+    score = wordfreq.zipf_frequency(lowered, "en")
+    if language in _WORDFREQ_LANGUAGES and language != "en":
+        score = max(score, wordfreq.zipf_frequency(lowered, language))
+    return float(score)
+
+
+_FOLD: dict[int, str] = {}
+_SPECIAL = {
+    "ð": "d",
+    "þ": "t",
+    "æ": "a",
+    "ø": "o",
+    "ß": "s",
+    "ł": "l",
+    "đ": "d",
+    "ı": "i",
+    "œ": "o",
+}
+
+
+def fold(text: str) -> str:
+    """Lower-case without diacritics, one character for one: positions stay comparable."""
+    missing = {ord(c) for c in set(text)} - _FOLD.keys()
+    for code in missing:
+        _FOLD[code] = _fold_char(chr(code))
+    return text.translate(_FOLD)
+
+
+def _fold_char(char: str) -> str:
+    lowered = char.lower()
+    if len(lowered) != 1:
+        return char
+    if lowered in _SPECIAL:
+        return _SPECIAL[lowered]
+    base = unicodedata.normalize("NFKD", lowered)[0]
+    return base if base.isalnum() or not lowered.isalnum() else lowered
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence; good enough to quote the sentence a name stands in."""
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        if _abbreviation_before(text, match.start()):
+            continue
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _abbreviation_before(text: str, end: int) -> bool:
+    """'Össur hf. Opens', 'J. Smith': a full stop that ends a legal form or an initial."""
+    last = _LAST_WORD.search(text, max(0, end - 30), end)
+    if last is None:
+        return False
+    word = last.group(1).lower()
+    return word in LEGAL_FORMS or f"{word}." in LEGAL_FORMS or (len(word) == 1 and word.isalpha())
+
+
+def is_capitalised(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return bool(letters) and letters[0].isupper()
+
+
+def mostly_upper(words: list[str]) -> bool:
+    """An ALL-CAPS headline: capitals there say nothing about names."""
+    letters = [w for w in words if sum(c.isalpha() for c in w) >= 2]
+    return len(letters) >= 2 and sum(w.isupper() for w in letters) >= 0.8 * len(letters)
+
+
+def title_cased(words: list[str]) -> bool:
+    """A Title Case Headline: capitals there say little about names either."""
+    long_words = [w for w in words if sum(c.isalpha() for c in w) >= 4]
+    return len(long_words) >= 3 and sum(is_capitalised(w) for w in long_words) >= 0.75 * len(
+        long_words
+    )
+
+
+# Nouns that say "a company" near a name ("Shell, the Leicester carton maker"), by language;
+# in compounding languages a word ending in one counts ("diagnostikafirma", "fiskútflytjandi").
+COMPANY_NOUNS = frozenset(
+    """company companies firm firms maker makers manufacturer manufacturers producer supplier
+    retailer chain group startup start-up consultancy consultants agency operator carrier
+    forwarder distributor developer contractor cooperative co-op bank insurer brand business
+    subsidiary plant factory employer shipyard brewery bakery dairy studio lab laboratory
+    fyrirtæki fyrirtækið fyrirtækisins félag félagið félagsins framleiðandi framleiðandinn
+    útgerð verksmiðja verktaki heildsala
+    cég cége cégnél céget vállalat vállalkozás társaság gyár gyártó forgalmazó kft zrt
+    firma ettevõte ettevõtte tootja ehitusfirma tehas pood kett
+    компанія компанії компанію компанією підприємство підприємства виробник виробника
+    фірма фірми мережа мережі завод заводу оператор перевізник
+    ընկերություն ընկերությունը ընկերության ընկերությունում արտադրող գործարան""".split()
+)
+# Nouns that say "not a company" right beside a name ("Hekla, one of Iceland's most active
+# volcanoes", "Brightwater, a village near Nelson", "the Nimbus weather satellites").
+OTHER_NOUNS = frozenset(
+    """village town city river mountain mount volcano volcanoes eruption lake island valley
+    park street road bay peninsula region county district glacier
+    film movie novel book song album band ship satellite satellites spacecraft rocket star
+    planet galaxy variant strain storm hurricane festival team club footballer player singer
+    character horse breed
+    eldfjall eldfjallið gos gosið fjall fjallið jökull á áin
+    folyó folyón hegy város falu tó sziget
+    jõgi mägi linn küla järv saar
+    річка річки гора місто село озеро острів
+    լեռ լեռը գետ լիճ քաղաք գյուղ""".split()
+)
+COMPOUNDING = frozenset({"is", "hu", "et", "fi", "de", "nl", "sv", "da", "nb"})
+COMPANY_NOUNS = frozenset(fold(n) for n in COMPANY_NOUNS)
+OTHER_NOUNS = frozenset(fold(n) for n in OTHER_NOUNS)
+
+
+def noun_in(word: str, nouns: frozenset[str], language: str) -> bool:
+    """`word` (folded) is one of `nouns`, with an ending, or — in compounding languages —
+    ends a compound with one."""
+    if word in nouns:
+        return True
+    if any(word.startswith(n) and len(word) - len(n) <= 4 for n in nouns if len(n) >= 4):
+        return True
+    return language in COMPOUNDING and any(
+        word.endswith(n) for n in nouns if len(n) >= 4 and len(word) > len(n) + 2
+    )
+
+
+def legal_form(word: str) -> bool:
+    """'hf.', 'Kft.-vel' (with a case ending), 'GmbH': a legal form of a company."""
+    folded = fold(word).strip('«»"“”()')
+    if folded in LEGAL_FORMS or folded.rstrip(".") in LEGAL_FORMS:
+        return True
+    head = folded.split("-", 1)[0]
+    return (
+        bool(head) and head != folded and (head in LEGAL_FORMS or head.rstrip(".") in LEGAL_FORMS)
+    )

@@ -1,0 +1,271 @@
+"""How much an occurrence of a name is evidence for the company: additive weights, each a
+reason a careful reader would give, clamped to [0, 1].
+
+A rare name ("Össur", "Kerfisþróun") needs little more than its right case; an ordinary word
+("Delta", "Summit", "Shell") needs the company's own context — its context words or domain,
+a legal form — before it counts; a name that is only part of a longer proper noun ("Delta
+Air Lines", "Mount Hekla") or sits in an exclude phrase does not count at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import regex
+from spacy.tokens import Doc, Span
+
+from outreach.adapters.mentions.lexicon import (
+    COMPANY_NOUNS,
+    LEGAL_FORMS,
+    OTHER_NOUNS,
+    commonness,
+    fold,
+    is_capitalised,
+    legal_form,
+    mostly_upper,
+    noun_in,
+    sentence_spans,
+    title_cased,
+)
+from outreach.core.model import Company
+
+MIN_CONFIDENCE = 0.7
+COMMON = 3.0  # Zipf: an everyday word ("delta" 4.1, "summit" 4.3)
+UNCOMMON = 2.0  # known, but rarely a plain word ("kestrel" 2.5)
+# Verbs that follow a company in English news ("Hekla said", "Delta opens").
+COMPANY_VERBS = frozenset(
+    """said says announced announces reported reports opened opens opening launched launches
+    acquired acquires acquiring bought buys signed signs won wins hired hires plans planned
+    expands expanded expanding raised raises posted posts agreed agrees named names appointed
+    appoints unveiled unveils completed completes delivered delivers confirmed confirms
+    cut cuts recalled recalls sued sues filed files has had is was will""".split()
+)
+_QUOTES = set("\"'«»“”„‘’‹›()[]")
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """One way a company is written: its name or an alias."""
+
+    company_id: str
+    text: str
+    words: tuple[str, ...]  # folded, as the tokenizer would split them on spaces
+    legal: bool  # ends or starts with a legal form ("Össur hf.", "ТОВ Дельта")
+    capitalised: bool  # has capitals, so a lower-case occurrence is an ordinary word
+
+    @classmethod
+    def of(cls, company_id: str, text: str) -> Form | None:
+        words = tuple(fold(text).split())
+        if not words or len(" ".join(words)) < 2:
+            return None
+        legal = words[-1] in LEGAL_FORMS or words[0] in LEGAL_FORMS
+        return cls(company_id, text.strip(), words, legal, any(c.isupper() for c in text))
+
+    def ordinariness(self, language: str) -> float:
+        """How much of an everyday word this form is (Zipf); several capitalised words
+        together, digits or a legal form make a name distinctive."""
+        if self.legal or (len(self.words) > 1 and self.capitalised):
+            return 0.0
+        if any(c.isdigit() for c in self.text):
+            return 0.0
+        return max(commonness(word, language) for word in self.text.split())
+
+
+@dataclass
+class Article:
+    title: str
+    text: str  # title and body, the title first
+    link: str
+    language: str
+    spans: list[tuple[int, int]]  # sentences; the title is the first when there is one
+    has_title: bool
+
+    @classmethod
+    def of(cls, title: str, body: str, link: str, language: str) -> Article:
+        title = " ".join(title.split())
+        text = f"{title}\n\n{body}" if title else body
+        spans = sentence_spans(text)
+        if title:  # the title is one sentence, however it is punctuated
+            spans = [(0, len(title))] + [(s, e) for s, e in spans if s >= len(title)]
+        return cls(title, text, link, language.split("-")[0].lower(), spans, bool(title))
+
+    @cached_property
+    def folded(self) -> str:
+        return fold(self.text)
+
+    @cached_property
+    def title_case_only(self) -> bool:
+        words = self.title.split()
+        return mostly_upper(words) or title_cased(words)
+
+    def sentence(self, index: int) -> str:
+        start, end = self.spans[index]
+        return " ".join(self.text[start:end].split())
+
+    def mentions_any(self, phrases: Iterable[str]) -> bool:
+        return any(_contains(self.folded, fold(p)) for p in phrases if p.strip())
+
+
+@dataclass
+class Occurrence:
+    form: Form
+    doc: Doc  # the sentence, tokenized
+    start: int  # token span
+    end: int
+    sentence: int  # index in Article.spans
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def span(self) -> Span:
+        return self.doc[self.start : self.end]
+
+
+def weigh(occurrence: Occurrence, company: Company, article: Article) -> float:
+    """Confidence that this occurrence means `company`."""
+    form, span = occurrence.form, occurrence.span
+    if form.capitalised and not _cased_like_a_name(span):
+        return 0.0  # "the delta", "apple harvest"
+    if _excluded(occurrence, company, article):
+        return 0.0  # the account manager said this phrase is not them
+    headline = _headline(occurrence, article)
+    case_speaks = not headline and not _starts_sentence(occurrence)
+    if not headline and _inside_longer_name(occurrence, case_speaks):
+        return 0.0  # "Delta Air Lines", "Mount Hekla", "Summit Partners"
+    ordinary = form.ordinariness(article.language)
+    score = 0.7 if ordinary < UNCOMMON else 0.5 if ordinary < COMMON else 0.2
+    if case_speaks:
+        score += 0.2  # a capital where a plain word would have none
+    if form.legal or _legal_form_beside(occurrence):
+        score += 0.35
+    if article.mentions_any(company.context):
+        score += 0.4
+    if company.domain and (
+        _contains(article.folded, fold(company.domain))
+        or fold(company.domain) in fold(article.link)
+    ):
+        score += 0.4
+    score += _described(occurrence, article.language)
+    if article.language == "en" and _verb_follows(occurrence):
+        score += 0.15
+    if _inflected(occurrence):
+        score -= 0.1  # "Heklu", "Deltánál": a little less certain
+    return max(0.0, min(1.0, score))
+
+
+def combine(
+    occurrences: list[Occurrence], companies: Mapping[str, Company], article: Article
+) -> dict[str, tuple[float, str]]:
+    """Per company: the best occurrence's confidence, a little more when the story repeats
+    the name or has it in the title, and the sentence it stands in."""
+    best: dict[str, tuple[float, str]] = {}
+    counts: dict[str, int] = {}
+    in_title: set[str] = set()
+    for occurrence in occurrences:
+        company_id = occurrence.form.company_id
+        confidence = weigh(occurrence, companies[company_id], article)
+        if confidence <= 0:
+            continue
+        counts[company_id] = counts.get(company_id, 0) + 1
+        if article.has_title and occurrence.sentence == 0:
+            in_title.add(company_id)
+        if company_id not in best or confidence > best[company_id][0]:
+            best[company_id] = (confidence, article.sentence(occurrence.sentence))
+    for company_id, (confidence, sentence) in best.items():
+        bonus = 0.05 * (counts[company_id] > 1) + 0.05 * (company_id in in_title)
+        best[company_id] = (min(1.0, confidence + bonus), sentence)
+    return best
+
+
+def _cased_like_a_name(span: Span) -> bool:
+    """A name starts with a capital; "the delta" and "apple harvest" do not."""
+    first = next((t.text for t in span if any(c.isalpha() for c in t.text)), "")
+    return is_capitalised(first)
+
+
+def _headline(occurrence: Occurrence, article: Article) -> bool:
+    """In a headline written in capitals or Title Case, capitals say nothing."""
+    if article.has_title and occurrence.sentence == 0 and article.title_case_only:
+        return True
+    return mostly_upper([t.text for t in occurrence.doc])
+
+
+def _starts_sentence(occurrence: Occurrence) -> bool:
+    first_word = next((t.i for t in occurrence.doc if t.text not in _QUOTES and not t.is_punct), 0)
+    return occurrence.start <= first_word
+
+
+def _inside_longer_name(occurrence: Occurrence, case_speaks: bool) -> bool:
+    """Part of a longer proper noun: a capitalised word right after it (a capital that is
+    not the sentence's first), or right before it when that one is not the first word."""
+    doc, start, end = occurrence.doc, occurrence.start, occurrence.end
+    if end < len(doc) and _name_word(doc[end].text) and not legal_form(doc[end].text):
+        return True
+    if not case_speaks or start == 0:
+        return False
+    before = doc[start - 1]
+    first_word = next((t.i for t in doc if not t.is_punct), 0)
+    return before.i > first_word and _name_word(before.text) and not legal_form(before.text)
+
+
+def _name_word(text: str) -> bool:
+    return len(text) > 1 and text[0].isupper() and any(c.islower() for c in text[1:])
+
+
+def _legal_form_beside(occurrence: Occurrence) -> bool:
+    doc = occurrence.doc
+    near = [doc[i].text for i in (occurrence.end, occurrence.end + 1) if i < len(doc)]
+    near += [doc[i].text for i in (occurrence.start - 1, occurrence.start - 2) if i >= 0]
+    return any(legal_form(word) for word in near)
+
+
+def _described(occurrence: Occurrence, language: str) -> float:
+    """What the words around the name say it is: "Shell, the Leicester carton maker" (+);
+    "Hekla, one of Iceland's most active volcanoes", "the Nimbus weather satellites" (-)."""
+    doc, end = occurrence.doc, occurrence.end
+    after = [fold(t.text) for t in doc[end : end + 9]]
+    appositive = after[:1] == [","]
+    window = after[1:] if appositive else after[:2]
+    for word in window:
+        if word in {".", ";", ":", ",", "!", "?"}:
+            break
+        if noun_in(word, OTHER_NOUNS, language):
+            return -0.5
+        if noun_in(word, COMPANY_NOUNS, language):
+            return 0.3
+    sentence = [fold(t.text) for t in doc if t.i < occurrence.start or t.i >= end]
+    return 0.25 if any(noun_in(w, COMPANY_NOUNS, language) for w in sentence) else 0.0
+
+
+def _inflected(occurrence: Occurrence) -> bool:
+    """Written with a case ending glued on (not after a hyphen or an apostrophe)."""
+    written = [fold(t.text) for t in occurrence.span]
+    return any(
+        token != word and token.split("-", 1)[0].rstrip('»"”') != word
+        for token, word in zip(written, occurrence.form.words, strict=False)
+    )
+
+
+def _excluded(occurrence: Occurrence, company: Company, article: Article) -> bool:
+    sentence = fold(occurrence.doc.text)
+    name = fold(occurrence.span.text)
+    return any(name in fold(p) and _contains(sentence, fold(p)) for p in company.exclude)
+
+
+def _verb_follows(occurrence: Occurrence) -> bool:
+    doc, end = occurrence.doc, occurrence.end
+    following = [t for t in doc[end : end + 3] if t.text not in ("'s", "’s", ",")]
+    return bool(following) and following[0].lower_ in COMPANY_VERBS
+
+
+_WORD_CACHE: dict[str, regex.Pattern[str]] = {}
+
+
+def _contains(folded_text: str, folded_phrase: str) -> bool:
+    """`folded_phrase` as whole words in `folded_text` (a word may take a short ending)."""
+    pattern = _WORD_CACHE.get(folded_phrase)
+    if pattern is None:
+        pattern = regex.compile(rf"(?<!\w){regex.escape(folded_phrase)}\w{{0,4}}(?!\w)")
+        _WORD_CACHE[folded_phrase] = pattern
+    return pattern.search(folded_text) is not None
