@@ -44,6 +44,12 @@ class Found:
 class _Pipeline:
     nlp: Language
     matcher: PhraseMatcher
+    form_tokens: dict[int, tuple[str, ...]]  # each form as this tokenizer splits it, folded
+
+    def tokens(self, form: Form, index: int) -> tuple[str, ...]:
+        if index not in self.form_tokens:
+            self.form_tokens[index] = tuple(fold(t.text) for t in self.nlp.make_doc(form.text))
+        return self.form_tokens[index]
 
 
 class MentionFinder:
@@ -104,11 +110,13 @@ class MentionFinder:
         doc = pipeline.nlp.make_doc(article.text[start:end])
         matches = [(s, e, int(pipeline.nlp.vocab.strings[m])) for m, s, e in pipeline.matcher(doc)]
         if article.language in INFLECTING:
-            matches += self._inflected(doc, {(s, e) for s, e, _ in matches})
+            matches += self._inflected(doc, pipeline, {(s, e) for s, e, _ in matches})
         for s, e, form_index in _longest_first(matches):
             yield Occurrence(self.forms[form_index], doc, s, e, index)
 
-    def _inflected(self, doc: Doc, exact: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    def _inflected(
+        self, doc: Doc, pipeline: _Pipeline, exact: set[tuple[int, int]]
+    ) -> list[tuple[int, int, int]]:
         """Capitalised words that are a name's stem plus a short ending, word by word."""
         found = []
         for token in doc:
@@ -117,7 +125,8 @@ class MentionFinder:
                 continue
             for cut in range(MIN_STEM, min(len(word), MIN_STEM + 40) + 1):
                 for form_index in self.stems.get(word[:cut], ()):
-                    end = _inflected_span(doc, token.i, self.forms[form_index].words)
+                    words = pipeline.tokens(self.forms[form_index], form_index)
+                    end = _inflected_span(doc, token.i, words)
                     if end is not None and (token.i, end) not in exact:
                         found.append((token.i, end, form_index))
         return found
@@ -136,7 +145,7 @@ class MentionFinder:
         for index, form in enumerate(self.forms):
             patterns = {form.text, " ".join(form.words)}  # as written, and without accents
             matcher.add(str(index), list(nlp.tokenizer.pipe(sorted(patterns))))
-        return _Pipeline(nlp, matcher)
+        return _Pipeline(nlp, matcher, {})
 
 
 def _forms(company: Company) -> Iterator[Form]:

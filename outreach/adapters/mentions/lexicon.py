@@ -162,8 +162,9 @@ OTHER_NOUNS = frozenset(
     լեռ լեռը գետ լիճ քաղաք գյուղ""".split()
 )
 COMPOUNDING = frozenset({"is", "hu", "et", "fi", "de", "nl", "sv", "da", "nb"})
-COMPANY_NOUNS = frozenset(fold(n) for n in COMPANY_NOUNS)
-OTHER_NOUNS = frozenset(fold(n) for n in OTHER_NOUNS)
+# Folded, and at least three letters: folded "á" (a river) or "tó" (a lake) are also "a", "to".
+COMPANY_NOUNS = frozenset(fold(n) for n in COMPANY_NOUNS if len(n) >= 3)
+OTHER_NOUNS = frozenset(fold(n) for n in OTHER_NOUNS if len(n) >= 3)
 
 
 def noun_in(word: str, nouns: frozenset[str], language: str) -> bool:
