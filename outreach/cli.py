@@ -14,15 +14,25 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 
 from outreach import __version__
 from outreach.clock import parse_now, system_clock
 from outreach.core.explaining import explain
+from outreach.core.model import with_mentions
 from outreach.core.problems import Problem
 from outreach.core.rules import RuleFile
 from outreach.core.timing import zone
 from outreach.errors import OutreachError, UsageError
-from outreach.reports import decisions_html, decisions_json, decisions_table, summary
+from outreach.reports import (
+    decisions_html,
+    decisions_json,
+    decisions_table,
+    mention_json,
+    print_feed_reports,
+    print_mentions,
+    summary,
+)
 from outreach.services.init import create_workspace
 from outreach.services.preview import preview as plan_preview
 from outreach.services.workspace import Workspace, find_root, load_workspace
@@ -71,8 +81,15 @@ def now_option(command: F) -> F:
     )(command)
 
 
-def _open(workspace_dir: str | None) -> Workspace:
-    return load_workspace(find_root(workspace_dir))
+def _open(workspace_dir: str | None, news: bool = False) -> Workspace:
+    """The workspace; with `news`, its data also holds the news mentions known so far (when
+    a rule listens for them: finding them costs a second or two)."""
+    loaded = load_workspace(find_root(workspace_dir))
+    if news and loaded.watches_news:
+        from outreach.services.news import mentions_for_planning
+
+        loaded.data = with_mentions(loaded.data, mentions_for_planning(loaded))
+    return loaded
 
 
 def _now(workspace: Workspace, text: str | None) -> datetime:
@@ -156,7 +173,7 @@ def preview(
     out: Path | None,
 ) -> None:
     """Dry run of the next N days: what would be sent, when, to whom, rendered."""
-    loaded = _open(workspace)
+    loaded = _open(workspace, news=True)
     _report_problems(loaded.problems)
     moment = _now(loaded, now)
     decisions = plan_preview(loaded, moment, days, rule_id, contact_id)
@@ -194,7 +211,7 @@ def explain_command(
     contact_id: str, workspace: str | None, now: str | None, rule_id: str | None, fmt: str
 ) -> None:
     """For each rule: does it fire for CONTACT, and why (or why not)."""
-    loaded = _open(workspace)
+    loaded = _open(workspace, news=True)
     _report_problems(loaded.problems)
     if contact_id not in loaded.data.contacts:
         raise UsageError(f"no contact '{contact_id}' in the contacts file")
@@ -237,6 +254,79 @@ def _print_explanations(loaded: Workspace, contact_id: str, moment: datetime, fo
         console.print(f"\n[bold]{item.rule_id}[/]: {verdict}", highlight=False)
         for step in item.steps:
             console.print(f"  {marks[step.ok]} {step.text}", highlight=False, markup=True)
+
+
+@cli.group()
+def feeds() -> None:
+    """News feeds: scan them for stories about client companies."""
+
+
+@feeds.command(name="scan")
+@workspace_option
+@now_option
+@click.option("--dry-run", is_flag=True, help="Fetch and match, but store nothing.")
+def feeds_scan(workspace: str | None, now: str | None, dry_run: bool) -> None:
+    """Fetch every feed, store new stories, report the companies they mention."""
+    from outreach.services.news import feed_sources, scan_feeds
+
+    loaded = _open(workspace)
+    sources, problems = feed_sources(loaded)
+    _report_problems([*loaded.problems, *problems])
+    moment = _now(loaded, now)
+    console = Console(stderr=True)
+    with Progress(*Progress.get_default_columns(), console=console, transient=True) as progress:
+        task = progress.add_task("feeds", total=len(sources))
+        reports = scan_feeds(loaded, moment, dry_run, lambda *_: progress.advance(task))
+    print_feed_reports(reports, _console(), dry_run)
+    if loaded.errors or problems or any(r.status == "error" for r in reports):
+        sys.exit(1)
+
+
+@cli.command()
+@workspace_option
+@click.option(
+    "--text",
+    "text_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A plain-text article.",
+)
+@click.option(
+    "--feed",
+    "feed_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An RSS or Atom file.",
+)
+@click.option(
+    "--language",
+    metavar="CODE",
+    help="Language of the text (default: the feed's, else the workspace locale's).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def mentions(
+    workspace: str | None,
+    text_file: Path | None,
+    feed_file: Path | None,
+    language: str | None,
+    fmt: str,
+) -> None:
+    """Company mentions found in a text or a feed file."""
+    from outreach.services.news import mentions_in_file
+
+    if (text_file is None) == (feed_file is None):
+        raise UsageError("give exactly one of --text FILE or --feed FILE")
+    loaded = _open(workspace)
+    _report_problems(loaded.problems)
+    path = text_file or feed_file
+    assert path is not None
+    found = mentions_in_file(loaded, path, feed_file is not None, language)
+    rows = [mention_json(m) for m in found]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        print_mentions(rows, _console())
+    _finish(loaded)
 
 
 @cli.command()

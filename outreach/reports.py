@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from outreach.core.model import Decision, Status
+from outreach.core.model import Decision, Mention, Status
 
 STATUS_STYLE = {
     Status.PLANNED: "green",
@@ -144,3 +144,55 @@ iframe {{ width: 100%; height: 36rem; border: 1px solid #eee; background: #fff; 
 {cards}
 </body></html>
 """
+
+
+def mention_json(mention: Mention) -> dict[str, Any]:
+    """One element of `mentions --format json`, as SPEC.md fixes it."""
+    entry = mention.entry
+    return {
+        "company": mention.company_id,
+        "entry": entry.id or entry.link,
+        "title": entry.title,
+        "sentence": mention.sentence,
+        "confidence": mention.confidence,
+    }
+
+
+def print_mentions(rows: Sequence[dict[str, Any]], console: Console) -> None:
+    table = Table(header_style="bold")
+    for column in ("company", "confidence", "entry", "sentence"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["company"],
+            f"{row['confidence']:.2f}",
+            row["title"] or row["entry"],
+            row["sentence"],
+        )
+    console.print(table)
+    console.print(f"{len(rows)} mentions")
+
+
+def print_feed_reports(reports: Sequence[Any], console: Console, dry_run: bool) -> None:
+    table = Table(header_style="bold")
+    for column in ("feed", "status", "entries", "new", "mentions", "problem"):
+        table.add_column(column, overflow="fold")
+    for r in reports:
+        style = {"fetched": "green", "not_modified": "dim", "error": "bold red"}[r.status]
+        named = ", ".join(sorted({m.company_id for m in r.mentions}))
+        table.add_row(
+            r.url,
+            f"[{style}]{r.status}[/]",
+            str(r.entries),
+            str(r.new),
+            f"{len(r.mentions)}" + (f" ({named})" if named else ""),
+            r.error or r.warning or "",
+        )
+    console.print(table)
+    found = sum(len(r.mentions) for r in reports)
+    errors = sum(r.status == "error" for r in reports)
+    note = " (dry run: nothing stored)" if dry_run else ""
+    console.print(
+        f"{len(reports)} feeds, {sum(r.new for r in reports)} new entries, "
+        f"{found} mentions, {errors} errors{note}"
+    )

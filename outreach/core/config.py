@@ -84,6 +84,16 @@ class Policies(Strict):
     quiet_hours: QuietHoursPolicy | None = None
 
 
+class Network(Strict):
+    """How feeds are fetched."""
+
+    allow_private: bool = Field(
+        False, description="allow feeds on loopback, private or link-local addresses"
+    )
+    timeout: float = Field(30.0, gt=0, le=600, description="seconds per feed, all told")
+    max_feed_mb: float = Field(10.0, gt=0, le=500, description="largest feed, in MB")
+
+
 class OwnerProfile(Strict):
     name: SingleLine
     title: SingleLine = ""
@@ -97,6 +107,7 @@ class Config(Strict):
     data: DataFiles = DataFiles()
     channels: Channels = Channels()
     policies: Policies = Policies()
+    network: Network = Network()
     owners: dict[str, OwnerProfile] = Field(
         default_factory=dict, description="account managers by email: name, title, phone"
     )

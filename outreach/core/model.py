@@ -4,7 +4,7 @@ beyond small derived properties."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -154,6 +154,14 @@ class Dataset:
             mentions={k: tuple(v) for k, v in by_company.items()},
             referrals={k: tuple(v) for k, v in referrals.items()},
         )
+
+
+def with_mentions(data: Dataset, found: Iterable[Mention]) -> Dataset:
+    """`data` with these news mentions, indexed by company."""
+    by_company: dict[str, list[Mention]] = {}
+    for mention in found:
+        by_company.setdefault(mention.company_id, []).append(mention)
+    return replace(data, mentions={k: tuple(v) for k, v in by_company.items()})
 
 
 def _chronological(purchases: list[Purchase]) -> tuple[Purchase, ...]:

@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+
+if TYPE_CHECKING:  # spaCy loads only when news is looked at
+    from outreach.adapters.mentions import MentionFinder
 
 from outreach.adapters.sources.data import (
     check_references,
@@ -45,10 +48,15 @@ class Workspace:
     engine: Engine
     data: Dataset
     problems: list[Problem] = field(default_factory=list)
+    finder: MentionFinder | None = None  # built on first use, by services.news
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
+
+    @property
+    def watches_news(self) -> bool:
+        return any(r.enabled and r.trigger.kind == "news_mention" for r in self.engine.rules)
 
 
 def find_root(given: str | None) -> Path:

@@ -144,7 +144,7 @@ class MentionFinder:
         matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         for index, form in enumerate(self.forms):
             patterns = {form.text, " ".join(form.words)}  # as written, and without accents
-            matcher.add(str(index), list(nlp.tokenizer.pipe(sorted(patterns))))
+            matcher.add(str(index), [nlp.make_doc(pattern) for pattern in sorted(patterns)])
         return _Pipeline(nlp, matcher, {})
 
 

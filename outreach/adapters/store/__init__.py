@@ -1,0 +1,257 @@
+"""The store: what outreach remembers between runs, in SQLite (default) or PostgreSQL.
+
+SQLAlchemy Core, no ORM. Tables are created on first use. Times are stored as UTC ISO-8601
+text, which sorts correctly and reads the same on every backend.
+
+    feeds     one row per feed url: conditional-GET state, last fetch, last error
+    entries   news entries, one per story: by id, and the same story from two feeds (same
+              normalised link) is stored once
+    mentions  (entry, company) pairs the matcher found, with confidence and sentence
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from outreach.core.model import FeedEntry, Mention
+from outreach.errors import UserError
+
+metadata = MetaData()
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("url", String(2000), primary_key=True),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("last_fetch", String(40)),
+    Column("last_status", String(20)),
+    Column("last_error", Text),
+    Column("entries_seen", Integer, nullable=False, default=0),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", String(2000), primary_key=True),
+    Column("link_key", String(2000), index=True),
+    Column("feed_url", String(2000), nullable=False),
+    Column("language", String(20), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("published", String(40)),
+    Column("summary", Text, nullable=False),
+    Column("first_seen", String(40), nullable=False),
+)
+
+mentions = Table(
+    "mentions",
+    metadata,
+    Column("entry_id", String(2000), ForeignKey("entries.id"), primary_key=True),
+    Column("company_id", String(500), primary_key=True),
+    Column("sentence", Text, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("found_at", String(40), nullable=False),
+)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def database_url(url: str, root: Path) -> str:
+    """The store URL with a relative SQLite path made relative to the workspace."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UserError(f"store: '{url}' is not a database URL ({exc})") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "")
+        if not path.is_absolute():
+            path = root / path
+        return str(parsed.set(database=str(path)))
+    return url
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, root: Path, create: bool = True) -> Store | None:
+        """The store at `url`; with `create=False`, None when a SQLite file does not exist yet
+        (a dry run writes nothing, not even an empty database)."""
+        full = database_url(url, root)
+        parsed = make_url(full)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            path = Path(parsed.database)
+            if not create and not path.exists():
+                return None
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_engine(full, future=True)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise UserError(f"store: no driver for '{parsed.drivername}' ({exc})") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(engine)
+        except OperationalError as exc:
+            raise UserError(f"store: cannot open {parsed.render_as_string()}: {exc.orig}") from None
+        return cls(engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    def feed_state(self, url: str) -> dict[str, str | None]:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(feeds).where(feeds.c.url == url)).mappings().first()
+        return dict(row) if row else {}
+
+    def feed_states(self) -> list[dict[str, object]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(feeds).order_by(feeds.c.url)).mappings().all()
+        return [dict(row) for row in rows]
+
+    def record_fetch(
+        self,
+        connection: Connection,
+        url: str,
+        when: datetime,
+        status: str,
+        error: str | None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        new_entries: int = 0,
+    ) -> None:
+        values: dict[str, object] = {
+            "last_fetch": iso(when),
+            "last_status": status,
+            "last_error": error,
+        }
+        if status == "fetched":
+            values.update(etag=etag, last_modified=last_modified)
+        exists = connection.execute(select(feeds.c.url).where(feeds.c.url == url)).first()
+        if exists:
+            values["entries_seen"] = feeds.c.entries_seen + new_entries
+            connection.execute(update(feeds).where(feeds.c.url == url).values(**values))
+        else:
+            connection.execute(insert(feeds).values(url=url, entries_seen=new_entries, **values))
+
+    def add_entries(
+        self,
+        connection: Connection,
+        found: Iterable[tuple[FeedEntry, str]],
+        feed_url: str,
+        language: str,
+        when: datetime,
+    ) -> list[FeedEntry]:
+        """Store entries not seen before (by id, or by normalised link); return the new ones."""
+        new: list[FeedEntry] = []
+        for entry, link_key in found:
+            known = connection.execute(
+                select(entries.c.id).where(
+                    (entries.c.id == entry.id)
+                    | ((entries.c.link_key == link_key) & (link_key != ""))
+                )
+            ).first()
+            if known:
+                continue
+            connection.execute(
+                insert(entries).values(
+                    id=entry.id,
+                    link_key=link_key,
+                    feed_url=feed_url,
+                    language=language,
+                    title=entry.title,
+                    link=entry.link,
+                    published=iso(entry.published),
+                    summary=entry.summary,
+                    first_seen=iso(when),
+                )
+            )
+            new.append(entry)
+        return new
+
+    def known_entries(self, ids: list[str], link_keys: list[str]) -> set[str]:
+        """Which of these entry ids and link keys the store already has."""
+        keys = [k for k in link_keys if k]
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(entries.c.id, entries.c.link_key).where(
+                    entries.c.id.in_(ids) | entries.c.link_key.in_(keys)
+                )
+            ).all()
+        return {value for row in rows for value in row if value}
+
+    def add_mentions(
+        self, connection: Connection, found: Iterable[Mention], when: datetime
+    ) -> None:
+        for mention in found:
+            connection.execute(
+                insert(mentions).values(
+                    entry_id=mention.entry.id,
+                    company_id=mention.company_id,
+                    sentence=mention.sentence,
+                    confidence=mention.confidence,
+                    found_at=iso(when),
+                )
+            )
+
+    def mentions(self) -> list[Mention]:
+        """Every stored mention, with its entry; an entry without a date is dated when first
+        seen, which is when outreach could first have known of it."""
+        query = select(mentions, entries).join(entries, mentions.c.entry_id == entries.c.id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            Mention(
+                company_id=row["company_id"],
+                entry=FeedEntry(
+                    id=row["id"],
+                    title=row["title"],
+                    link=row["link"],
+                    published=from_iso(row["published"]) or from_iso(row["first_seen"]),
+                    summary=row["summary"],
+                ),
+                sentence=row["sentence"],
+                confidence=row["confidence"],
+            )
+            for row in rows
+        ]
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the daemon's writes
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
