@@ -88,8 +88,9 @@ def scan_feeds(
     store = Store.open(workspace.config.store, workspace.root, create=not dry_run)
     finder = finder_for(workspace)
     reports = []
+    seen: set[str] = set()  # a dry run stores nothing, so it remembers here what it has read
     for source in sources:
-        report = _scan_one(workspace, source, store, finder, now, dry_run)
+        report = _scan_one(workspace, source, store, finder, now, dry_run, seen)
         reports.append(report)
         if on_feed is not None:
             on_feed(source, report)
@@ -103,6 +104,7 @@ def _scan_one(
     finder: MentionFinder,
     now: datetime,
     dry_run: bool,
+    seen: set[str],
 ) -> FeedReport:
     state = store.feed_state(source.url) if store else {}
     conditional = FetchState(state.get("etag"), state.get("last_modified"))
@@ -117,7 +119,7 @@ def _scan_one(
     report.entries, report.warning = len(parsed.entries), parsed.warning
     keyed = [(entry, normalise_link(entry.link)) for entry in parsed.entries]
     if store is None or dry_run:
-        new = _unseen(store, keyed)
+        new = _unseen(store, keyed, seen)
         report.mentions = list(find_mentions(finder, new, source.language))
     else:
         with store.transaction() as connection:
@@ -138,10 +140,13 @@ def _scan_one(
     return report
 
 
-def _unseen(store: Store | None, keyed: list[tuple[FeedEntry, str]]) -> list[FeedEntry]:
-    """Entries a dry run would add: not in the store, and not twice in this feed."""
-    known = store.known_entries([e.id for e, _ in keyed], [k for _, k in keyed]) if store else set()
-    fresh, seen = [], set(known)
+def _unseen(
+    store: Store | None, keyed: list[tuple[FeedEntry, str]], seen: set[str]
+) -> list[FeedEntry]:
+    """Entries that would be new: not in the store, nor already read (by id or link)."""
+    if store is not None:
+        seen |= store.known_entries([e.id for e, _ in keyed], [k for _, k in keyed])
+    fresh = []
     for entry, link_key in keyed:
         if entry.id in seen or (link_key and link_key in seen):
             continue
@@ -155,21 +160,21 @@ def mentions_for_planning(workspace: Workspace) -> list[Mention]:
     a dry run writes nothing)."""
     store = Store.open(workspace.config.store, workspace.root, create=False)
     found = store.mentions() if store else []
-    known = {m.entry.id for m in found}
     sources, _ = feed_sources(workspace)
     local = [s for s in sources if not is_http_url(s.url)]
     if not local:
         return found
     finder = finder_for(workspace)
     policy = fetch_policy(workspace.config)
+    seen: set[str] = set()
     for source in local:
         # Through `fetch`, like a scan: the same size cap and regular-file check.
         result = fetch(source.url, FetchState(), policy, workspace.root)
         if result.content is None:
             continue  # `feeds scan` reports it; a preview plans without it
         parsed = parse_feed(result.content, source.url, source.language)
-        fresh = [e for e in parsed.entries if e.id not in known]
-        found.extend(find_mentions(finder, fresh, source.language))
+        keyed = [(entry, normalise_link(entry.link)) for entry in parsed.entries]
+        found.extend(find_mentions(finder, _unseen(store, keyed, seen), source.language))
     return found
 
 

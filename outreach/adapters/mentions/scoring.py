@@ -170,7 +170,10 @@ def combine(
         counts[company_id] = counts.get(company_id, 0) + 1
         if article.has_title and occurrence.sentence == 0:
             in_title.add(company_id)
-        if company_id not in best or confidence > best[company_id][0]:
+        # The best occurrence; at a tie the body's sentence, which says more than the title.
+        better = company_id not in best or confidence > best[company_id][0]
+        tie = company_id in best and confidence == best[company_id][0]
+        if better or (tie and company_id in in_title and occurrence.sentence > 0):
             best[company_id] = (confidence, article.sentence(occurrence.sentence))
     for company_id, (confidence, sentence) in best.items():
         bonus = 0.05 * (counts[company_id] > 1) + 0.05 * (company_id in in_title)

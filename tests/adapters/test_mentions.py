@@ -1,0 +1,106 @@
+"""The company-mention matcher: names found where they are names, and only there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from outreach.adapters.mentions import MentionFinder
+from outreach.adapters.sources.data import load_companies
+from outreach.core.model import Company
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "mentions"
+CLIENTS = [
+    Company(
+        "delta",
+        "Delta",
+        aliases=("Delta Logistics",),
+        context=("freight", "logistics"),
+        exclude=("Delta Air Lines", "river delta"),
+    ),
+    Company(
+        "ossur",
+        "Össur",
+        aliases=("Ossur", "Össur hf."),
+        domain="ossur.com",
+        context=("prosthetics",),
+    ),
+    Company("summit", "Summit", context=("facilities",), exclude=("G20 summit",)),
+    Company("kestrel", "Kestrel Robotics", aliases=("Kestrel",)),
+    Company(
+        "hekla", "Hekla", aliases=("Hekla Seafood",), context=("seafood",), exclude=("Mount Hekla",)
+    ),
+    Company("blue-summit", "Blue Summit Hotels"),
+]
+
+
+@pytest.fixture(scope="module")
+def finder() -> MentionFinder:
+    return MentionFinder(CLIENTS)
+
+
+def found(finder: MentionFinder, text: str, language: str = "en", title: str = "") -> set[str]:
+    return {f.company_id for f in finder.find(text, language, title)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The freight forwarder Delta opened a hub in Rotterdam.", {"delta"}),
+        ("Delta Air Lines added a route to Reykjavik.", set()),
+        ("Rice farmers in the Mekong delta face drought.", set()),
+        ("Delta variant cases rose again, officials said.", set()),
+        ("Össur hf. reported record sales of prosthetic knees.", {"ossur"}),
+        ("Shares in Ossur rose after the results.", {"ossur"}),
+        ("Leaders met at the G20 summit in Rome.", set()),
+        ("Summit, the facilities company, won a hospital contract.", {"summit"}),
+        ("Summit talks resumed in Geneva.", set()),
+        ("Kestrel Robotics raised $20m from investors.", {"kestrel"}),
+        ("A kestrel hovered over the motorway verge.", set()),
+        ("Scientists warned that Mount Hekla could erupt.", set()),
+        ("Blue Summit Hotels was sold to a private equity firm.", {"blue-summit"}),
+        ("DELTA LOGISTICS WINS PORT CONTRACT", {"delta"}),
+    ],
+)
+def test_names_where_they_are_names(finder, text, expected):
+    assert found(finder, text) == expected
+
+
+def test_inflected_names_in_languages_that_inflect_them(finder):
+    assert found(finder, "Forstjóri Heklu Seafood segir söluna hafa aukist.", "is") == {"hekla"}
+    assert found(finder, "A Delta Logisticsnál megduplázódott a forgalom.", "hu") == {"delta"}
+
+
+def test_a_mention_carries_its_sentence_and_confidence(finder):
+    (mention,) = finder.find("Nothing here. Össur hf. opens a plant. Nothing there.", "en")
+    assert mention.sentence == "Össur hf. opens a plant."
+    assert 0.7 <= mention.confidence <= 1.0
+
+
+def test_text_without_any_name_is_not_tokenized(finder):
+    before = dict(finder._pipelines)
+    assert finder.find("Weather: rain in the east, sun in the west.", "fr") == []
+    assert finder._pipelines == before  # the prefilter said no: no French pipeline was built
+
+
+def test_no_companies_no_mentions():
+    assert MentionFinder([]).find("Delta opened a hub.") == []
+
+
+def test_precision_and_recall_on_the_labelled_set():
+    """The quality bar of the feature, on the set kept in tests/data/mentions (see its
+    README). benchmarks/mention_quality.py prints the same figures per language."""
+    companies, problems = load_companies(DATA / "companies.yaml", "companies.yaml")
+    assert not problems
+    finder = MentionFinder(companies.values())
+    tp = fp = fn = 0
+    for line in (DATA / "labelled.jsonl").read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        got = found(finder, item["text"], item["language"], item.get("title", ""))
+        gold = set(item["companies"])
+        tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.95, f"precision {precision:.3f}"
+    assert recall >= 0.90, f"recall {recall:.3f}"
