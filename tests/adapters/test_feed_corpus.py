@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from outreach.adapters.feeds import MAX_TEXT, parse_feed
+from outreach.adapters.feeds.parsing import MAX_TEXT, parse_feed
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared/eval-data/feedparser-feed-corpus/tests"
 

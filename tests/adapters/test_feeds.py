@@ -20,15 +20,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from outreach.adapters import feeds
 from outreach.adapters.feeds import (
     FetchPolicy,
     FetchState,
     address_kind,
+    addresses,
     fetch,
     load_feed_sources,
     normalise_link,
     parse_feed,
+    parsing,
 )
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -235,15 +236,15 @@ def test_address_kinds(address: str, kind: str | None) -> None:
 
 def _public(monkeypatch: pytest.MonkeyPatch, *answers: list[str]) -> None:
     """Make `news.example` resolve to the given answers, one per lookup, the last repeated."""
-    real, queue = feeds._resolve, list(answers)
+    real, queue = addresses._resolve, list(answers)
 
-    def resolve(host: str, port: int) -> list[feeds.IPAddress]:
+    def resolve(host: str, port: int) -> list[addresses.IPAddress]:
         if host != "news.example":
             return real(host, port)
         found = queue.pop(0) if len(queue) > 1 else queue[0]
         return [ipaddress.ip_address(a) for a in found]
 
-    monkeypatch.setattr(feeds, "_resolve", resolve)
+    monkeypatch.setattr(addresses, "_resolve", resolve)
 
 
 @pytest.mark.parametrize(
@@ -555,7 +556,7 @@ def test_text_is_capped() -> None:
 
     [entry] = parse_feed(feed, "x", "en").entries
 
-    assert len(entry.summary) == feeds.MAX_TEXT
+    assert len(entry.summary) == parsing.MAX_TEXT
 
 
 @pytest.mark.parametrize("content", [b"", b"/etc/passwd", b"https://example.com/feed", b"\0\xff"])
