@@ -104,3 +104,24 @@ def test_precision_and_recall_on_the_labelled_set():
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert precision >= 0.95, f"precision {precision:.3f}"
     assert recall >= 0.90, f"recall {recall:.3f}"
+
+
+def test_skipping_sentences_without_evidence_changes_no_result(monkeypatch):
+    """The finder skips tokenizing sentences where an everyday-word name has no evidence;
+    that must be a shortcut only: the same mentions, with the same confidences."""
+    companies, _ = load_companies(DATA / "companies.yaml", "companies.yaml")
+    items = [json.loads(line) for line in (DATA / "labelled.jsonl").open(encoding="utf-8")]
+
+    def run() -> list[list[tuple[str, float, str]]]:
+        finder = MentionFinder(companies.values())
+        return [
+            [
+                (f.company_id, f.confidence, f.sentence)
+                for f in finder.find(i["text"], i["language"], i.get("title", ""))
+            ]
+            for i in items
+        ]
+
+    fast = run()
+    monkeypatch.setattr(MentionFinder, "_worth_reading", lambda *args: True)
+    assert run() == fast

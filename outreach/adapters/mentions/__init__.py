@@ -25,8 +25,24 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
-from outreach.adapters.mentions.lexicon import INFLECTING, fold
-from outreach.adapters.mentions.scoring import MIN_CONFIDENCE, Article, Form, Occurrence, combine
+from outreach.adapters.mentions.lexicon import (
+    COMPANY_NOUNS,
+    INFLECTING,
+    fold,
+    legal_form,
+    noun_in,
+    strip_accents,
+)
+from outreach.adapters.mentions.scoring import (
+    COMMON,
+    COMMON_WITHOUT_EVIDENCE,
+    MIN_CONFIDENCE,
+    Article,
+    Form,
+    Occurrence,
+    combine,
+    domain_in,
+)
 from outreach.core.model import Company
 
 MIN_STEM = 3  # "Ægi" from "Ægir"; shorter stems match too much
@@ -68,14 +84,13 @@ class MentionFinder:
         self._pipelines: dict[str, _Pipeline] = {}
 
     def _index(self, index: int, form: Form) -> None:
-        keys = {" ".join(form.words)}
         stem = _stem(form.words[0])
         if stem is not None:  # names inflect: "Heklu Seafood", "a Deltánál"
             self.stems.setdefault(stem, []).append(index)
-            keys.add(stem)
-        for key in keys:
+        for key in _prefilter_keys(form):
             if key not in self.automaton:
-                self.automaton.add_word(key, key)
+                self.automaton.add_word(key, (len(key), []))
+            self.automaton.get(key)[1].append(index)
 
     def find(self, text: str, language: str = "xx", title: str = "", link: str = "") -> list[Found]:
         """Companies mentioned in an article (title and text), most confident first."""
@@ -93,16 +108,67 @@ class MentionFinder:
         )
 
     def _candidate_sentences(self, article: Article) -> list[int]:
-        """Sentences where a folded name or stem starts at a word boundary."""
-        folded = article.folded
-        starts = [start for start, _ in article.spans]
-        hits: set[int] = set()
-        for end, key in self.automaton.iter(folded):
-            begin = end - len(key) + 1
-            if begin > 0 and folded[begin - 1].isalnum():
-                continue
-            hits.add(bisect_right(starts, begin) - 1)
-        return sorted(hits)
+        """Sentences where a name's first word (or its stem) starts a word, written the way
+        a name is: capitalised or in capitals. Lower-case "delta" is never a name here, so
+        sentences that have only that are not even tokenized."""
+        text = article.text
+        hits: list[tuple[int, Form]] = []
+        for end, (length, forms) in self.automaton.iter(text):
+            begin = end - length + 1
+            if begin == 0 or not text[begin - 1].isalnum():
+                hits += [
+                    (begin, self.forms[i])
+                    for i in forms
+                    if self._could_start(article, begin, self.forms[i])
+                ]
+        if not hits:
+            return []
+        # A company none of whose hits has any evidence cannot reach the threshold (see
+        # COMMON_WITHOUT_EVIDENCE, which counts the repetition and title bonuses too).
+        strong: set[str] = set()
+        cues: dict[int, bool] = {}  # sentence index -> it has a legal form or company noun
+        for begin, form in hits:
+            if form.company_id not in strong and self._worth_reading(article, begin, form, cues):
+                strong.add(form.company_id)
+        return sorted(
+            {
+                bisect_right(article.starts, begin) - 1
+                for begin, form in hits
+                if form.company_id in strong
+            }
+        )
+
+    def _worth_reading(
+        self, article: Article, begin: int, form: Form, cues: dict[int, bool]
+    ) -> bool:
+        """Whether this hit could make its company reach the threshold: yes, unless the name
+        is an everyday word and nothing around says "company" (see COMMON_WITHOUT_EVIDENCE)."""
+        if self.min_confidence <= COMMON_WITHOUT_EVIDENCE or len(form.words) > 1 or form.legal:
+            return True
+        if form.ordinariness(article.language) < COMMON:
+            return True
+        company = self.companies[form.company_id]
+        if article.mentions_any(company.context) or domain_in(company, article):
+            return True
+        index = bisect_right(article.starts, begin) - 1
+        if index not in cues:
+            start, end = article.spans[index]
+            words = [w.strip('.,;:!?«»"()') for w in article.text[start:end].split()]
+            cues[index] = any(
+                legal_form(w) or noun_in(fold(w), COMPANY_NOUNS, article.language) for w in words
+            )
+        return cues[index]
+
+    def _could_start(self, article: Article, begin: int, form: Form) -> bool:
+        """Whether the rest of a multi-word name follows its first word here ("Global" is
+        often just a word; "Global Robotics" is the name), without tokenizing anything."""
+        if len(form.words) == 1:
+            return True
+        nearby = article.folded[begin : begin + len(form.text) + 2 * MAX_ENDING]
+        if article.language not in INFLECTING:
+            return nearby.startswith(" ".join(form.words))
+        rest = nearby[len(_stem(form.words[0]) or form.words[0]) :]
+        return all((_stem(word) or word) in rest for word in form.words[1:])
 
     def _occurrences(self, article: Article, index: int) -> Iterator[Occurrence]:
         start, end = article.spans[index]
@@ -123,7 +189,7 @@ class MentionFinder:
             word = fold(token.text)
             if not token.text[:1].isupper() or len(word) < MIN_STEM:
                 continue
-            for cut in range(MIN_STEM, min(len(word), MIN_STEM + 40) + 1):
+            for cut in range(max(MIN_STEM, len(word) - MAX_ENDING), len(word) + 1):
                 for form_index in self.stems.get(word[:cut], ()):
                     words = pipeline.tokens(self.forms[form_index], form_index)
                     end = _inflected_span(doc, token.i, words)
@@ -155,6 +221,21 @@ def _forms(company: Company) -> Iterator[Form]:
         if form is not None and form.words not in seen:
             seen.add(form.words)
             yield form
+
+
+def _prefilter_keys(form: Form) -> set[str]:
+    """How a form's first word (or its stem) can appear in text as a name: as written, in
+    capitals, and without accents ("Össur", "ÖSSUR", "Ossur", "OSSUR")."""
+    first = form.text.split()[0]
+    words = {first}
+    stem = _stem(form.words[0])
+    if stem is not None and len(first) > len(stem):
+        words.add(first[: len(stem)])  # the stem, with the name's own capitals
+    keys = set()
+    for word in words:
+        for variant in (word, strip_accents(word)):
+            keys |= {variant, variant.upper(), variant[:1].upper() + variant[1:]}
+    return {key for key in keys if key}
 
 
 def _stem(word: str) -> str | None:

@@ -13,7 +13,7 @@ import wordfreq
 LEGAL_FORMS = frozenset(
     """inc inc. corp corp. corporation co co. ltd ltd. limited plc llc l.l.c. llp lp gmbh ag kg
     se sa s.a. sas sarl srl spa s.p.a. nv bv b.v. n.v. oy oyj ab asa as a/s aps hf hf. ehf
-    ehf. sf sf. ses oü oü. ou as. kft kft. zrt zrt. nyrt nyrt. bt bt. rt sp. z.o.o. sro s.r.o.
+    ehf. sf sf. ses oü oü. as. kft kft. zrt zrt. nyrt nyrt. bt bt. rt sp. z.o.o. sro s.r.o.
     tov тов пат прат ат ооо оао зао пп фоп ձбն սպը փբը բբը group holding holdings""".split()
 )
 # Languages that inflect names by changing their ending ("Heklu", "a Deltánál", "Агросвіту").
@@ -74,6 +74,15 @@ _SPECIAL = {
 
 def fold(text: str) -> str:
     """Lower-case without diacritics, one character for one: positions stay comparable."""
+    return _fold_word(text) if len(text) <= 40 else _fold(text)
+
+
+@lru_cache(maxsize=100_000)
+def _fold_word(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     missing = {ord(c) for c in set(text)} - _FOLD.keys()
     for code in missing:
         _FOLD[code] = _fold_char(chr(code))
@@ -88,6 +97,18 @@ def _fold_char(char: str) -> str:
         return _SPECIAL[lowered]
     base = unicodedata.normalize("NFKD", lowered)[0]
     return base if base.isalnum() or not lowered.isalnum() else lowered
+
+
+def strip_accents(text: str) -> str:
+    """'Össur' -> 'Ossur', keeping case: how names are often typed."""
+    return "".join(
+        _SPECIAL_CASED.get(c, c)
+        for c in unicodedata.normalize("NFKD", text)
+        if not unicodedata.combining(c)
+    )
+
+
+_SPECIAL_CASED = {**_SPECIAL, **{k.upper(): v.upper() for k, v in _SPECIAL.items() if len(v) == 1}}
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -168,23 +189,21 @@ OTHER_NOUNS = frozenset(fold(n) for n in OTHER_NOUNS if len(n) >= 3)
 
 
 def noun_in(word: str, nouns: frozenset[str], language: str) -> bool:
-    """`word` (folded) is one of `nouns`, with an ending, or — in compounding languages —
-    ends a compound with one."""
+    """`word` (folded) is one of `nouns`, with an ending of up to four letters, or — in
+    compounding languages — ends a compound with one."""
     if word in nouns:
         return True
-    if any(word.startswith(n) and len(word) - len(n) <= 4 for n in nouns if len(n) >= 4):
+    if any(word[:cut] in nouns for cut in range(max(4, len(word) - 4), len(word))):
         return True
-    return language in COMPOUNDING and any(
-        word.endswith(n) for n in nouns if len(n) >= 4 and len(word) > len(n) + 2
-    )
+    return language in COMPOUNDING and any(word[-cut:] in nouns for cut in range(4, len(word) - 2))
 
 
 def legal_form(word: str) -> bool:
-    """'hf.', 'Kft.-vel' (with a case ending), 'GmbH': a legal form of a company."""
-    folded = fold(word).strip('«»"“”()')
-    if folded in LEGAL_FORMS or folded.rstrip(".") in LEGAL_FORMS:
-        return True
-    head = folded.split("-", 1)[0]
-    return (
-        bool(head) and head != folded and (head in LEGAL_FORMS or head.rstrip(".") in LEGAL_FORMS)
-    )
+    """'hf.', 'GmbH', 'Kft.-vel' (with a case ending), 'AS': a company's legal form. Short
+    forms count only with a capital ("AS", "Oy", "Co."), so "as", "se", "co" stay words."""
+    bare = word.strip('«»"“”()')
+    head = bare.split("-", 1)[0] if "-" in bare[1:] else bare
+    lowered = head.lower()
+    if lowered not in LEGAL_FORMS and lowered.rstrip(".") not in LEGAL_FORMS:
+        return False
+    return len(lowered.rstrip(".")) > 3 or head[:1].isupper()

@@ -13,12 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import regex
 from spacy.tokens import Doc, Span
 
 from outreach.adapters.mentions.lexicon import (
     COMPANY_NOUNS,
-    LEGAL_FORMS,
     OTHER_NOUNS,
     commonness,
     fold,
@@ -34,6 +32,14 @@ from outreach.core.model import Company
 MIN_CONFIDENCE = 0.7
 COMMON = 3.0  # Zipf: an everyday word ("delta" 4.1, "summit" 4.3)
 UNCOMMON = 2.0  # known, but rarely a plain word ("kestrel" 2.5)
+# The weights `weigh` adds up.
+BASE_RARE, BASE_UNCOMMON, BASE_COMMON = 0.7, 0.5, 0.2
+CAPITAL, LEGAL, CONTEXT, DOMAIN, VERB = 0.2, 0.35, 0.4, 0.4, 0.15
+COMPANY_NOUN_BESIDE, COMPANY_NOUN_IN_SENTENCE, OTHER_NOUN = 0.3, 0.25, -0.5
+INFLECTED, REPEATED, IN_TITLE = -0.1, 0.05, 0.05
+# The most an everyday word can score with no evidence of the company at all; the finder
+# skips such sentences without tokenizing them when this is below its threshold.
+COMMON_WITHOUT_EVIDENCE = BASE_COMMON + CAPITAL + VERB + REPEATED + IN_TITLE
 # Verbs that follow a company in English news ("Hekla said", "Delta opens").
 COMPANY_VERBS = frozenset(
     """said says announced announces reported reports opened opens opening launched launches
@@ -60,7 +66,7 @@ class Form:
         words = tuple(fold(text).split())
         if not words or len(" ".join(words)) < 2:
             return None
-        legal = words[-1] in LEGAL_FORMS or words[0] in LEGAL_FORMS
+        legal = legal_form(text.split()[-1]) or legal_form(text.split()[0])
         return cls(company_id, text.strip(), words, legal, any(c.isupper() for c in text))
 
     def ordinariness(self, language: str) -> float:
@@ -94,6 +100,10 @@ class Article:
     @cached_property
     def folded(self) -> str:
         return fold(self.text)
+
+    @cached_property
+    def starts(self) -> list[int]:
+        return [start for start, _ in self.spans]
 
     @cached_property
     def title_case_only(self) -> bool:
@@ -133,25 +143,34 @@ def weigh(occurrence: Occurrence, company: Company, article: Article) -> float:
     case_speaks = not headline and not _starts_sentence(occurrence)
     if not headline and _inside_longer_name(occurrence, case_speaks):
         return 0.0  # "Delta Air Lines", "Mount Hekla", "Summit Partners"
-    ordinary = form.ordinariness(article.language)
-    score = 0.7 if ordinary < UNCOMMON else 0.5 if ordinary < COMMON else 0.2
+    score = base_score(form.ordinariness(article.language))
     if case_speaks:
-        score += 0.2  # a capital where a plain word would have none
+        score += CAPITAL  # a capital where a plain word would have none
     if form.legal or _legal_form_beside(occurrence):
-        score += 0.35
+        score += LEGAL
     if article.mentions_any(company.context):
-        score += 0.4
-    if company.domain and (
-        _contains(article.folded, fold(company.domain))
-        or fold(company.domain) in fold(article.link)
-    ):
-        score += 0.4
+        score += CONTEXT
+    if domain_in(company, article):
+        score += DOMAIN
     score += _described(occurrence, article.language)
     if article.language == "en" and _verb_follows(occurrence):
-        score += 0.15
+        score += VERB
     if _inflected(occurrence):
-        score -= 0.1  # "Heklu", "Deltánál": a little less certain
+        score += INFLECTED  # "Heklu", "Deltánál": a little less certain
     return max(0.0, min(1.0, score))
+
+
+def base_score(ordinariness: float) -> float:
+    if ordinariness < UNCOMMON:
+        return BASE_RARE
+    return BASE_UNCOMMON if ordinariness < COMMON else BASE_COMMON
+
+
+def domain_in(company: Company, article: Article) -> bool:
+    if not company.domain:
+        return False
+    domain = fold(company.domain)
+    return _contains(article.folded, domain) or domain in fold(article.link)
 
 
 def combine(
@@ -176,7 +195,7 @@ def combine(
         if better or (tie and company_id in in_title and occurrence.sentence > 0):
             best[company_id] = (confidence, article.sentence(occurrence.sentence))
     for company_id, (confidence, sentence) in best.items():
-        bonus = 0.05 * (counts[company_id] > 1) + 0.05 * (company_id in in_title)
+        bonus = REPEATED * (counts[company_id] > 1) + IN_TITLE * (company_id in in_title)
         best[company_id] = (min(1.0, confidence + bonus), sentence)
     return best
 
@@ -234,11 +253,12 @@ def _described(occurrence: Occurrence, language: str) -> float:
         if word in {".", ";", ":", ",", "!", "?"}:
             break
         if noun_in(word, OTHER_NOUNS, language):
-            return -0.5
+            return OTHER_NOUN
         if noun_in(word, COMPANY_NOUNS, language):
-            return 0.3
+            return COMPANY_NOUN_BESIDE
     sentence = [fold(t.text) for t in doc if t.i < occurrence.start or t.i >= end]
-    return 0.25 if any(noun_in(w, COMPANY_NOUNS, language) for w in sentence) else 0.0
+    in_sentence = any(noun_in(w, COMPANY_NOUNS, language) for w in sentence)
+    return COMPANY_NOUN_IN_SENTENCE if in_sentence else 0.0
 
 
 def _inflected(occurrence: Occurrence) -> bool:
@@ -262,13 +282,16 @@ def _verb_follows(occurrence: Occurrence) -> bool:
     return bool(following) and following[0].lower_ in COMPANY_VERBS
 
 
-_WORD_CACHE: dict[str, regex.Pattern[str]] = {}
-
-
 def _contains(folded_text: str, folded_phrase: str) -> bool:
-    """`folded_phrase` as whole words in `folded_text` (a word may take a short ending)."""
-    pattern = _WORD_CACHE.get(folded_phrase)
-    if pattern is None:
-        pattern = regex.compile(rf"(?<!\w){regex.escape(folded_phrase)}\w{{0,4}}(?!\w)")
-        _WORD_CACHE[folded_phrase] = pattern
-    return pattern.search(folded_text) is not None
+    """`folded_phrase` as whole words in `folded_text`; its last word may take an ending of
+    up to four letters ("logistics" in "logisticsnál", "Reykjavík" in "Reykjavíkur")."""
+    start = folded_text.find(folded_phrase)
+    while start != -1:
+        end = start + len(folded_phrase)
+        ending = end
+        while ending < len(folded_text) and folded_text[ending].isalnum():
+            ending += 1
+        if (start == 0 or not folded_text[start - 1].isalnum()) and ending - end <= 4:
+            return True
+        start = folded_text.find(folded_phrase, start + 1)
+    return False
