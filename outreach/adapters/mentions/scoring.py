@@ -85,17 +85,25 @@ class Article:
     text: str  # title and body, the title first
     link: str
     language: str
-    spans: list[tuple[int, int]]  # sentences; the title is the first when there is one
-    has_title: bool
 
     @classmethod
     def of(cls, title: str, body: str, link: str, language: str) -> Article:
         title = " ".join(title.split())
         text = f"{title}\n\n{body}" if title else body
-        spans = sentence_spans(text)
-        if title:  # the title is one sentence, however it is punctuated
-            spans = [(0, len(title))] + [(s, e) for s, e in spans if s >= len(title)]
-        return cls(title, text, link, language.split("-")[0].lower(), spans, bool(title))
+        return cls(title, text, link, language.split("-")[0].lower())
+
+    @property
+    def has_title(self) -> bool:
+        return bool(self.title)
+
+    @cached_property
+    def spans(self) -> list[tuple[int, int]]:
+        """Sentences, the title first when there is one (only worked out for an article
+        where the prefilter found something)."""
+        spans = sentence_spans(self.text)
+        if self.title:  # the title is one sentence, however it is punctuated
+            spans = [(0, len(self.title))] + [(s, e) for s, e in spans if s >= len(self.title)]
+        return spans
 
     @cached_property
     def folded(self) -> str:
