@@ -125,3 +125,27 @@ def test_skipping_sentences_without_evidence_changes_no_result(monkeypatch):
     fast = run()
     monkeypatch.setattr(MentionFinder, "_worth_reading", lambda *args: True)
     assert run() == fast
+
+
+@pytest.mark.parametrize(
+    ("word", "legal"),
+    [
+        ("hf.", True),
+        ("ehf.", True),
+        ("plc", True),
+        ("GmbH", True),
+        ("Kft.-vel", True),
+        ("ТОВ", True),
+        ("AS", True),
+        ("Co.", True),
+        ("as", False),
+        ("sé", False),
+        ("co", False),
+        ("SE", True),
+        ("at", False),
+    ],
+)
+def test_legal_forms_are_case_aware_where_they_are_also_words(word, legal):
+    from outreach.adapters.mentions.lexicon import legal_form
+
+    assert legal_form(word) is legal

@@ -198,12 +198,20 @@ def noun_in(word: str, nouns: frozenset[str], language: str) -> bool:
     return language in COMPOUNDING and any(word[-cut:] in nouns for cut in range(4, len(word) - 2))
 
 
+# Legal forms that are also everyday words somewhere ("as", "se", "co", "at"): these count
+# only when written with a capital ("AS", "SE", "Co.").
+_WORDLIKE_FORMS = frozenset(
+    """as as. se sa s.a. sas spa co co. ab ag at bt bt. rt lp nv bv kg sf sf. ses aps ou
+    ат пп""".split()
+)
+
+
 def legal_form(word: str) -> bool:
-    """'hf.', 'GmbH', 'Kft.-vel' (with a case ending), 'AS': a company's legal form. Short
-    forms count only with a capital ("AS", "Oy", "Co."), so "as", "se", "co" stay words."""
+    """'hf.', 'plc', 'GmbH', 'Kft.-vel' (with a case ending), 'AS': a company's legal form."""
     bare = word.strip('«»"“”()')
     head = bare.split("-", 1)[0] if "-" in bare[1:] else bare
     lowered = head.lower()
-    if lowered not in LEGAL_FORMS and lowered.rstrip(".") not in LEGAL_FORMS:
+    key = lowered if lowered in LEGAL_FORMS else lowered.rstrip(".")
+    if key not in LEGAL_FORMS:
         return False
-    return len(lowered.rstrip(".")) > 3 or head[:1].isupper()
+    return key not in _WORDLIKE_FORMS or head[:1].isupper()

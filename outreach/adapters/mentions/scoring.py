@@ -70,13 +70,15 @@ class Form:
         return cls(company_id, text.strip(), words, legal, any(c.isupper() for c in text))
 
     def ordinariness(self, language: str) -> float:
-        """How much of an everyday word this form is (Zipf); several capitalised words
-        together, digits or a legal form make a name distinctive."""
-        if self.legal or (len(self.words) > 1 and self.capitalised):
+        """How much of an everyday word this form is (Zipf). Digits or a legal form make a
+        name distinctive; so do several capitalised words, unless every one of them is an
+        everyday word ("New York", "Blue Summit"): those are known, but not unmistakable."""
+        if self.legal or any(c.isdigit() for c in self.text):
             return 0.0
-        if any(c.isdigit() for c in self.text):
-            return 0.0
-        return max(commonness(word, language) for word in self.text.split())
+        scores = [commonness(word, language) for word in self.text.split()]
+        if len(scores) > 1 and self.capitalised:
+            return UNCOMMON if min(scores) >= COMMON else 0.0
+        return max(scores)
 
 
 @dataclass
@@ -163,8 +165,8 @@ def weigh(occurrence: Occurrence, company: Company, article: Article) -> float:
     score += _described(occurrence, article.language)
     if article.language == "en" and _verb_follows(occurrence):
         score += VERB
-    if _inflected(occurrence):
-        score += INFLECTED  # "Heklu", "Deltánál": a little less certain
+    if len(form.words) == 1 and _inflected(occurrence):
+        score += INFLECTED  # "Heklu", "Deltánál": a stem alone is a little less certain
     return max(0.0, min(1.0, score))
 
 
