@@ -126,7 +126,7 @@ class MentionFinder:
         # A company none of whose hits has any evidence cannot reach the threshold (see
         # COMMON_WITHOUT_EVIDENCE, which counts the repetition and title bonuses too).
         strong: set[str] = set()
-        cues: dict[int, bool] = {}  # sentence index -> it has a legal form or company noun
+        cues: dict[int | str, bool] = {}  # per sentence, and per company: any evidence
         for begin, form in hits:
             if form.company_id not in strong and self._worth_reading(article, begin, form, cues):
                 strong.add(form.company_id)
@@ -139,7 +139,7 @@ class MentionFinder:
         )
 
     def _worth_reading(
-        self, article: Article, begin: int, form: Form, cues: dict[int, bool]
+        self, article: Article, begin: int, form: Form, cues: dict[int | str, bool]
     ) -> bool:
         """Whether this hit could make its company reach the threshold: yes, unless the name
         is an everyday word and nothing around says "company" (see COMMON_WITHOUT_EVIDENCE)."""
@@ -148,7 +148,9 @@ class MentionFinder:
         if form.ordinariness(article.language) < COMMON:
             return True
         company = self.companies[form.company_id]
-        if article.mentions_any(company.context) or domain_in(company, article):
+        if company.id not in cues:
+            cues[company.id] = article.mentions_any(company.context) or domain_in(company, article)
+        if cues[company.id]:
             return True
         index = bisect_right(article.starts, begin) - 1
         if index not in cues:

@@ -193,9 +193,23 @@ def noun_in(word: str, nouns: frozenset[str], language: str) -> bool:
     compounding languages — ends a compound with one."""
     if word in nouns:
         return True
-    if any(word[:cut] in nouns for cut in range(max(4, len(word) - 4), len(word))):
+    heads, tails = _affixes(nouns)
+    if word[:4] in heads and any(
+        word[:cut] in nouns for cut in range(max(4, len(word) - 4), len(word))
+    ):
         return True
-    return language in COMPOUNDING and any(word[-cut:] in nouns for cut in range(4, len(word) - 2))
+    return (
+        language in COMPOUNDING
+        and word[-4:] in tails
+        and any(word[-cut:] in nouns for cut in range(4, len(word) - 2))
+    )
+
+
+@lru_cache(maxsize=8)
+def _affixes(nouns: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """First and last four letters of the nouns: a cheap gate before the slower checks."""
+    long_nouns = [n for n in nouns if len(n) >= 4]
+    return frozenset(n[:4] for n in long_nouns), frozenset(n[-4:] for n in long_nouns)
 
 
 # Legal forms that are also everyday words somewhere ("as", "se", "co", "at"): these count
