@@ -94,6 +94,16 @@ class Network(Strict):
     max_feed_mb: float = Field(10.0, gt=0, le=500, description="largest feed, in MB")
 
 
+class Mentions(Strict):
+    """How news mentions are found."""
+
+    ner_model: str | None = Field(
+        None,
+        description="an installed trained spaCy pipeline (package name or workspace path) "
+        "whose ORG entities add evidence; optional, the matcher works without one",
+    )
+
+
 class OwnerProfile(Strict):
     name: SingleLine
     title: SingleLine = ""
@@ -108,6 +118,7 @@ class Config(Strict):
     channels: Channels = Channels()
     policies: Policies = Policies()
     network: Network = Network()
+    mentions: Mentions = Mentions()
     owners: dict[str, OwnerProfile] = Field(
         default_factory=dict, description="account managers by email: name, title, phone"
     )

@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 import feedparser
+import spacy
+from spacy.language import Language
 
 from outreach.adapters.feeds import (
     FeedSource,
@@ -66,8 +68,23 @@ def fetch_policy(config: Config) -> FetchPolicy:
 def finder_for(workspace: Workspace) -> MentionFinder:
     """One finder per workspace: building it (patterns for every name) is the costly part."""
     if workspace.finder is None:
-        workspace.finder = MentionFinder(workspace.data.companies.values())
+        workspace.finder = MentionFinder(
+            workspace.data.companies.values(), entities=entity_pipeline(workspace)
+        )
     return workspace.finder
+
+
+def entity_pipeline(workspace: Workspace) -> Language | None:
+    """The configured trained pipeline, or None: when it is not installed the matcher works
+    without it (`outreach validate` warns)."""
+    name = workspace.config.mentions.ner_model
+    if not name:
+        return None
+    path = workspace.root / name
+    try:
+        return spacy.load(path if path.exists() else name)
+    except (OSError, ImportError, ValueError):
+        return None
 
 
 def find_mentions(

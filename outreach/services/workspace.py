@@ -116,6 +116,17 @@ def load_config(root: Path, problems: list[Problem]) -> Config:
         raise WorkspaceError("; ".join(str(p) for p in document.problems))
     data = document.data if isinstance(document.data, dict) else {}
     config = _validated_config(document, data, problems)
+    if config.mentions.ner_model and not _pipeline_installed(config.mentions.ner_model, root):
+        where = document.locate(("mentions", "ner_model"), False)
+        problems.append(
+            warning(
+                where.path,
+                where.line,
+                where.col,
+                f"spaCy pipeline '{config.mentions.ner_model}' is not installed; "
+                "news mentions are found without it",
+            )
+        )
     if zone(config.timezone).key != config.timezone:
         where = document.locate(("timezone",), False)
         problems.append(
@@ -128,6 +139,16 @@ def load_config(root: Path, problems: list[Problem]) -> Config:
             )
         )
     return config
+
+
+def _pipeline_installed(name: str, root: Path) -> bool:
+    """Whether a trained spaCy pipeline can be loaded: a package, or a folder (checked
+    without loading it: loading is slow and only news needs it)."""
+    if (root / name / "config.cfg").is_file():
+        return True
+    from spacy.util import is_package  # spaCy is imported only when a pipeline is configured
+
+    return bool(is_package(name))
 
 
 def _validated_config(

@@ -149,3 +149,24 @@ def test_legal_forms_are_case_aware_where_they_are_also_words(word, legal):
     from outreach.adapters.mentions.lexicon import legal_form
 
     assert legal_form(word) is legal
+
+
+def test_a_trained_pipeline_adds_evidence_when_configured(tmp_path):
+    """Optional NER evidence: an ORG entity over a name raises confidence, a place over it
+    lowers it. A rule-based pipeline stands in for a trained one (no model is downloaded)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(
+        [{"label": "ORG", "pattern": "Kestrel"}, {"label": "GPE", "pattern": "Summit"}]
+    )
+    nlp.to_disk(tmp_path / "ner")
+    loaded = spacy.load(tmp_path / "ner")
+    text = "Analysts said Kestrel beat forecasts. Roads to Summit were closed, the company said."
+    plain = {f.company_id: f.confidence for f in MentionFinder(CLIENTS, 0.0).find(text)}
+    helped = {
+        f.company_id: f.confidence for f in MentionFinder(CLIENTS, 0.0, entities=loaded).find(text)
+    }
+    assert helped["kestrel"] > plain["kestrel"]
+    assert helped.get("summit", 0) < plain["summit"]

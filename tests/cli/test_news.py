@@ -170,3 +170,17 @@ def test_after_a_scan_stories_age_from_when_they_were_first_seen(workspace: Path
     later = "2026-11-30T08:00:00+00:00"  # eight days on: older than max_age 3d
     result = run_cli("preview", "--workspace", workspace, "--now", later, "--format", "json")
     assert json.loads(result.stdout) == []
+
+
+def test_a_missing_trained_pipeline_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path, config={"mentions": {"ner_model": "xx_no_such_pipeline"}}, companies=COMPANIES
+    )
+    result = run_cli("validate", "--workspace", ws)
+    assert result.exit_code == 0, result.output
+    assert "outreach.yaml" in result.stderr and "xx_no_such_pipeline" in result.stderr
+    assert "not installed" in result.stderr
+    text = tmp_path / "story.txt"
+    text.write_text("Hekla ehf. won a construction award.", encoding="utf-8")
+    found = run_cli("mentions", "--text", text, "--format", "json", "--workspace", ws)
+    assert [m["company"] for m in json.loads(found.stdout)] == ["hekla"]

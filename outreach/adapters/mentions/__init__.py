@@ -71,9 +71,17 @@ class _Pipeline:
 class MentionFinder:
     """Built once from the client list; `find` is then safe to call for every article."""
 
-    def __init__(self, companies: Iterable[Company], min_confidence: float = MIN_CONFIDENCE):
+    def __init__(
+        self,
+        companies: Iterable[Company],
+        min_confidence: float = MIN_CONFIDENCE,
+        entities: Language | None = None,
+    ):
+        """`entities`: an optional trained spaCy pipeline whose entities (ORG, or a place or
+        person over the name) add evidence; the matcher needs none."""
         self.companies = {c.id: c for c in companies}
         self.min_confidence = min_confidence
+        self.entities = entities
         self.forms = [form for c in self.companies.values() for form in _forms(c)]
         self.stems: dict[str, list[int]] = {}
         self.automaton = ahocorasick.Automaton()
@@ -143,6 +151,8 @@ class MentionFinder:
     ) -> bool:
         """Whether this hit could make its company reach the threshold: yes, unless the name
         is an everyday word and nothing around says "company" (see COMMON_WITHOUT_EVIDENCE)."""
+        if self.entities is not None:  # an ORG entity is evidence the shortcut cannot see
+            return True
         if self.min_confidence <= COMMON_WITHOUT_EVIDENCE or len(form.words) > 1 or form.legal:
             return True
         if form.ordinariness(article.language) < COMMON:
@@ -179,8 +189,17 @@ class MentionFinder:
         matches = [(s, e, int(pipeline.nlp.vocab.strings[m])) for m, s, e in pipeline.matcher(doc)]
         if article.language in INFLECTING:
             matches += self._inflected(doc, pipeline, {(s, e) for s, e, _ in matches})
+        labels = self._entity_labels(doc.text) if matches and self.entities is not None else []
         for s, e, form_index in _longest_first(matches):
-            yield Occurrence(self.forms[form_index], doc, s, e, index)
+            span = doc[s:e]
+            entity = next(
+                (label for a, b, label in labels if a < span.end_char and span.start_char < b), None
+            )
+            yield Occurrence(self.forms[form_index], doc, s, e, index, entity)
+
+    def _entity_labels(self, text: str) -> list[tuple[int, int, str]]:
+        assert self.entities is not None
+        return [(e.start_char, e.end_char, e.label_) for e in self.entities(text).ents]
 
     def _inflected(
         self, doc: Doc, pipeline: _Pipeline, exact: set[tuple[int, int]]

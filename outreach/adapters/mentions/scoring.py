@@ -10,7 +10,7 @@ Air Lines", "Mount Hekla") or sits in an exclude phrase does not count at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from spacy.tokens import Doc, Span
@@ -37,6 +37,8 @@ BASE_RARE, BASE_UNCOMMON, BASE_COMMON = 0.7, 0.5, 0.2
 CAPITAL, LEGAL, CONTEXT, DOMAIN, VERB = 0.2, 0.35, 0.4, 0.4, 0.15
 COMPANY_NOUN_BESIDE, COMPANY_NOUN_IN_SENTENCE, OTHER_NOUN = 0.3, 0.25, -0.5
 INFLECTED, REPEATED, IN_TITLE = -0.1, 0.05, 0.05
+ORG_ENTITY, OTHER_ENTITY = 0.25, -0.3  # from an optional trained pipeline
+OTHER_ENTITIES = frozenset({"GPE", "LOC", "PERSON", "PER", "FAC", "NORP", "EVENT", "WORK_OF_ART"})
 # The most an everyday word can score with no evidence of the company at all; the finder
 # skips such sentences without tokenizing them when this is below its threshold.
 COMMON_WITHOUT_EVIDENCE = BASE_COMMON + CAPITAL + VERB + REPEATED + IN_TITLE
@@ -135,7 +137,7 @@ class Occurrence:
     start: int  # token span
     end: int
     sentence: int  # index in Article.spans
-    reasons: list[str] = field(default_factory=list)
+    entity: str | None = None  # a trained pipeline's entity label over it, when one is used
 
     @property
     def span(self) -> Span:
@@ -165,6 +167,10 @@ def weigh(occurrence: Occurrence, company: Company, article: Article) -> float:
     score += _described(occurrence, article.language)
     if article.language == "en" and _verb_follows(occurrence):
         score += VERB
+    if occurrence.entity == "ORG":
+        score += ORG_ENTITY
+    elif occurrence.entity in OTHER_ENTITIES:
+        score += OTHER_ENTITY  # the pipeline reads it as a place, a person...
     if len(form.words) == 1 and _inflected(occurrence):
         score += INFLECTED  # "Heklu", "Deltánál": a stem alone is a little less certain
     return max(0.0, min(1.0, score))
