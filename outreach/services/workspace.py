@@ -19,6 +19,7 @@ from pydantic import ValidationError
 if TYPE_CHECKING:  # spaCy loads only when news is looked at
     from outreach.adapters.mentions import MentionFinder
 
+from outreach.adapters.feeds.sources import load_feed_sources
 from outreach.adapters.sources.data import (
     check_references,
     load_companies,
@@ -197,6 +198,8 @@ def load_data(root: Path, config: Config, problems: list[Problem]) -> Dataset:
         suppressed, found = load_suppressions(path, shown(path))
         problems += found
     _check_owners(config, contacts.values(), shown(contacts_path), problems)
+    if files.feeds and (path := root / files.feeds).is_file():
+        problems += load_feed_sources(path, shown(path), root)[1]
     return Dataset.build(contacts, companies, purchases, suppressed)
 
 

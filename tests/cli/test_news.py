@@ -184,3 +184,15 @@ def test_a_missing_trained_pipeline_is_a_warning_not_a_failure(tmp_path: Path) -
     text.write_text("Hekla ehf. won a construction award.", encoding="utf-8")
     found = run_cli("mentions", "--text", text, "--format", "json", "--workspace", ws)
     assert [m["company"] for m in json.loads(found.stdout)] == ["hekla"]
+
+
+def test_validate_checks_feeds_yaml(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path,
+        feeds="feeds:\n  - {url: 'ftp://x.test/feed', language: en}\n"
+        "  - {url: https://ok.test/rss, every: 5s}\n",
+    )
+    result = run_cli("validate", "--workspace", ws)
+    assert result.exit_code == 1
+    assert "data/feeds.yaml:2:" in result.stdout + result.stderr
+    assert "data/feeds.yaml:3:" in result.stdout + result.stderr
