@@ -198,8 +198,8 @@ def load_data(root: Path, config: Config, problems: list[Problem]) -> Dataset:
         suppressed, found = load_suppressions(path, shown(path))
         problems += found
     _check_owners(config, contacts.values(), shown(contacts_path), problems)
-    if files.feeds and (path := root / files.feeds).is_file():
-        problems += load_feed_sources(path, shown(path), root)[1]
+    if files.feeds and (feeds_path := root / files.feeds).is_file():
+        problems += load_feed_sources(feeds_path, shown(feeds_path), root)[1]
     return Dataset.build(contacts, companies, purchases, suppressed)
 
 
