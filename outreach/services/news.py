@@ -135,14 +135,22 @@ def _scan_one(
     parsed = parse_feed(result.content, result.final_url or source.url, source.language)
     report.entries, report.warning = len(parsed.entries), parsed.warning
     keyed = [(entry, normalise_link(entry.link)) for entry in parsed.entries]
-    if store is None or dry_run:
-        new = _unseen(store, keyed, seen)
-        report.mentions = list(find_mentions(finder, new, source.language))
-    else:
+    fresh = _unseen(store, keyed, seen)
+    # Matching is the slow part: done before the transaction, which then only writes.
+    mentions = list(find_mentions(finder, fresh, source.language))
+    if store is not None and not dry_run:
+        fresh_ids = {entry.id for entry in fresh}
         with store.transaction() as connection:
-            new = store.add_entries(connection, keyed, source.url, source.language, now)
-            report.mentions = list(find_mentions(finder, new, source.language))
-            store.add_mentions(connection, report.mentions, now)
+            fresh = store.add_entries(  # re-checked: another scan may have stored some since
+                connection,
+                [(e, k) for e, k in keyed if e.id in fresh_ids],
+                source.url,
+                source.language,
+                now,
+            )
+            stored = {entry.id for entry in fresh}
+            mentions = [m for m in mentions if m.entry.id in stored]
+            store.add_mentions(connection, mentions, now)
             store.record_fetch(
                 connection,
                 source.url,
@@ -151,9 +159,9 @@ def _scan_one(
                 report.warning,
                 result.etag,
                 result.last_modified,
-                len(new),
+                len(fresh),
             )
-    report.new = len(new)
+    report.new, report.mentions = len(fresh), mentions
     return report
 
 
