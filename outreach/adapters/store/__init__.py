@@ -1,88 +1,28 @@
 """The store: what outreach remembers between runs, in SQLite (default) or PostgreSQL.
 
-SQLAlchemy Core, no ORM. Tables are created on first use. Times are stored as UTC ISO-8601
-text, which sorts correctly and reads the same on every backend.
+SQLAlchemy Core, no ORM; the tables are in `schema.py`, created on first use:
 
     feeds     one row per feed url: conditional-GET state, last fetch, last error
     entries   news entries, one per story: by id, and the same story from two feeds (same
               normalised link) is stored once
     mentions  (entry, company) pairs the matcher found, with confidence and sentence
+    outbox    every action decided on, once, under its occurrence key (`outbox.py`)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import (
-    Column,
-    Engine,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, metadata
 from outreach.core.model import FeedEntry, Mention
 from outreach.errors import UserError
-
-metadata = MetaData()
-
-feeds = Table(
-    "feeds",
-    metadata,
-    Column("url", String(2000), primary_key=True),
-    Column("etag", String(500)),
-    Column("last_modified", String(100)),
-    Column("last_fetch", String(40)),
-    Column("last_status", String(20)),
-    Column("last_error", Text),
-    Column("entries_seen", Integer, nullable=False, default=0),
-)
-
-entries = Table(
-    "entries",
-    metadata,
-    Column("id", String(2000), primary_key=True),
-    Column("link_key", String(2000), index=True),
-    Column("feed_url", String(2000), nullable=False),
-    Column("language", String(20), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("link", Text, nullable=False),
-    Column("published", String(40)),
-    Column("summary", Text, nullable=False),
-    Column("first_seen", String(40), nullable=False),
-)
-
-mentions = Table(
-    "mentions",
-    metadata,
-    Column("entry_id", String(2000), ForeignKey("entries.id"), primary_key=True),
-    Column("company_id", String(500), primary_key=True),
-    Column("sentence", Text, nullable=False),
-    Column("confidence", Float, nullable=False),
-    Column("found_at", String(40), nullable=False),
-)
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
-
-
-def from_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def database_url(url: str, root: Path) -> str:

@@ -1,0 +1,90 @@
+"""The outbox on a real SQLite file: each action once, moving only forward."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from outreach.adapters.store import Store, outbox
+from outreach.core.model import Decision, Message, Status
+
+NOW = datetime(2026, 11, 22, 8, tzinfo=UTC)
+
+
+def decision(
+    key: str, status: Status = Status.PLANNED, action: str = "email", contact: str = "c-1"
+) -> Decision:
+    return Decision(
+        rule_id=key.split(":")[0],
+        contact_id=contact,
+        action=action,
+        channel="email" if action == "email" else "gifts",
+        send_at=datetime(2026, 11, 23, 9, tzinfo=UTC),
+        key=key,
+        status=status,
+        message=Message("Hi", "Dear Ada", None, "templates/note.j2", "en"),
+        details={"to": "ada@example.test"},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open("sqlite:///outreach.db", tmp_path)
+    assert opened is not None
+    return opened
+
+
+def test_recording_a_plan_twice_writes_each_action_once(store: Store) -> None:
+    plan = [
+        decision("a:c-1:2026"),
+        decision("b:c-1:2026", Status.NEEDS_APPROVAL),
+        decision("c:c-1:2026", Status.CAPPED),
+        decision("d:c-1:2026", Status.LATE),
+    ]
+    with store.transaction() as connection:
+        assert outbox.record(connection, plan, NOW) == 3  # capped is decided again next time
+    with store.transaction() as connection:
+        assert outbox.record(connection, plan, NOW) == 0
+        assert outbox.keys(connection) == {"a:c-1:2026", "b:c-1:2026", "d:c-1:2026"}
+        assert outbox.counts(connection) == {"pending": 1, "needs_approval": 1, "late": 1}
+        (row,) = outbox.rows(connection, statuses=["pending"])
+    assert row.payload["subject"] == "Hi" and row.payload["details"] == {"to": "ada@example.test"}
+    assert row.send_at == datetime(2026, 11, 23, 9, tzinfo=UTC)
+
+
+def test_rows_move_only_from_the_states_named(store: Store) -> None:
+    with store.transaction() as connection:
+        outbox.record(connection, [decision("a:c-1:2026", Status.NEEDS_APPROVAL)], NOW)
+        assert outbox.move(connection, "a:c-1:2026", ["needs_approval"], "pending", NOW)
+        assert not outbox.move(connection, "a:c-1:2026", ["needs_approval"], "rejected", NOW)
+        assert not outbox.move(connection, "nope", ["needs_approval"], "pending", NOW)
+        assert [r.status for r in outbox.rows(connection)] == ["pending"]
+
+
+def test_counted_sends_are_emails_and_gifts_that_went_or_will_go(store: Store) -> None:
+    with store.transaction() as connection:
+        outbox.record(
+            connection,
+            [
+                decision("a:c-1:2026"),
+                decision("g:c-1:2026", action="gift"),
+                decision("l:c-1:2026", Status.LATE),
+                decision("t:c-2:2026", action="task", contact="c-2"),
+            ],
+            NOW,
+        )
+        sends = outbox.counted_sends(connection)
+    assert sends == {"c-1": (datetime(2026, 11, 23, 9, tzinfo=UTC),) * 2}
+
+
+def test_the_store_survives_reopening(tmp_path: Path) -> None:
+    first = Store.open("sqlite:///outreach.db", tmp_path)
+    assert first is not None
+    with first.transaction() as connection:
+        outbox.record(connection, [decision("a:c-1:2026")], NOW)
+    again = Store.open("sqlite:///outreach.db", tmp_path)
+    assert again is not None
+    with again.transaction() as connection:
+        assert outbox.keys(connection) == {"a:c-1:2026"}
