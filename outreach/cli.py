@@ -256,7 +256,7 @@ def _print_explanations(loaded: Workspace, contact_id: str, moment: datetime, fo
             console.print(f"  {marks[step.ok]} {step.text}", highlight=False, markup=True)
 
 
-@cli.group()
+@cli.group(cls=Outreach)
 def feeds() -> None:
     """News feeds: scan them for stories about client companies."""
 

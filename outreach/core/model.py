@@ -104,6 +104,7 @@ class Mention:
     entry: FeedEntry
     sentence: str
     confidence: float
+    found: datetime | None = None  # when outreach first saw it; None: just now
 
 
 @dataclass(frozen=True, slots=True)

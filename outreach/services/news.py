@@ -17,6 +17,7 @@ from pathlib import Path
 import feedparser
 import spacy
 from spacy.language import Language
+from sqlalchemy.exc import OperationalError
 
 from outreach.adapters.feeds import (
     FeedSource,
@@ -33,6 +34,7 @@ from outreach.adapters.store import Store
 from outreach.core.config import Config
 from outreach.core.model import FeedEntry, Mention
 from outreach.core.problems import Problem
+from outreach.errors import UserError
 from outreach.services.workspace import Workspace, shown
 
 
@@ -107,7 +109,15 @@ def scan_feeds(
     reports = []
     seen: set[str] = set()  # a dry run stores nothing, so it remembers here what it has read
     for source in sources:
-        report = _scan_one(workspace, source, store, finder, now, dry_run, seen)
+        try:
+            report = _scan_one(workspace, source, store, finder, now, dry_run, seen)
+        except OperationalError as exc:  # the store is busy or broken: this feed waits
+            report = FeedReport(
+                source.url,
+                "error",
+                error=f"the store is not available "
+                f"({' '.join(str(exc.orig).split())}); try again later",
+            )
         reports.append(report)
         if on_feed is not None:
             on_feed(source, report)
@@ -209,13 +219,19 @@ def mentions_in_file(
     """`outreach mentions`: at most one mention per (company, entry), most confident first."""
     finder = finder_for(workspace)
     default = (language or workspace.config.locale).split("-")[0]
+    limit = fetch_policy(workspace.config).max_bytes
+    if path.stat().st_size > limit:
+        raise UserError(f"{path} is larger than {limit // 1_000_000} MB (network.max_feed_mb)")
     content = path.read_bytes()
     if is_feed:
         parsed = parse_feed(content, str(path), default)
-        return list(
-            find_mentions(finder, parsed.entries, language or _feed_language(content) or default)
-        )
-    text = content.decode("utf-8", errors="replace")
+        keyed = [(entry, normalise_link(entry.link)) for entry in parsed.entries]
+        entries = _unseen(None, keyed, set())  # a story twice in the file is one story
+        return list(find_mentions(finder, entries, language or _feed_language(content) or default))
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
     entry = FeedEntry(id=path.name, title="", link="", published=None, summary=text)
     return list(find_mentions(finder, [entry], default))
 

@@ -250,3 +250,32 @@ def test_client_by_count():
     params = r.LoyaltyStage(to=["client"], client=r.ClientThreshold(count=3))
     found = fire("loyalty_stage", params, person(), "2026-01-01", "2026-12-31", purchases)
     assert [(k, d) for k, d, _ in found] == [("client", "2026-01-03")]
+
+
+def test_a_story_found_after_its_day_fires_when_found_within_max_age():
+    from datetime import timedelta
+
+    from outreach.core.model import FeedEntry, Mention
+
+    published = NOW - timedelta(days=2)
+    entry = FeedEntry("story-1", "Acme opens a plant", "https://n.test/1", published)
+    contact = person(company_id="acme")
+    found_late = Mention("acme", entry, "Acme opens a plant.", 0.9, found=NOW)
+    subject = Subject.of(contact, dataset(contact, mentions=[found_late]), NOW)
+    (occurrence,) = KINDS["news_mention"].occurrences(
+        r.NewsMention(max_age="3d"), subject, DateRange(date(2026, 11, 21), date(2026, 11, 30))
+    )
+    assert occurrence.date == date(2026, 11, 20)  # the story's day, for templates
+    assert occurrence.known_from == date(2026, 11, 22)  # due when outreach learned of it
+    too_old = Mention("acme", FeedEntry("s2", "t", "l", NOW - timedelta(days=4)), "s", 0.9, NOW)
+    subject = Subject.of(contact, dataset(contact, mentions=[too_old]), NOW)
+    assert (
+        list(
+            KINDS["news_mention"].occurrences(
+                r.NewsMention(max_age="3d"),
+                subject,
+                DateRange(date(2026, 11, 1), date(2026, 11, 30)),
+            )
+        )
+        == []
+    )

@@ -40,6 +40,7 @@ from outreach.adapters.mentions.scoring import (
     Article,
     Form,
     Occurrence,
+    SentenceFacts,
     combine,
     domain_in,
 )
@@ -190,12 +191,13 @@ class MentionFinder:
         if article.language in INFLECTING:
             matches += self._inflected(doc, pipeline, {(s, e) for s, e, _ in matches})
         labels = self._entity_labels(doc.text) if matches and self.entities is not None else []
+        facts = SentenceFacts(doc)
         for s, e, form_index in _longest_first(matches):
             span = doc[s:e]
             entity = next(
                 (label for a, b, label in labels if a < span.end_char and span.start_char < b), None
             )
-            yield Occurrence(self.forms[form_index], doc, s, e, index, entity)
+            yield Occurrence(self.forms[form_index], doc, s, e, index, entity, facts)
 
     def _entity_labels(self, text: str) -> list[tuple[int, int, str]]:
         assert self.entities is not None

@@ -10,7 +10,7 @@ Air Lines", "Mount Hekla") or sits in an exclude phrase does not count at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from spacy.tokens import Doc, Span
@@ -89,6 +89,7 @@ class Article:
     text: str  # title and body, the title first
     link: str
     language: str
+    _phrases: dict[tuple[str, ...], bool] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, title: str, body: str, link: str, language: str) -> Article:
@@ -127,7 +128,31 @@ class Article:
         return " ".join(self.text[start:end].split())
 
     def mentions_any(self, phrases: Iterable[str]) -> bool:
-        return any(_contains(self.folded, fold(p)) for p in phrases if p.strip())
+        key = tuple(phrases)
+        if key not in self._phrases:  # once per article: weighing asks per occurrence
+            self._phrases[key] = any(_contains(self.folded, fold(p)) for p in key if p.strip())
+        return self._phrases[key]
+
+
+class SentenceFacts:
+    """What every occurrence in one sentence asks about it, worked out once."""
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        self._nouns: list[int] | None = None
+
+    @cached_property
+    def upper(self) -> bool:
+        return mostly_upper([t.text for t in self.doc])
+
+    @cached_property
+    def folded(self) -> str:
+        return fold(self.doc.text)
+
+    def company_nouns(self, language: str) -> list[int]:
+        if self._nouns is None:
+            self._nouns = [t.i for t in self.doc if noun_in(fold(t.text), COMPANY_NOUNS, language)]
+        return self._nouns
 
 
 @dataclass
@@ -138,6 +163,11 @@ class Occurrence:
     end: int
     sentence: int  # index in Article.spans
     entity: str | None = None  # a trained pipeline's entity label over it, when one is used
+    facts: SentenceFacts = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.facts is None:
+            self.facts = SentenceFacts(self.doc)
 
     @property
     def span(self) -> Span:
@@ -186,7 +216,7 @@ def domain_in(company: Company, article: Article) -> bool:
     if not company.domain:
         return False
     domain = fold(company.domain)
-    return _contains(article.folded, domain) or domain in fold(article.link)
+    return article.mentions_any((domain,)) or domain in fold(article.link)
 
 
 def combine(
@@ -226,7 +256,7 @@ def _headline(occurrence: Occurrence, article: Article) -> bool:
     """In a headline written in capitals or Title Case, capitals say nothing."""
     if article.has_title and occurrence.sentence == 0 and article.title_case_only:
         return True
-    return mostly_upper([t.text for t in occurrence.doc])
+    return occurrence.facts.upper
 
 
 def _starts_sentence(occurrence: Occurrence) -> bool:
@@ -272,8 +302,8 @@ def _described(occurrence: Occurrence, language: str) -> float:
             return OTHER_NOUN
         if noun_in(word, COMPANY_NOUNS, language):
             return COMPANY_NOUN_BESIDE
-    sentence = [fold(t.text) for t in doc if t.i < occurrence.start or t.i >= end]
-    in_sentence = any(noun_in(w, COMPANY_NOUNS, language) for w in sentence)
+    nouns = occurrence.facts.company_nouns(language)
+    in_sentence = any(i < occurrence.start or i >= end for i in nouns)
     return COMPANY_NOUN_IN_SENTENCE if in_sentence else 0.0
 
 
@@ -287,7 +317,7 @@ def _inflected(occurrence: Occurrence) -> bool:
 
 
 def _excluded(occurrence: Occurrence, company: Company, article: Article) -> bool:
-    sentence = fold(occurrence.doc.text)
+    sentence = occurrence.facts.folded
     name = fold(occurrence.span.text)
     return any(name in fold(p) and _contains(sentence, fold(p)) for p in company.exclude)
 

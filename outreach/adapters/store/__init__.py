@@ -184,6 +184,7 @@ class Store:
                 ),
                 sentence=row["sentence"],
                 confidence=row["confidence"],
+                found=from_iso(row["found_at"]),
             )
             for row in rows
         ]

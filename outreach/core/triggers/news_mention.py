@@ -15,14 +15,21 @@ def occurrences(params: NewsMention, subject: Subject, dates: DateRange) -> Iter
     for mention in _relevant(params, subject):
         published = mention.entry.published
         day = published.astimezone(subject.now.tzinfo).date() if published else subject.today
-        if day not in dates:
+        # Due the morning of the story, or the day outreach first saw it if that was later:
+        # a story inside max_age is never "late" only because it was found late.
+        found = (
+            mention.found.astimezone(subject.now.tzinfo).date()
+            if mention.found
+            else (subject.today)
+        )
+        if max(day, found) not in dates:
             continue
         entry = mention.entry
         yield Occurrence(
             key=entry.id,
             date=day,
             fire_date=day,
-            known_from=day,
+            known_from=max(day, found),
             details={
                 "kind": "news_mention",
                 "date": day,
