@@ -170,3 +170,25 @@ def test_a_trained_pipeline_adds_evidence_when_configured(tmp_path):
     }
     assert helped["kestrel"] > plain["kestrel"]
     assert helped.get("summit", 0) < plain["summit"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("John Kestrel, a farmer from Selfoss, won the award.", set()),  # a person
+        ("Summit Inc. reported record profits.", {"summit"}),  # a legal form, sentence start
+        ("Delta Logistics Ltd. opened a hub.", {"delta"}),
+        ("Leaders gathered in Dublin for the Summit on climate.", set()),
+    ],
+)
+def test_review_cases(finder, text, expected):
+    assert found(finder, text) == expected
+
+
+def test_names_with_symbols_are_not_everyday_words():
+    finder = MentionFinder(
+        [Company("hm", "H&M"), Company("3m", "3M"), Company("coke", "Coca-Cola")]
+    )
+    assert found(finder, "H&M opens a store in Reykjavik.") == {"hm"}
+    assert found(finder, "Analysts said 3M settled the lawsuit.") == {"3m"}
+    assert found(finder, "Yesterday Coca-Cola opened a bottling plant.") == {"coke"}

@@ -175,7 +175,10 @@ OTHER_NOUNS = frozenset(
     park street road bay peninsula region county district glacier
     film movie novel book song album band ship satellite satellites spacecraft rocket star
     planet galaxy variant strain storm hurricane festival team club footballer player singer
-    character horse breed
+    character horse breed farmer teacher student actor actress writer author artist doctor
+    nurse lawyer politician minister mayor resident pensioner father mother son daughter
+    wife husband brother sister grandmother grandfather bóndi kennari földműves tanár
+    talunik õpetaja фермер вчитель учитель ֆերմեր ուսուցիչ
     eldfjall eldfjallið gos gosið fjall fjallið jökull á áin
     folyó folyón hegy város falu tó sziget
     jõgi mägi linn küla järv saar

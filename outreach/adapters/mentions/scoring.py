@@ -34,7 +34,7 @@ COMMON = 3.0  # Zipf: an everyday word ("delta" 4.1, "summit" 4.3)
 UNCOMMON = 2.0  # known, but rarely a plain word ("kestrel" 2.5)
 # The weights `weigh` adds up.
 BASE_RARE, BASE_UNCOMMON, BASE_COMMON = 0.7, 0.5, 0.2
-CAPITAL, LEGAL, CONTEXT, DOMAIN, VERB = 0.2, 0.35, 0.4, 0.4, 0.15
+CAPITAL, LEGAL, CONTEXT, PLACE_CONTEXT, DOMAIN, VERB = 0.2, 0.5, 0.4, 0.15, 0.4, 0.15
 COMPANY_NOUN_BESIDE, COMPANY_NOUN_IN_SENTENCE, OTHER_NOUN = 0.3, 0.25, -0.5
 INFLECTED, REPEATED, IN_TITLE = -0.1, 0.05, 0.05
 ORG_ENTITY, OTHER_ENTITY = 0.25, -0.3  # from an optional trained pipeline
@@ -48,7 +48,7 @@ COMPANY_VERBS = frozenset(
     acquired acquires acquiring bought buys signed signs won wins hired hires plans planned
     expands expanded expanding raised raises posted posts agreed agrees named names appointed
     appoints unveiled unveils completed completes delivered delivers confirmed confirms
-    cut cuts recalled recalls sued sues filed files has had is was will""".split()
+    cut cuts recalled recalls sued sues filed files""".split()
 )
 _QUOTES = set("\"'«»“”„‘’‹›()[]")
 
@@ -75,8 +75,8 @@ class Form:
         """How much of an everyday word this form is (Zipf). Digits or a legal form make a
         name distinctive; so do several capitalised words, unless every one of them is an
         everyday word ("New York", "Blue Summit"): those are known, but not unmistakable."""
-        if self.legal or any(c.isdigit() for c in self.text):
-            return 0.0
+        if self.legal or any(not (c.isalpha() or c.isspace() or c in "'’.") for c in self.text):
+            return 0.0  # digits or symbols ("3M", "H&M", "Coca-Cola"): no everyday word
         scores = [commonness(word, language) for word in self.text.split()]
         if len(scores) > 1 and self.capitalised:
             return UNCOMMON if min(scores) >= COMMON else 0.0
@@ -190,8 +190,7 @@ def weigh(occurrence: Occurrence, company: Company, article: Article) -> float:
         score += CAPITAL  # a capital where a plain word would have none
     if form.legal or _legal_form_beside(occurrence):
         score += LEGAL
-    if article.mentions_any(company.context):
-        score += CONTEXT
+    score += _context(company, article)
     if domain_in(company, article):
         score += DOMAIN
     score += _described(occurrence, article.language)
@@ -210,6 +209,17 @@ def base_score(ordinariness: float) -> float:
     if ordinariness < UNCOMMON:
         return BASE_RARE
     return BASE_UNCOMMON if ordinariness < COMMON else BASE_COMMON
+
+
+def _context(company: Company, article: Article) -> float:
+    """The company's context words in the article: words of its trade say much; place names
+    (written with a capital) say little, since namesakes share their places (the volcano
+    Hekla is in Iceland too)."""
+    trade = [w for w in company.context if not w[:1].isupper()]
+    if article.mentions_any(trade):
+        return CONTEXT
+    places = [w for w in company.context if w[:1].isupper()]
+    return PLACE_CONTEXT if article.mentions_any(places) else 0.0
 
 
 def domain_in(company: Company, article: Article) -> bool:
@@ -308,12 +318,11 @@ def _described(occurrence: Occurrence, language: str) -> float:
 
 
 def _inflected(occurrence: Occurrence) -> bool:
-    """Written with a case ending glued on (not after a hyphen or an apostrophe)."""
-    written = [fold(t.text) for t in occurrence.span]
-    return any(
-        token != word and token.split("-", 1)[0].rstrip('»"”') != word
-        for token, word in zip(written, occurrence.form.words, strict=False)
-    )
+    """Written with a case ending glued on (not after a hyphen or an apostrophe); compared
+    without spaces, since a tokenizer may split a name ("3M", "Coca-Cola")."""
+    written = "".join(fold(occurrence.span.text).split())
+    name = "".join(occurrence.form.words)
+    return written != name and written.split("-", 1)[0].rstrip('»"”') != name
 
 
 def _excluded(occurrence: Occurrence, company: Company, article: Article) -> bool:
@@ -324,7 +333,11 @@ def _excluded(occurrence: Occurrence, company: Company, article: Article) -> boo
 
 def _verb_follows(occurrence: Occurrence) -> bool:
     doc, end = occurrence.doc, occurrence.end
-    following = [t for t in doc[end : end + 3] if t.text not in ("'s", "’s", ",")]
+    following = [
+        t
+        for t in doc[end : end + 4]
+        if t.text not in ("'s", "’s", ",", ".") and not legal_form(t.text)
+    ]
     return bool(following) and following[0].lower_ in COMPANY_VERBS
 
 
