@@ -192,3 +192,15 @@ def test_names_with_symbols_are_not_everyday_words():
     assert found(finder, "H&M opens a store in Reykjavik.") == {"hm"}
     assert found(finder, "Analysts said 3M settled the lawsuit.") == {"3m"}
     assert found(finder, "Yesterday Coca-Cola opened a bottling plant.") == {"coke"}
+
+
+def test_a_longer_name_is_not_an_inflection():
+    finder = MentionFinder(
+        [
+            Company("marel", "Marel", context=("food processing",)),
+            Company("aegir", "Ægir", aliases=("Ægir hf.",)),
+        ]
+    )
+    assert found(finder, "Tegnap a Marelli új gyárat nyitott.", "hu") == set()
+    assert found(finder, "Tegnap a Marelnél food processing gépet vettek.", "hu") == {"marel"}
+    assert found(finder, "Útgerðin samdi við Ægi hf. um siglingatæki.", "is") == {"aegir"}

@@ -26,6 +26,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from outreach.adapters.mentions.lexicon import (
+    CASE_ENDINGS,
     COMPANY_NOUNS,
     INFLECTING,
     fold,
@@ -59,6 +60,7 @@ class Found:
 
 @dataclass
 class _Pipeline:
+    language: str
     nlp: Language
     matcher: PhraseMatcher
     form_tokens: dict[int, tuple[str, ...]]  # each form as this tokenizer splits it, folded
@@ -215,7 +217,7 @@ class MentionFinder:
             for cut in range(max(MIN_STEM, len(word) - MAX_ENDING), len(word) + 1):
                 for form_index in self.stems.get(word[:cut], ()):
                     words = pipeline.tokens(self.forms[form_index], form_index)
-                    end = _inflected_span(doc, token.i, words)
+                    end = _inflected_span(doc, token.i, words, pipeline.language)
                     if end is not None and (token.i, end) not in exact:
                         found.append((token.i, end, form_index))
         return found
@@ -234,7 +236,7 @@ class MentionFinder:
         for index, form in enumerate(self.forms):
             patterns = {form.text, " ".join(form.words)}  # as written, and without accents
             matcher.add(str(index), [nlp.make_doc(pattern) for pattern in sorted(patterns)])
-        return _Pipeline(nlp, matcher, {})
+        return _Pipeline(language, nlp, matcher, {})
 
 
 def _forms(company: Company) -> Iterator[Form]:
@@ -268,25 +270,37 @@ def _stem(word: str) -> str | None:
     return word[:-1]
 
 
-def _inflected_span(doc: Doc, first: int, words: tuple[str, ...]) -> int | None:
+def _inflected_span(
+    doc: Doc, first: int, words: tuple[str, ...], language: str = "xx"
+) -> int | None:
     """End of the span when the tokens from `first` are `words`, each as written or as its
     stem plus a short ending (or a hyphenated one: "Armlogic-ը", "Kft.-vel")."""
     if first + len(words) > len(doc):
         return None
     for offset, word in enumerate(words):
-        if not word_matches(fold(doc[first + offset].text), word):
+        if not word_matches(fold(doc[first + offset].text), word, language):
             return None
     return first + len(words)
 
 
-def word_matches(token: str, word: str) -> bool:
+def word_matches(token: str, word: str, language: str = "xx") -> bool:
+    """`token` is `word`, or `word` with a case ending of `language` (after the whole word,
+    or after its stem with the last letter changed: "Heklu", "Deltánál", "Ægis")."""
     if token == word:
         return True
     head = token.split("-", 1)[0].rstrip('»"”')
     if head == word:
         return True
     stem = _stem(word)
-    return stem is not None and token.startswith(stem) and len(token) - len(stem) <= MAX_ENDING
+    if stem is None or not token.startswith(stem) or len(token) - len(stem) > MAX_ENDING:
+        return False
+    endings = CASE_ENDINGS.get(language)
+    if endings is None:  # a language we know no endings of: any short one
+        return True
+    after_word = token[len(word) :] if token.startswith(word) else None
+    after_stem = token[len(stem) :]
+    dropped = after_stem == "" and word[-1:] in "rs"  # Icelandic "Ægir" -> "Ægi"
+    return after_word in endings or len(after_stem) == 1 or after_stem[1:] in endings or dropped
 
 
 def _longest_first(matches: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

@@ -232,3 +232,21 @@ def legal_form(word: str) -> bool:
     if key not in LEGAL_FORMS:
         return False
     return key not in _WORDLIKE_FORMS or head[:1].isupper()
+
+
+# Case endings names take, folded (accents off), by language: "Heklu", "a Deltánál",
+# "Deltale", "«Агросвіту»". A longer word that merely starts like a name ("Marelli") is
+# another name.
+CASE_ENDINGS: dict[str, frozenset[str]] = {
+    lang: frozenset(fold(e) for e in endings.split())
+    for lang, endings in {
+        "is": "s a i u ar ir ur um ið inu ins nir num ann an ins",
+        "hu": "t at et ot öt nak nek nál nél ban ben ba be ból ből ra re ról ről hoz hez höz "
+        "tól től val vel vál vél ig ért ként on en ön n ul ül é ék nál nél t",
+        "et": "le l lt ga ks s st sse ni na ta t d de lle lla lta ssa sta ile il ilt i e u",
+        "fi": "n a ä ssa ssä sta stä lla llä lta ltä lle ksi na nä in ineen tta ttä",
+        "uk": "а я у ю ом ем єм і ї ові еві ам ям ах ях ами ями и е",
+        "ru": "а я у ю ом ем ой ей е и ы ам ям ах ях ами ями ов",
+        "hy": "ի ը ն ով ում ից ին ու",
+    }.items()
+}
