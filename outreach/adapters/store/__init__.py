@@ -76,11 +76,6 @@ class Store:
             row = connection.execute(select(feeds).where(feeds.c.url == url)).mappings().first()
         return dict(row) if row else {}
 
-    def feed_states(self) -> list[dict[str, object]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(feeds).order_by(feeds.c.url)).mappings().all()
-        return [dict(row) for row in rows]
-
     def record_fetch(
         self,
         connection: Connection,
