@@ -1,0 +1,163 @@
+"""Channels against real endpoints: a JSONL file, and a real SMTP server (aiosmtpd) on
+localhost answering 250, 451 and 550."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from outreach.adapters.channels.files import FileChannel
+from outreach.adapters.channels.smtp import SmtpChannel
+from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.config import SmtpChannel as SmtpSettings
+
+
+def row(key: str = "birthday:c-1:2026", **details: object) -> OutboxRow:
+    return OutboxRow(
+        key=key,
+        rule_id="birthday",
+        contact_id="c-1",
+        action="email",
+        channel="email",
+        status="sending",
+        send_at=datetime(2026, 12, 2, 9, tzinfo=UTC),
+        payload={
+            "subject": "Happy birthday, Ada!",
+            "text": "Dear Ada,\n\nAll the best.",
+            "html": "<p>Dear Ada,</p>",
+            "locale": "en",
+            "details": {
+                "to": "ada@client.test",
+                "from": "Anna Jónsdóttir <anna@acme.test>",
+                "reply_to": "anna@acme.test",
+                **details,
+            },
+        },
+        attempts=0,
+        provider_id=None,
+        last_error=None,
+        updated_at=datetime(2026, 12, 2, 9, tzinfo=UTC),
+    )
+
+
+class Recorder:
+    """An SMTP server's handler: keeps what it accepts; answers RCPT as told."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.rcpt_answer = "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if not self.rcpt_answer.startswith("250"):
+            return self.rcpt_answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Recorder, SmtpChannel]]:
+    handler, port = Recorder(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = SmtpSettings.model_validate(
+        {
+            "provider": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "from": "Acme <hello@acme.test>",
+            "timeout": 5,
+        }
+    )
+    try:
+        yield handler, SmtpChannel(settings, None, None)
+    finally:
+        controller.stop()
+
+
+def test_an_email_arrives_with_the_owner_as_sender_and_reply_to(smtp) -> None:
+    handler, channel = smtp
+    delivery = channel.send(row())
+    assert delivery.outcome == "sent" and delivery.provider_id
+    (raw,) = handler.messages
+    email = message_from_bytes(raw, policy=default)
+    assert email["From"] == "Anna Jónsdóttir <anna@acme.test>"
+    assert email["To"] == "ada@client.test"
+    assert email["Reply-To"] == "anna@acme.test"
+    assert email["Subject"] == "Happy birthday, Ada!"
+    assert email["X-Outreach-Key"] == "birthday:c-1:2026"
+    assert email["Message-ID"] == delivery.provider_id
+    assert email.get_body(("plain",)).get_content().startswith("Dear Ada,")
+    assert email.get_body(("html",)).get_content().strip() == "<p>Dear Ada,</p>"
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [("451 4.3.0 try again later", "retry"), ("550 5.1.1 no such user", "dead")],
+)
+def test_4xx_is_worth_a_retry_and_5xx_is_final(smtp, answer: str, outcome: str) -> None:
+    handler, channel = smtp
+    handler.rcpt_answer = answer
+    delivery = channel.send(row())
+    assert delivery.outcome == outcome
+    assert answer.split()[0] in (delivery.error or "")
+    assert handler.messages == []
+
+
+def test_no_server_is_worth_a_retry() -> None:
+    settings = SmtpSettings.model_validate(
+        {
+            "provider": "smtp",
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "from": "a@acme.test",
+            "timeout": 2,
+        }
+    )
+    assert SmtpChannel(settings, None, None).send(row()).outcome == "retry"
+
+
+def test_no_field_can_inject_a_header(smtp) -> None:
+    handler, channel = smtp
+    evil = row()
+    evil.payload["subject"] = "Hi\r\nBcc: victim@evil.test"
+    evil.payload["details"]["from"] = "Anna\r\nBcc: victim@evil.test <anna@acme.test>"
+    assert channel.send(evil).outcome == "sent"
+    (raw,) = handler.messages
+    email = message_from_bytes(raw, policy=default)
+    assert email["Bcc"] is None
+    assert "\n" not in email["Subject"] and "\n" not in email["From"]
+
+
+def test_the_file_channel_appends_one_json_line_per_action(tmp_path: Path) -> None:
+    channel = FileChannel(tmp_path / "out/gifts.jsonl")
+    gift = row("pencil:c-1:purchase-p-9", item="Graphite pencil, engraved", ship_by="2026-12-01")
+    assert channel.send(gift).outcome == "sent"
+    assert channel.send(row("pencil:c-2:purchase-p-10")).outcome == "sent"
+    lines = (tmp_path / "out/gifts.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    assert len(lines) == 2
+    assert first["key"] == "pencil:c-1:purchase-p-9"
+    assert first["item"] == "Graphite pencil, engraved" and first["ship_by"] == "2026-12-01"
+
+
+def test_an_unwritable_sink_is_worth_a_retry(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("a file where a folder should be")
+    assert FileChannel(tmp_path / "out/gifts.jsonl").send(row()).outcome == "retry"
