@@ -101,7 +101,7 @@ class Engine:
                 continue
             drafts.append(self.decide(candidate, verdict))
         capped = apply_frequency_cap(drafts, self.config.policies.max_per_contact, history)
-        return sorted((self._approval(d) for d in capped), key=_order)
+        return sorted(capped, key=_order)
 
     def candidates(
         self,
@@ -213,7 +213,8 @@ class Engine:
         impossible = check_action(draft, dict(decision.details))
         if impossible:
             return replace(decision, status=Status.ERROR, reason=impossible)
-        return self._rendered(decision, candidate, draft)
+        rendered = self._rendered(decision, candidate, draft)
+        return rendered if rendered.status is Status.ERROR else self._approval(rendered, rule)
 
     def _rendered(self, decision: Decision, candidate: Candidate, draft: Draft) -> Decision:
         template = draft.template
@@ -226,9 +227,10 @@ class Engine:
             return replace(decision, status=Status.ERROR, reason=str(exc))
         return replace(decision, message=message)
 
-    def _approval(self, decision: Decision) -> Decision:
-        rule = next(r for r in self.rules if r.id == decision.rule_id)
-        if decision.status is Status.PLANNED and rule.needs_approval:
+    @staticmethod
+    def _approval(decision: Decision, rule: Rule) -> Decision:
+        # The cap weighs needs_approval like planned, and a capped one stays capped.
+        if rule.needs_approval:
             return replace(decision, status=Status.NEEDS_APPROVAL, reason="approval required")
         return decision
 

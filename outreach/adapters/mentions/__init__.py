@@ -199,7 +199,7 @@ class MentionFinder:
             entity = next(
                 (label for a, b, label in labels if a < span.end_char and span.start_char < b), None
             )
-            yield Occurrence(self.forms[form_index], doc, s, e, index, entity, facts)
+            yield Occurrence(self.forms[form_index], doc, s, e, index, facts, entity)
 
     def _entity_labels(self, text: str) -> list[tuple[int, int, str]]:
         assert self.entities is not None

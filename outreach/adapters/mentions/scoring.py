@@ -162,12 +162,8 @@ class Occurrence:
     start: int  # token span
     end: int
     sentence: int  # index in Article.spans
+    facts: SentenceFacts  # shared by the occurrences in one sentence
     entity: str | None = None  # a trained pipeline's entity label over it, when one is used
-    facts: SentenceFacts = field(default=None)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.facts is None:
-            self.facts = SentenceFacts(self.doc)
 
     @property
     def span(self) -> Span:
