@@ -226,3 +226,4 @@ class Decision:
     message: Message | None = None
     occasion: Mapping[str, Any] = EMPTY
     details: Mapping[str, Any] = EMPTY  # action particulars: recipient, gift...
+    deadline: datetime | None = None  # the last moment it may still go (catch-up window)

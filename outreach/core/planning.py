@@ -18,9 +18,17 @@ from zoneinfo import ZoneInfo
 from outreach.core.actions import Draft, action_details, check_action, check_message
 from outreach.core.config import Config
 from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
-from outreach.core.policies import History, Timing, apply_frequency_cap, suppression, timing
+from outreach.core.policies import (
+    GiftLimit,
+    History,
+    Timing,
+    apply_frequency_cap,
+    apply_gift_limits,
+    suppression,
+    timing,
+)
 from outreach.core.rendering import Condition, RenderError, Templates
-from outreach.core.rules import ACTION_CHANNELS, Rule
+from outreach.core.rules import ACTION_CHANNELS, GiftAction, Rule
 from outreach.core.timing import (
     DateRange,
     QuietHours,
@@ -101,7 +109,30 @@ class Engine:
                 continue
             drafts.append(self.decide(candidate, verdict))
         capped = apply_frequency_cap(drafts, self.config.policies.max_per_contact, history)
-        return sorted(capped, key=_order)
+        capped.sort(key=_order)  # gift limits are spent in the order gifts go
+        return self._limit_gifts(capped, data, history)
+
+    def _limit_gifts(
+        self, decisions: list[Decision], data: Dataset, history: History
+    ) -> list[Decision]:
+        limits = {
+            rule.id: GiftLimit(params.max_per_year, params.budget.currency)
+            for rule in self.rules
+            if isinstance(params := rule.action.params, GiftAction)
+            and params.max_per_year is not None
+            and params.budget is not None
+        }
+        if not limits:
+            return decisions
+        company_of = {
+            d.contact_id: data.contacts[d.contact_id].company_id
+            for d in decisions
+            if d.contact_id in data.contacts
+        }
+        for gift in history.gifts:
+            contact = data.contacts.get(gift.contact_id)
+            company_of.setdefault(gift.contact_id, contact.company_id if contact else None)
+        return apply_gift_limits(decisions, limits, company_of, history)
 
     def candidates(
         self,
@@ -202,6 +233,7 @@ class Engine:
             priority=rule.priority,
             occasion=candidate.occurrence.details,
             details=action_details(draft),
+            deadline=candidate.scheduled + rule.schedule.late_by_at_most,
         )
         blocked = suppression(contact, candidate.data)
         if blocked:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from outreach.core.config import FrequencyCap
 from outreach.core.model import Contact, Dataset, Decision, Status
+from outreach.core.rules import Money, YearlyGiftLimit
 
 # Actions that reach the client and so count against the frequency cap; tasks for the
 # account manager do not.
@@ -16,12 +18,24 @@ COUNTED_ACTIONS = frozenset({"email", "gift"})
 
 
 @dataclass(frozen=True, slots=True)
+class GiftSpend:
+    """A gift already decided on, for yearly limits: the year it ships and its budget."""
+
+    rule_id: str
+    contact_id: str
+    year: int
+    budget: Money
+
+
+@dataclass(frozen=True, slots=True)
 class History:
-    """What the store already holds: occurrence keys recorded, and per contact the times of
-    emails and gifts sent or scheduled (they count against the frequency cap)."""
+    """What the store already holds: occurrence keys recorded, per contact the times of
+    emails and gifts sent or scheduled (they count against the frequency cap), and the gifts
+    that count against yearly limits."""
 
     recorded: frozenset[str] = frozenset()
     sends: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+    gifts: tuple[GiftSpend, ...] = ()
 
 
 def suppression(contact: Contact, data: Dataset) -> str | None:
@@ -95,3 +109,70 @@ def _fits(kept: Iterable[float], moment: float, window: float, limit: int) -> bo
         if sum(1 for t in times if start <= t < start + window) > limit:
             return False
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class GiftLimit:
+    limit: YearlyGiftLimit
+    currency: str
+
+
+def apply_gift_limits(
+    decisions: Sequence[Decision],
+    limits: Mapping[str, GiftLimit],
+    company_of: Mapping[str, str | None],
+    history: History,
+) -> list[Decision]:
+    """A gift that would take its rule's spend for a contact or company in a calendar year
+    past `max_per_year` is held for a person to approve, with the sums in the reason."""
+    spent: dict[tuple[str, str, str, int], Decimal] = {}
+
+    def add(rule_id: str, contact_id: str, year: int, amount: Decimal) -> None:
+        for scope, who in (("contact", contact_id), ("company", company_of.get(contact_id))):
+            if who:
+                slot = (rule_id, scope, who, year)
+                spent[slot] = spent.get(slot, Decimal(0)) + amount
+
+    for gift in history.gifts:
+        rule_limit = limits.get(gift.rule_id)
+        if rule_limit and gift.budget.currency == rule_limit.currency:
+            add(gift.rule_id, gift.contact_id, gift.year, gift.budget.amount)
+    result = list(decisions)
+    for index, decision in enumerate(decisions):
+        rule_limit = limits.get(decision.rule_id)
+        if rule_limit is None or decision.status not in (Status.PLANNED, Status.NEEDS_APPROVAL):
+            continue
+        amount = Decimal(str(decision.details["budget"]["amount"]))
+        year = int(str(decision.details["ship_by"])[:4])
+        over = _over_limit(decision, rule_limit, company_of, spent, amount, year)
+        if over:
+            result[index] = replace(decision, status=Status.NEEDS_APPROVAL, reason=over)
+        else:
+            add(decision.rule_id, decision.contact_id, year, amount)
+    return result
+
+
+def _over_limit(
+    decision: Decision,
+    rule_limit: GiftLimit,
+    company_of: Mapping[str, str | None],
+    spent: Mapping[tuple[str, str, str, int], Decimal],
+    amount: Decimal,
+    year: int,
+) -> str | None:
+    scopes = (
+        ("contact", decision.contact_id, rule_limit.limit.per_contact),
+        ("company", company_of.get(decision.contact_id), rule_limit.limit.per_company),
+    )
+    for scope, who, limit in scopes:
+        if limit is None or not who:
+            continue
+        total = spent.get((decision.rule_id, scope, who, year), Decimal(0)) + amount
+        if total > limit:
+            currency = rule_limit.currency
+            return (
+                f"held: gift limit per {scope} — with this one, {decision.rule_id} would spend "
+                f"{total} {currency} on {scope} {who} in {year} "
+                f"(max_per_year.per_{scope}: {limit} {currency})"
+            )
+    return None

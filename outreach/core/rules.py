@@ -125,11 +125,29 @@ class Money(Strict):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
+class YearlyGiftLimit(Strict):
+    """What this rule may spend on gifts in a calendar year, in the budget's currency."""
+
+    per_contact: Decimal | None = Field(None, ge=0)
+    per_company: Decimal | None = Field(None, ge=0)
+
+
 class GiftAction(Strict):
     item: SingleLine = Field(min_length=1)
     budget: Money | None = None
     card: TemplateName | None = Field(None, description="template of the card's text")
     ship_days: int = Field(0, ge=0, le=365, description="due this many days before the occasion")
+    max_per_year: YearlyGiftLimit | None = Field(
+        None,
+        description="spend of this rule per contact / per company per calendar year; a gift "
+        "that would go over is held for approval with that reason",
+    )
+
+    @model_validator(mode="after")
+    def _limit_needs_budget(self) -> GiftAction:
+        if self.max_per_year is not None and self.budget is None:
+            raise ValueError("max_per_year needs a budget: it adds up the gifts' budgets")
+        return self
 
 
 class TaskAction(Strict):

@@ -1,29 +1,32 @@
 """Channels: where an outbox row goes. One seam, one module per kind.
 
-    send(row) -> Delivery
+    send(row) -> Delivery        (outreach.core.delivery)
 
 A channel never raises for trouble on the other side: it says whether the row was `sent`
-(with the provider's id), should be tried again later (`retry`, with how long the provider
-asked to wait, if it did), or can never go (`dead`, with the provider's error).
+(with the provider's id), should be tried again later (`retry`, saying how long the provider
+asked to wait and whether the provider may have it anyway), can never go (`dead`, with the
+provider's error), or whether the channel as a whole refused us (`paused`, e.g. a bad key).
+
+A channel whose receiver can be read back (the JSONL file) also answers `confirm(row)`:
+whether a row interrupted mid-send arrived, so it is neither lost nor sent twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol, runtime_checkable
 
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.delivery import Delivery
 
-Outcome = Literal["sent", "retry", "dead"]
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    outcome: Outcome
-    provider_id: str | None = None
-    error: str | None = None  # one line, for `history`; never a secret
-    retry_after: float | None = None  # seconds the provider asked us to wait
+__all__ = ["Channel", "Confirming", "Delivery"]
 
 
 class Channel(Protocol):
     def send(self, row: OutboxRow) -> Delivery: ...
+
+
+@runtime_checkable
+class Confirming(Protocol):
+    def confirm(self, row: OutboxRow) -> bool | None:
+        """Did this row arrive? None when it cannot be told."""
+        ...

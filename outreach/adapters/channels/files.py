@@ -1,14 +1,29 @@
 """The file channel: gift and task sinks as JSON Lines, one object per action, for a person
-or another system to pick up."""
+or another system to pick up. The file can be read back, so a row interrupted mid-write is
+resolved by looking (`confirm`), never by writing it twice."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.store.outbox import OutboxRow
+
+
+def sink_record(row: OutboxRow) -> dict[str, Any]:
+    """What a gift or task sink receives: the action, its particulars and its text."""
+    return {
+        "key": row.key,
+        "rule": row.rule_id,
+        "contact": row.contact_id,
+        "action": row.action,
+        "due": row.send_at.isoformat(timespec="seconds"),
+        **{k: row.payload.get(k) for k in ("subject", "text", "html", "locale")},
+        **row.payload.get("details", {}),
+    }
 
 
 class FileChannel:
@@ -16,21 +31,15 @@ class FileChannel:
         self.path = path
 
     def send(self, row: OutboxRow) -> Delivery:
-        record = {
-            "key": row.key,
-            "rule": row.rule_id,
-            "contact": row.contact_id,
-            "action": row.action,
-            "due": row.send_at.isoformat(timespec="seconds"),
-            **{k: row.payload.get(k) for k in ("subject", "text", "html", "locale")},
-            **row.payload.get("details", {}),
-        }
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        line = json.dumps(sink_record(row), ensure_ascii=False, default=str) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One write of one line with O_APPEND: concurrent writers never interleave lines.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = "\n" + line  # a line torn by a crash stays alone on its line
                 os.write(fd, line.encode("utf-8"))
                 os.fsync(fd)
             finally:
@@ -38,3 +47,20 @@ class FileChannel:
         except OSError as exc:
             return Delivery("retry", error=f"cannot write {self.path}: {exc.strerror or exc}")
         return Delivery("sent", provider_id=f"file:{self.path.name}")
+
+    def confirm(self, row: OutboxRow) -> bool | None:
+        needle = json.dumps(row.key, ensure_ascii=False)
+        try:
+            with self.path.open(encoding="utf-8", errors="replace") as sink:
+                return any(needle in line and _key_of(line) == row.key for line in sink)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return None
+
+
+def _key_of(line: str) -> object:
+    try:
+        return json.loads(line).get("key")
+    except (ValueError, AttributeError):
+        return None  # a torn last line: it did not arrive

@@ -1,15 +1,18 @@
 """The SMTP channel: smtplib, plain, STARTTLS or SSL, credentials from the environment.
 
-4xx answers and network trouble are worth a retry; 5xx answers are final."""
+4xx answers and network trouble are worth a retry; 5xx answers are final. Trouble after the
+message went over the wire (DATA was sent, no final answer came) is doubtful: the server may
+have taken it."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import make_msgid
 
 from outreach.adapters.channels import Delivery
+from outreach.adapters.channels.addressing import formatted, mailbox, one_line
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SmtpChannel as SmtpSettings
 
@@ -25,36 +28,56 @@ class SmtpChannel:
             message = build_message(row, self.settings.from_)
         except (KeyError, ValueError) as exc:
             return Delivery("dead", error=f"cannot build the email: {exc}")
+        server: _Session | None = None
         try:
             with self._connect() as server:
                 if self.username and self.password:
                     server.login(self.username, self.password)
                 refused = server.send_message(message)
+        except smtplib.SMTPAuthenticationError as exc:
+            return Delivery("paused", error=_said(exc.smtp_code, exc.smtp_error))
         except smtplib.SMTPResponseException as exc:
             return _answer(exc.smtp_code, exc.smtp_error)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             return _answer(code, text)
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            return Delivery("retry", error=f"SMTP {self.settings.host}: {exc}")
+            doubtful = server is not None and server.data_sent
+            return Delivery("retry", error=f"SMTP {self.settings.host}: {exc}", doubtful=doubtful)
         if refused:
             code, text = next(iter(refused.values()))
             return _answer(code, text)
         return Delivery("sent", provider_id=str(message["Message-ID"]))
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Session:
         settings = self.settings
         if settings.security == "ssl":
-            return smtplib.SMTP_SSL(
+            return _SslSession(
                 settings.host,
                 settings.port,
                 timeout=settings.timeout,
                 context=ssl.create_default_context(),
             )
-        server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        server = _Session(settings.host, settings.port, timeout=settings.timeout)
         if settings.security == "starttls":
             server.starttls(context=ssl.create_default_context())
         return server
+
+
+class _Session(smtplib.SMTP):
+    """Remembers whether the message may have gone out, to tell a doubtful failure. (Set when
+    DATA begins: a connection lost during the DATA command itself is counted doubtful too,
+    which errs on the safe side.)"""
+
+    data_sent = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        self.data_sent = True
+        return super().data(msg)
+
+
+class _SslSession(_Session, smtplib.SMTP_SSL):
+    pass
 
 
 def build_message(row: OutboxRow, default_from: str) -> EmailMessage:
@@ -62,27 +85,28 @@ def build_message(row: OutboxRow, default_from: str) -> EmailMessage:
     package, so no field can carry a line break into the headers."""
     payload, details = row.payload, row.payload.get("details", {})
     message = EmailMessage()
-    message["From"] = _mailbox(details.get("from") or default_from)
-    message["To"] = _mailbox(details["to"])
+    message["From"] = formatted(details.get("from") or default_from)
+    message["To"] = _recipient(details)
     if details.get("reply_to"):
-        message["Reply-To"] = _mailbox(details["reply_to"])
-    message["Subject"] = " ".join(str(payload.get("subject") or "").split())
-    message["Message-ID"] = make_msgid(domain=parseaddr(message["From"])[1].split("@")[-1])
-    message["X-Outreach-Key"] = " ".join(row.key.split())
+        message["Reply-To"] = formatted(details["reply_to"])
+    message["Subject"] = one_line(payload.get("subject"))
+    message["Message-ID"] = make_msgid(domain=mailbox(message["From"])[1].split("@")[-1])
+    message["X-Outreach-Key"] = one_line(row.key)
     message.set_content(payload.get("text") or "")
     if payload.get("html"):
         message.add_alternative(payload["html"], subtype="html")
     return message
 
 
-def _mailbox(text: str) -> str:
-    name, address = parseaddr(" ".join(str(text).split()))
-    if not address or "@" not in address:
-        raise ValueError(f"not an address: {text!r}")
-    return formataddr((name, address))
+def _recipient(details: dict[str, str]) -> str:
+    _, address = mailbox(details["to"])
+    return formatted(f"{one_line(details.get('to_name'))} <{address}>")
+
+
+def _said(code: int, text: bytes | str) -> str:
+    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"SMTP {code} {one_line(said)}"
 
 
 def _answer(code: int, text: bytes | str) -> Delivery:
-    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    error = f"SMTP {code} {' '.join(said.split())}"
-    return Delivery("retry" if 400 <= code < 500 else "dead", error=error)
+    return Delivery("retry" if 400 <= code < 500 else "dead", error=_said(code, text))

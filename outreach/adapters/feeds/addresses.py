@@ -95,7 +95,7 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
-def _guarded_transport(allow_private: bool, deadline: float) -> httpx.HTTPTransport:
+def guarded_transport(allow_private: bool, deadline: float) -> httpx.HTTPTransport:
     """An ordinary transport whose sockets connect only to the addresses just checked (no DNS
     rebinding between check and connect) and give up at `deadline` (a server trickling
     headers forever). TLS still verifies, and sends SNI for, the URL's host name."""

@@ -13,7 +13,7 @@ from typing import Literal
 import httpx
 
 from outreach import __version__
-from outreach.adapters.feeds.addresses import NoHost, Refused, _guarded_transport, check_url
+from outreach.adapters.feeds.addresses import NoHost, Refused, check_url, guarded_transport
 from outreach.adapters.feeds.messages import error_text, safe_url
 from outreach.adapters.feeds.sources import is_http_url, resolve_feed_path
 
@@ -84,7 +84,7 @@ def fetch(
         follow_redirects=False,
         trust_env=False,  # a proxy from the environment would bypass the address check
         headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT},
-        transport=transport or _guarded_transport(policy.allow_private, deadline),
+        transport=transport or guarded_transport(policy.allow_private, deadline),
     ) as client:
         return _follow(client, source_url, state, policy, deadline)
 

@@ -7,6 +7,9 @@ SQLAlchemy Core, no ORM; the tables are in `schema.py`, created on first use:
               normalised link) is stored once
     mentions  (entry, company) pairs the matcher found, with confidence and sentence
     outbox    every action decided on, once, under its occurrence key (`outbox.py`)
+    channel_pauses  channels resting after a 429 or a 401
+
+A newer outreach adds the columns it needs to an older store when it opens it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, create_engine, event, insert, inspect, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
@@ -60,16 +63,27 @@ class Store:
             raise UserError(f"store: no driver for '{parsed.drivername}' ({exc})") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         try:
             metadata.create_all(engine)
+            _add_missing_columns(engine)
         except OperationalError as exc:
             raise UserError(f"store: cannot open {parsed.render_as_string()}: {exc.orig}") from None
         return cls(engine)
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
-            yield connection
+        """A write transaction. On SQLite it takes the write lock at once (BEGIN IMMEDIATE):
+        what it reads stays true until it commits, and a second writer waits its turn instead
+        of failing half-way."""
+        with self.engine.connect() as connection:
+            connection.execution_options(sqlite_immediate=True)
+            with connection.begin():
+                yield connection
 
     def feed_state(self, url: str) -> dict[str, str | None]:
         with self.engine.connect() as connection:
@@ -185,7 +199,32 @@ class Store:
         ]
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added since the store was created; each new one is nullable or has a default."""
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(engine.dialect)
+                default = getattr(column.default, "arg", None)
+                extra = f" NOT NULL DEFAULT {default!r}" if default is not None else ""
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{extra}"
+                )
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # pysqlite's own transaction handling is off (see `_sqlite_pragmas`): we say BEGIN.
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _sqlite_pragmas(connection: object, _record: object) -> None:
+    # Autocommit at the driver, so that BEGIN is ours to say (and savepoints work).
+    connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the daemon's writes
     cursor.execute("PRAGMA busy_timeout=30000")

@@ -3,13 +3,17 @@
 A row is written when the plan is recorded and then only moves forward:
 
     needs_approval -> pending (approve) | rejected (reject)
-    pending        -> sending (claimed by a dispatcher) -> sent | failed (retry later) | dead
-    failed         -> sending (at its next attempt)
-    sending        -> ambiguous (found after a crash: the provider may or may not have it)
-    late           (its moment passed while nothing ran; never sent, kept for history)
+    pending        -> sending (claimed by one dispatcher) -> sent | failed | dead | ambiguous
+                   -> cancelled (opted out or suppressed since) | late (its window passed)
+    failed         -> sending (at its next attempt, after a backoff)
+    sending        -> failed | ambiguous | sent (found after its dispatcher died; see
+                      outreach.core.delivery.interrupted)
+    late           its moment passed while nothing ran; never sent, kept for history
+    dead, ambiguous, cancelled -> pending again only by a person (`queue retry`)
 
 The key is the primary key, so recording the same plan twice, or two runs at once, writes each
-action once.
+action once. A claim is a conditional UPDATE (from `pending` or `failed` to `sending`), so of
+two dispatchers that want the same row exactly one gets it, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -18,15 +22,18 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from outreach.adapters.store.schema import from_iso, iso, outbox
+from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox
+from outreach.core.delivery import Step
 from outreach.core.model import Decision, Status
-from outreach.core.policies import COUNTED_ACTIONS
+from outreach.core.policies import COUNTED_ACTIONS, GiftSpend, History
+from outreach.core.rules import Money
 
 # What a plan's decision becomes in the outbox; the other statuses are not recorded: they
 # are decided again at every plan (a cap may lift, an error may be fixed).
@@ -35,8 +42,12 @@ RECORDED = {
     Status.NEEDS_APPROVAL: "needs_approval",
     Status.LATE: "late",
 }
-# Rows that stand for a message the client gets, for the frequency cap.
+# Rows that stand for a message the client gets, for the frequency cap and gift limits.
 COUNTED_STATUSES = ("needs_approval", "pending", "sending", "sent", "failed", "ambiguous")
+# Rows a person may act on, and rows no one will touch again unless a person asks.
+OPEN_STATUSES = ("needs_approval", "pending", "sending", "failed")
+FINAL_STATUSES = ("sent", "dead", "ambiguous", "rejected", "cancelled", "late")
+STATUSES = (*OPEN_STATUSES, *FINAL_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,11 @@ class OutboxRow:
     provider_id: str | None
     last_error: str | None
     updated_at: datetime
+    deadline: datetime | None = None
+    doubtful: int = 0
+    next_attempt_at: datetime | None = None
+    claimed_by: str | None = None
+    sent_at: datetime | None = None
 
 
 def payload_of(decision: Decision) -> dict[str, Any]:
@@ -84,6 +100,7 @@ def record(connection: Connection, decisions: Iterable[Decision], now: datetime)
             "channel": decision.channel,
             "status": status,
             "send_at": iso(decision.send_at),
+            "deadline": iso(decision.deadline),
             "payload": json.dumps(payload_of(decision), ensure_ascii=False, default=str),
             "attempts": 0,
             "created_at": iso(now),
@@ -100,6 +117,29 @@ def record(connection: Connection, decisions: Iterable[Decision], now: datetime)
 
 def keys(connection: Connection) -> frozenset[str]:
     return frozenset(connection.execute(select(outbox.c.key)).scalars())
+
+
+def history(connection: Connection) -> History:
+    """What planning must know of the outbox: keys taken, sends counted, gifts spent."""
+    return History(
+        recorded=keys(connection), sends=counted_sends(connection), gifts=gifts(connection)
+    )
+
+
+def gifts(connection: Connection) -> tuple[GiftSpend, ...]:
+    query = select(outbox.c.rule_id, outbox.c.contact_id, outbox.c.payload).where(
+        outbox.c.action == "gift", outbox.c.status.in_(COUNTED_STATUSES)
+    )
+    spent = []
+    for rule_id, contact_id, payload in connection.execute(query):
+        details = json.loads(payload).get("details") or {}
+        budget, ship_by = details.get("budget"), str(details.get("ship_by") or "")
+        try:
+            money = Money(amount=Decimal(str(budget["amount"])), currency=budget["currency"])
+            spent.append(GiftSpend(rule_id, contact_id, int(ship_by[:4]), money))
+        except (TypeError, KeyError, ValueError, InvalidOperation):
+            continue  # a gift without a budget spends nothing countable
+    return tuple(spent)
 
 
 def counted_sends(connection: Connection) -> dict[str, tuple[datetime, ...]]:
@@ -150,6 +190,81 @@ def move(
     return bool(result.rowcount)
 
 
+def due(connection: Connection, now: datetime, channels: Iterable[str], limit: int) -> list[str]:
+    """Keys of rows that should go now through these channels, oldest first."""
+    moment = iso(now)
+    query = (
+        select(outbox.c.key)
+        .where(
+            outbox.c.channel.in_(list(channels)),
+            or_(
+                and_(outbox.c.status == "pending", outbox.c.send_at <= moment),
+                and_(outbox.c.status == "failed", outbox.c.next_attempt_at <= moment),
+            ),
+        )
+        .order_by(outbox.c.send_at, outbox.c.key)
+        .limit(limit)
+    )
+    return list(connection.execute(query).scalars())
+
+
+def claim(connection: Connection, key: str, now: datetime, worker: str) -> OutboxRow | None:
+    """Take a due row for sending; None if it is not due, or another dispatcher took it."""
+    moment = iso(now)
+    claimed = connection.execute(
+        update(outbox)
+        .where(
+            outbox.c.key == key,
+            or_(
+                and_(outbox.c.status == "pending", outbox.c.send_at <= moment),
+                and_(outbox.c.status == "failed", outbox.c.next_attempt_at <= moment),
+            ),
+        )
+        .values(status="sending", claimed_by=worker, updated_at=moment)
+    )
+    return get(connection, key) if claimed.rowcount else None
+
+
+def get(connection: Connection, key: str) -> OutboxRow | None:
+    found = connection.execute(select(outbox).where(outbox.c.key == key)).mappings().first()
+    return _row(found) if found else None
+
+
+def settle(connection: Connection, row: OutboxRow, step: Step, now: datetime) -> bool:
+    """Record where a claimed row went; False if it was no longer ours."""
+    values: dict[str, Any] = {
+        "attempts": step.attempts,
+        "doubtful": step.doubtful,
+        "last_error": step.error,
+        "next_attempt_at": iso(step.next_attempt_at),
+        "claimed_by": None,
+    }
+    if step.status in ("sent", "ambiguous") and step.provider_id is not None:
+        values.update(provider_id=step.provider_id, sent_at=iso(now))
+    return move(connection, row.key, ["sending"], step.status, now, **values)
+
+
+def release(connection: Connection, row: OutboxRow, back_to: str, now: datetime) -> bool:
+    """Give a claimed row back untouched (its channel is paused)."""
+    return move(connection, row.key, ["sending"], back_to, now, claimed_by=None)
+
+
+def pause(connection: Connection, channel: str, until: datetime, reason: str) -> None:
+    connection.execute(delete(channel_pauses).where(channel_pauses.c.channel == channel))
+    connection.execute(
+        insert(channel_pauses).values(channel=channel, paused_until=iso(until), reason=reason)
+    )
+
+
+def pauses(connection: Connection, now: datetime) -> dict[str, tuple[datetime, str]]:
+    """Channels resting at `now`: until when, and why."""
+    query = select(channel_pauses).where(channel_pauses.c.paused_until > iso(now))
+    return {
+        row["channel"]: (from_iso(row["paused_until"]) or now, row["reason"])
+        for row in connection.execute(query).mappings()
+    }
+
+
 def counts(connection: Connection) -> dict[str, int]:
     query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
     return {status: int(count) for status, count in connection.execute(query)}
@@ -169,4 +284,9 @@ def _row(row: Any) -> OutboxRow:
         provider_id=row["provider_id"],
         last_error=row["last_error"],
         updated_at=from_iso(row["updated_at"]) or datetime.min,
+        deadline=from_iso(row["deadline"]),
+        doubtful=row["doubtful"] or 0,
+        next_attempt_at=from_iso(row["next_attempt_at"]),
+        claimed_by=row["claimed_by"],
+        sent_at=from_iso(row["sent_at"]),
     )

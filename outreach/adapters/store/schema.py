@@ -65,9 +65,24 @@ outbox = Table(
     Column("status", String(20), nullable=False, index=True),
     Column("send_at", String(40), nullable=False, index=True),
     Column("payload", Text, nullable=False),  # JSON: message and action particulars
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("deadline", String(40)),  # after this it is `late`, never sent
+    Column("attempts", Integer, nullable=False, default=0),  # answers from the provider
+    Column("doubtful", Integer, nullable=False, default=0),  # tries that may have arrived
+    Column("next_attempt_at", String(40)),  # for `failed`: not before this
+    Column("claimed_by", String(200)),  # for `sending`: host:pid:token of the dispatcher
     Column("provider_id", String(500)),
     Column("last_error", Text),
+    Column("sent_at", String(40)),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+)
+
+# A channel that must not be used for a while: rate limited (429) or refused our credentials
+# (401), so the queue waits instead of burning through.
+channel_pauses = Table(
+    "channel_pauses",
+    metadata,
+    Column("channel", String(20), primary_key=True),
+    Column("paused_until", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
 )

@@ -1,0 +1,135 @@
+"""The SendGrid channel: v3 Mail Send through the official client.
+
+The client speaks urllib: HTTP answers come as `python_http_client` HTTPError subclasses
+(with `.status_code`, `.headers`, `.body`); trouble before the request went out as URLError;
+trouble after it (a dropped connection, a read timeout) raw, and then SendGrid may have the
+message. SendGrid has no idempotency key, so our outbox key rides in `custom_args`, where its
+event webhook and activity feed show it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.error import URLError
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from outreach.adapters.channels import Delivery
+from outreach.adapters.channels.addressing import mailbox, one_line
+from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.config import SendGridChannel as SendGridSettings
+
+# The client logs request headers, the API key among them, at DEBUG: never let it.
+logging.getLogger("python_http_client").setLevel(logging.INFO)
+
+RETRIED_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+KEY_ARG = "outreach_key"
+
+
+class SendGridChannel:
+    def __init__(self, settings: SendGridSettings, api_key: str) -> None:
+        self.settings = settings
+        self.client = SendGridAPIClient(api_key=api_key, host=settings.host.rstrip("/"))
+
+    def send(self, row: OutboxRow) -> Delivery:
+        try:
+            body = mail_body(row, self.settings.from_)
+        except (KeyError, ValueError) as exc:
+            return Delivery("dead", error=f"cannot build the email: {exc}")
+        try:
+            response = self.client.client.mail.send.post(
+                request_body=body, timeout=self.settings.timeout
+            )
+        except HTTPError as exc:
+            return answer(exc.status_code, exc.headers, exc.body)
+        except URLError as exc:  # the request did not go out: safe to try again
+            return Delivery("retry", error=f"SendGrid unreachable: {exc.reason}")
+        except (TimeoutError, http.client.HTTPException, OSError) as exc:
+            error = f"no answer from SendGrid ({type(exc).__name__}: {exc})"
+            return Delivery("retry", error=one_line(error), doubtful=True)
+        return Delivery("sent", provider_id=response.headers.get("X-Message-Id"))
+
+
+def mail_body(row: OutboxRow, default_from: str) -> dict[str, Any]:
+    """The v3 mail/send request for an outbox row."""
+    payload, details = row.payload, row.payload.get("details", {})
+    to_name, to_address = mailbox(details["to"])
+    to = _address(to_address, one_line(details.get("to_name")) or to_name)
+    content = [{"type": "text/plain", "value": payload.get("text") or ""}]
+    if payload.get("html"):
+        content.append({"type": "text/html", "value": payload["html"]})
+    body: dict[str, Any] = {
+        "personalizations": [{"to": [to]}],
+        "from": _address(*reversed(mailbox(details.get("from") or default_from))),
+        "subject": one_line(payload.get("subject")),
+        "content": content,
+        "custom_args": {KEY_ARG: row.key, "outreach_rule": row.rule_id},
+    }
+    if details.get("reply_to"):
+        body["reply_to"] = _address(*reversed(mailbox(details["reply_to"])))
+    return body
+
+
+def _address(address: str, name: str) -> dict[str, str]:
+    return {"email": address, "name": name} if name else {"email": address}
+
+
+def answer(status: int, headers: Any, body: bytes | str | None) -> Delivery:
+    """What an HTTP error answer from SendGrid means for the row."""
+    error = f"SendGrid {status}: {_errors(body)}"
+    if status == 401:
+        return Delivery("paused", error=f"{error} (check the API key)")
+    if status in RETRIED_STATUSES:
+        wait = retry_after(headers)
+        return Delivery("retry", error=error, retry_after=wait, rest_channel=status == 429)
+    return Delivery("dead", error=error)
+
+
+def retry_after(headers: Any, now: float | None = None) -> float | None:
+    """Seconds to wait, from `Retry-After` (seconds or an HTTP date) or SendGrid's
+    `X-RateLimit-Reset` (a Unix time)."""
+    now = time.time() if now is None else now
+    given = _header(headers, "Retry-After")
+    if given:
+        try:
+            return max(0.0, float(given))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(given).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    reset = _header(headers, "X-RateLimit-Reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    value = headers.get(name)
+    return str(value).strip() if value is not None else None
+
+
+def _errors(body: bytes | str | None) -> str:
+    """SendGrid's own words, from its `{"errors": [{"message", "field"}]}` body."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    try:
+        found = json.loads(text).get("errors") or []
+        said = "; ".join(
+            one_line(e.get("message")) + (f" (field {e['field']})" if e.get("field") else "")
+            for e in found
+            if isinstance(e, dict)
+        )
+    except (ValueError, AttributeError):
+        said = ""
+    return said or one_line(text)[:300] or "no details"
