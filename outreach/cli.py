@@ -17,13 +17,16 @@ from rich.console import Console
 from rich.progress import Progress
 
 from outreach import __version__
-from outreach.clock import parse_now, system_clock
+from outreach.adapters.store import Store
+from outreach.adapters.store.outbox import OPEN_STATUSES, OutboxRow
+from outreach.clock import fixed_clock, parse_now, system_clock
 from outreach.core.explaining import explain
 from outreach.core.model import with_mentions
 from outreach.core.problems import Problem
 from outreach.core.rules import RuleFile
 from outreach.core.timing import zone
-from outreach.errors import OutreachError, UsageError
+from outreach.errors import OutreachError, UsageError, UserError
+from outreach.history_reports import changes_lines, row_json, rows_table, run_json, run_lines
 from outreach.reports import (
     decisions_html,
     decisions_json,
@@ -33,9 +36,11 @@ from outreach.reports import (
     print_mentions,
     summary,
 )
+from outreach.services.channels import ChannelSet
 from outreach.services.init import create_workspace
 from outreach.services.preview import preview as plan_preview
-from outreach.services.workspace import Workspace, find_root, load_workspace
+from outreach.services.queue import Change, approve, listed, reject, retry, waiting_keys
+from outreach.services.workspace import Workspace, find_root, load_config, load_workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_PROBLEMS = 20
@@ -355,6 +360,176 @@ def init(directory: Path, force: bool) -> None:
     click.echo(
         f"Starter workspace in {directory}. Try: outreach preview --workspace {directory}", err=True
     )
+
+
+# --- dispatch ------------------------------------------------------------------------------
+
+
+def _channels(loaded: Workspace) -> ChannelSet:
+    import os
+
+    return ChannelSet(loaded.config, loaded.root, os.environ)
+
+
+def _store(workspace_dir: str | None, create: bool = False) -> Store | None:
+    """The workspace's store, from its config alone (no data is loaded); None when a SQLite
+    store does not exist yet."""
+    root = find_root(workspace_dir)
+    problems: list[Problem] = []
+    config = load_config(root, problems)
+    return Store.open(config.store, root, create=create)
+
+
+def _require_store(workspace_dir: str | None) -> Store:
+    store = _store(workspace_dir)
+    if store is None:
+        raise UserError("nothing recorded yet: the store does not exist (run `outreach run`)")
+    return store
+
+
+@cli.command()
+@workspace_option
+@now_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def run(workspace: str | None, now: str | None, fmt: str) -> None:
+    """One pass: plan, record, then send what is due. Safe from cron every minute."""
+    from outreach.services.dispatch import run_once
+
+    loaded = _open(workspace, news=True)
+    _report_problems(loaded.problems)
+    moment = _now(loaded, now) if now else None
+    store = Store.open(loaded.config.store, loaded.root)
+    assert store is not None
+    clock = fixed_clock(moment) if moment else system_clock
+    report = run_once(loaded, store, _channels(loaded), clock)
+    if fmt == "json":
+        click.echo(json.dumps(run_json(report), ensure_ascii=False, indent=2))
+    else:
+        for line in run_lines(report):
+            click.echo(line)
+    if loaded.errors or report.unusable:
+        sys.exit(1)
+
+
+@cli.group(cls=Outreach)
+def queue() -> None:
+    """What waits in the outbox: list it, approve or reject it, send it again."""
+
+
+@queue.command(name="list")
+@workspace_option
+@click.option("--status", "statuses", multiple=True, metavar="S", help="Only these statuses.")
+@click.option("--rule", "rule_id", metavar="ID", help="Only this rule.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def queue_list(
+    workspace: str | None, statuses: tuple[str, ...], rule_id: str | None, fmt: str
+) -> None:
+    """Actions not yet done: waiting for approval, pending, retrying, or needing a person."""
+    store = _store(workspace)
+    chosen = list(statuses) or [*OPEN_STATUSES, "ambiguous"]
+    rows = listed(store, chosen, rule=rule_id) if store else []
+    _print_rows(rows, fmt, "outbox: " + ", ".join(chosen))
+
+
+@queue.command(name="approve")
+@click.argument("keys", nargs=-1, metavar="[KEY]...")
+@workspace_option
+@click.option("--all", "every", is_flag=True, help="Every action waiting for approval.")
+@click.option("--rule", "rule_id", metavar="ID", help="With --all: only this rule's.")
+def queue_approve(
+    keys: tuple[str, ...], workspace: str | None, every: bool, rule_id: str | None
+) -> None:
+    """Let actions that wait for approval go when their time comes."""
+    if every == bool(keys):
+        raise UsageError("give KEY... or --all (with --rule ID to narrow it)")
+    if rule_id and not every:
+        raise UsageError("--rule goes with --all")
+    store = _require_store(workspace)
+    chosen = waiting_keys(store, rule_id) if every else list(keys)
+    if every and not chosen:
+        click.echo("nothing waits for approval" + (f" for {rule_id}" if rule_id else ""))
+        return
+    _report_changes(approve(store, chosen, system_clock()))
+
+
+@queue.command(name="reject")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@workspace_option
+def queue_reject(keys: tuple[str, ...], workspace: str | None) -> None:
+    """Never send these actions."""
+    _report_changes(reject(_require_store(workspace), list(keys), system_clock()))
+
+
+@queue.command(name="retry")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@workspace_option
+def queue_retry(keys: tuple[str, ...], workspace: str | None) -> None:
+    """Send again actions that are dead, ambiguous, cancelled, late or rejected."""
+    _report_changes(retry(_require_store(workspace), list(keys), system_clock()))
+
+
+def _report_changes(changes: list[Change]) -> None:
+    for line in changes_lines(changes):
+        click.echo(line)
+    if not all(c.done for c in changes):
+        sys.exit(1)
+
+
+@cli.command()
+@workspace_option
+@click.option("--contact", "contact_id", metavar="ID", help="Only this contact.")
+@click.option("--status", "statuses", multiple=True, metavar="S", help="Only these statuses.")
+@click.option("--rule", "rule_id", metavar="ID", help="Only this rule.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def history(
+    workspace: str | None,
+    contact_id: str | None,
+    statuses: tuple[str, ...],
+    rule_id: str | None,
+    fmt: str,
+) -> None:
+    """Everything in the outbox: what was sent, when, through what, with its status."""
+    store = _store(workspace)
+    rows = listed(store, list(statuses) or None, contact_id, rule_id) if store else []
+    _print_rows(rows, fmt, "history")
+
+
+def _print_rows(rows: Sequence[OutboxRow], fmt: str, title: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([row_json(r) for r in rows], ensure_ascii=False, indent=2))
+    elif rows:
+        rows_table(rows, _console(), title)
+    else:
+        click.echo(f"{title}: nothing", err=True)
+
+
+@cli.command(name="send-test")
+@click.argument("rule_id", metavar="RULE")
+@click.argument("contact_id", metavar="CONTACT")
+@click.option("--to", "to", required=True, metavar="ADDRESS", help="Your own address.")
+@workspace_option
+@now_option
+def send_test_command(
+    rule_id: str, contact_id: str, to: str, workspace: str | None, now: str | None
+) -> None:
+    """Render RULE's real message for CONTACT and email it to ADDRESS (nothing is recorded)."""
+    from outreach.services.send_test import send_test
+
+    loaded = _open(workspace, news=True)
+    _report_problems(loaded.problems)
+    decision, delivery = send_test(
+        loaded, _channels(loaded), rule_id, contact_id, to, _now(loaded, now)
+    )
+    occasion = decision.send_at.isoformat(timespec="minutes")
+    if delivery.outcome != "sent":
+        raise UserError(f"the test did not go: {delivery.error}")
+    click.echo(f"sent to {to}: {decision.rule_id} for {contact_id} (occasion at {occasion})")
 
 
 def main() -> None:

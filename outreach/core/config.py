@@ -52,10 +52,19 @@ class FileChannel(Strict):
 
 
 class WebhookChannel(Strict):
+    """A gift or task sink that is an HTTP endpoint."""
+
     provider: Literal["webhook"]
     url: str = Field(pattern=r"^https?://\S+$")
-    secret_env: str | None = None
-    timeout: float = Field(10.0, gt=0)
+    secret_env: str | None = Field(None, description="HMAC-SHA256 signing secret's variable")
+    timeout: float = Field(10.0, gt=0, le=300, description="seconds")
+
+
+class WebhookSettings(Strict):
+    """How webhook actions are sent (each rule names its own url)."""
+
+    secret_env: str | None = Field(None, description="HMAC-SHA256 signing secret's variable")
+    timeout: float = Field(10.0, gt=0, le=300, description="seconds")
 
 
 EmailChannel = Annotated[SendGridChannel | SmtpChannel, Field(discriminator="provider")]
@@ -66,7 +75,7 @@ class Channels(Strict):
     email: EmailChannel | None = None
     gifts: SinkChannel | None = None
     tasks: SinkChannel | None = None
-    webhook: WebhookChannel | None = None
+    webhook: WebhookSettings | None = None
 
 
 class FrequencyCap(Strict):

@@ -94,8 +94,8 @@ def backoff(attempt: int, asked: float | None, jitter: float) -> timedelta:
     """Wait before the next try: doubling from FIRST_WAIT up to LONGEST_WAIT, with half of it
     random (so many rows failing together do not return together), and never less than the
     provider asked for."""
-    ceiling = min(LONGEST_WAIT, FIRST_WAIT * 2 ** min(attempt - 1, 20))
-    wait = ceiling / 2 + ceiling / 2 * jitter
+    ceiling: timedelta = min(LONGEST_WAIT, FIRST_WAIT * 2 ** min(attempt - 1, 20))
+    wait: timedelta = ceiling / 2 + ceiling / 2 * jitter
     if asked is not None and asked > 0:
         wait = max(wait, min(timedelta(seconds=asked), LONGEST_ASKED))
     return wait

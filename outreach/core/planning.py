@@ -218,6 +218,28 @@ class Engine:
             return str(exc)
 
     def decide(self, candidate: Candidate, verdict: bool | str = True) -> Decision:
+        decision, draft = self._drafted(candidate)
+        blocked = suppression(candidate.contact, candidate.data)
+        if blocked:
+            return replace(decision, status=Status.SUPPRESSED, reason=blocked)
+        if candidate.timing is Timing.LATE:
+            return replace(decision, status=Status.LATE, reason=_late_reason(candidate))
+        if isinstance(verdict, str):
+            return replace(decision, status=Status.ERROR, reason=verdict)
+        impossible = check_action(draft, dict(decision.details))
+        if impossible:
+            return replace(decision, status=Status.ERROR, reason=impossible)
+        rendered = self._rendered(decision, candidate, draft)
+        if rendered.status is Status.ERROR:
+            return rendered
+        return self._approval(rendered, candidate.rule)
+
+    def rehearse(self, candidate: Candidate) -> Decision:
+        """The decision rendered as if every policy let it go: what a test send shows."""
+        decision, draft = self._drafted(candidate)
+        return self._rendered(decision, candidate, draft)
+
+    def _drafted(self, candidate: Candidate) -> tuple[Decision, Draft]:
         rule, contact = candidate.rule, candidate.contact
         draft = Draft(
             rule, contact, candidate.owner, self.config, candidate.due_date, candidate.occurrence
@@ -235,18 +257,7 @@ class Engine:
             details=action_details(draft),
             deadline=candidate.scheduled + rule.schedule.late_by_at_most,
         )
-        blocked = suppression(contact, candidate.data)
-        if blocked:
-            return replace(decision, status=Status.SUPPRESSED, reason=blocked)
-        if candidate.timing is Timing.LATE:
-            return replace(decision, status=Status.LATE, reason=_late_reason(candidate))
-        if isinstance(verdict, str):
-            return replace(decision, status=Status.ERROR, reason=verdict)
-        impossible = check_action(draft, dict(decision.details))
-        if impossible:
-            return replace(decision, status=Status.ERROR, reason=impossible)
-        rendered = self._rendered(decision, candidate, draft)
-        return rendered if rendered.status is Status.ERROR else self._approval(rendered, rule)
+        return decision, draft
 
     def _rendered(self, decision: Decision, candidate: Candidate, draft: Draft) -> Decision:
         template = draft.template

@@ -10,6 +10,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import formatted, mailbox, one_line
@@ -71,7 +72,7 @@ class _Session(smtplib.SMTP):
 
     data_sent = False
 
-    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+    def data(self, msg: Any) -> tuple[int, bytes]:
         self.data_sent = True
         return super().data(msg)
 

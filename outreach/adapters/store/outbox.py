@@ -19,6 +19,7 @@ two dispatchers that want the same row exactly one gets it, on SQLite and Postgr
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,9 +86,9 @@ def payload_of(decision: Decision) -> dict[str, Any]:
     }
 
 
-def record(connection: Connection, decisions: Iterable[Decision], now: datetime) -> int:
-    """Write each recordable decision not yet in the outbox; return how many were new."""
-    written = 0
+def record(connection: Connection, decisions: Iterable[Decision], now: datetime) -> Counter[str]:
+    """Write each recordable decision not yet in the outbox; return the new ones by status."""
+    written: Counter[str] = Counter()
     for decision in decisions:
         status = RECORDED.get(decision.status)
         if status is None:
@@ -109,7 +110,7 @@ def record(connection: Connection, decisions: Iterable[Decision], now: datetime)
         try:
             with connection.begin_nested():  # a key already there is no error: it is the point
                 connection.execute(insert(outbox).values(**values))
-            written += 1
+            written[status] += 1
         except IntegrityError:
             continue
     return written
@@ -133,7 +134,7 @@ def gifts(connection: Connection) -> tuple[GiftSpend, ...]:
     spent = []
     for rule_id, contact_id, payload in connection.execute(query):
         details = json.loads(payload).get("details") or {}
-        budget, ship_by = details.get("budget"), str(details.get("ship_by") or "")
+        budget, ship_by = details.get("budget") or {}, str(details.get("ship_by") or "")
         try:
             money = Money(amount=Decimal(str(budget["amount"])), currency=budget["currency"])
             spent.append(GiftSpend(rule_id, contact_id, int(ship_by[:4]), money))
@@ -241,12 +242,29 @@ def settle(connection: Connection, row: OutboxRow, step: Step, now: datetime) ->
     }
     if step.status in ("sent", "ambiguous") and step.provider_id is not None:
         values.update(provider_id=step.provider_id, sent_at=iso(now))
-    return move(connection, row.key, ["sending"], step.status, now, **values)
+    return _move_claimed(connection, row, step.status, now, values)
 
 
 def release(connection: Connection, row: OutboxRow, back_to: str, now: datetime) -> bool:
-    """Give a claimed row back untouched (its channel is paused)."""
-    return move(connection, row.key, ["sending"], back_to, now, claimed_by=None)
+    """Give a claimed row back untouched (its channel is paused, or it never went out)."""
+    return _move_claimed(connection, row, back_to, now, {"claimed_by": None})
+
+
+def _move_claimed(
+    connection: Connection, row: OutboxRow, status: str, now: datetime, values: dict[str, Any]
+) -> bool:
+    # Only while the claim is still the one we read: a row recovered and claimed again by
+    # another dispatcher in the meantime is theirs.
+    result = connection.execute(
+        update(outbox)
+        .where(
+            outbox.c.key == row.key,
+            outbox.c.status == "sending",
+            outbox.c.claimed_by == row.claimed_by,
+        )
+        .values(status=status, updated_at=iso(now), **values)
+    )
+    return bool(result.rowcount)
 
 
 def pause(connection: Connection, channel: str, until: datetime, reason: str) -> None:

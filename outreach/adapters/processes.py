@@ -1,0 +1,60 @@
+"""Who holds a claim: a dispatcher names itself host:pid:token, so a row left in `sending`
+can be told apart as in flight (its process lives) or orphaned (it died)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+# A claim from another machine is taken for orphaned after this long: longer than any
+# channel's timeout, so a slow send elsewhere is never mistaken for a dead one.
+LEASE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    host: str
+    pid: int
+    token: str  # tells this process from an earlier one that had the same pid
+
+    @classmethod
+    def current(cls) -> Worker:
+        return cls(socket.gethostname(), os.getpid(), secrets.token_hex(4))
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}:{self.token}"
+
+    def orphaned(self, claimed_by: str | None, claimed_at: datetime, now: datetime) -> bool:
+        """Is a claim by `claimed_by` left over from a dispatcher that is gone?"""
+        parts = (claimed_by or "").rsplit(":", 2)
+        if len(parts) != 3 or not parts[1].isdigit():
+            return now - claimed_at > LEASE
+        host, pid, token = parts[0], int(parts[1]), parts[2]
+        if host != self.host:
+            return now - claimed_at > LEASE
+        if pid == self.pid:
+            return token != self.token  # that pid is ours now: its owner is gone
+        return not process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet still answers kill(0) (Linux only)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]

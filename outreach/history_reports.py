@@ -1,0 +1,117 @@
+"""The outbox for people: `queue list`, `history` and `run` as tables, lines or JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from outreach.adapters.store.outbox import OutboxRow
+from outreach.services.dispatch import RunReport
+from outreach.services.queue import Change
+
+STATUS_STYLE = {
+    "needs_approval": "yellow",
+    "pending": "green",
+    "sending": "cyan",
+    "failed": "yellow",
+    "sent": "bold green",
+    "dead": "bold red",
+    "ambiguous": "bold magenta",
+    "rejected": "dim",
+    "cancelled": "magenta",
+    "late": "dim",
+}
+
+
+def row_json(row: OutboxRow) -> dict[str, Any]:
+    payload = row.payload
+    return {
+        "key": row.key,
+        "rule": row.rule_id,
+        "contact": row.contact_id,
+        "action": row.action,
+        "channel": row.channel,
+        "status": row.status,
+        "send_at": _iso(row.send_at),
+        "attempts": row.attempts,
+        "next_attempt_at": _iso(row.next_attempt_at),
+        "sent_at": _iso(row.sent_at),
+        "provider_id": row.provider_id,
+        "error": row.last_error,
+        "reason": payload.get("reason"),
+        "subject": payload.get("subject"),
+        "details": payload.get("details") or {},
+    }
+
+
+def rows_table(rows: Sequence[OutboxRow], console: Console, title: str) -> None:
+    table = Table(header_style="bold", title=title, title_justify="left")
+    for column in ("send at (UTC)", "status", "rule", "contact", "action", "what", "key"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row.send_at.strftime("%Y-%m-%d %H:%M"),
+            f"[{STATUS_STYLE.get(row.status, '')}]{row.status}[/]",
+            row.rule_id,
+            row.contact_id,
+            row.action,
+            _what(row),
+            row.key,
+        )
+    console.print(table)
+
+
+def _what(row: OutboxRow) -> str:
+    payload, details = row.payload, row.payload.get("details") or {}
+    said = row.last_error or payload.get("reason") or ""
+    if row.status == "sent":
+        said = f"via {row.channel}" + (f" · {row.provider_id}" if row.provider_id else "")
+    elif row.status == "failed" and row.next_attempt_at is not None:
+        said = f"retry after {row.next_attempt_at:%H:%M:%S} · {said}"
+    subject = payload.get("subject") or ""
+    if row.action == "gift":
+        subject = f"{details.get('item')} for {details.get('recipient')}"
+    return " — ".join(part for part in (subject, said) if part)
+
+
+def changes_lines(changes: Sequence[Change]) -> list[str]:
+    return [f"{'ok' if c.done else 'not changed'}: {c.key}: {c.note}" for c in changes]
+
+
+def run_lines(report: RunReport) -> list[str]:
+    lines = []
+    recorded = sum(report.recorded.values())
+    lines.append(f"recorded {recorded} new" + _counted(report.recorded))
+    done = sum(report.outcomes.values())
+    lines.append(f"dispatched {done}" + _counted(report.outcomes))
+    for channel, why in sorted(report.unusable.items()):
+        lines.append(f"{channel}: cannot send ({why}); its actions wait")
+    for channel, why in sorted(report.paused.items()):
+        lines.append(f"{channel}: paused {why}")
+    if report.waiting:
+        lines.append("in the outbox:" + _counted(report.waiting).removeprefix(":"))
+    if report.waiting.get("needs_approval"):
+        lines.append("  approve with `outreach queue list` and `outreach queue approve KEY`")
+    return lines
+
+
+def run_json(report: RunReport) -> dict[str, Any]:
+    return {
+        "recorded": dict(report.recorded),
+        "dispatched": dict(report.outcomes),
+        "paused": report.paused,
+        "unusable": report.unusable,
+        "waiting": report.waiting,
+    }
+
+
+def _counted(counts: Any) -> str:
+    parts = [f"{n} {status}" for status, n in sorted(counts.items()) if n]
+    return (": " + ", ".join(parts)) if parts else ""
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment is not None else None

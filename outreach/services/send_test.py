@@ -1,0 +1,98 @@
+"""`send-test`: render a rule's real message for a contact and email it to yourself.
+
+The occasion is the contact's next one for the rule (or, with none ahead, the latest one),
+rendered as if every policy let it go. Nothing is recorded: the real action still goes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from outreach.adapters.channels import Delivery
+from outreach.adapters.channels.addressing import mailbox
+from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.model import Decision, Status
+from outreach.core.planning import Candidate
+from outreach.core.policies import Timing
+from outreach.errors import UsageError, UserError
+from outreach.services.channels import ChannelSet, Unusable
+from outreach.services.workspace import Workspace
+
+LOOK_AHEAD = timedelta(days=400)
+
+
+def send_test(
+    workspace: Workspace, channels: ChannelSet, rule_id: str, contact_id: str, to: str,
+    now: datetime,
+) -> tuple[Decision, Delivery]:  # fmt: skip
+    try:
+        mailbox(to)
+    except ValueError:
+        raise UsageError(f"--to: '{to}' is not an email address") from None
+    decision = rehearsal(workspace, rule_id, contact_id, now)
+    if decision.status is Status.ERROR:
+        raise UserError(f"{rule_id} cannot be rendered for {contact_id}: {decision.reason}")
+    try:
+        email = channels.get("email")
+    except Unusable as exc:
+        raise UserError(f"cannot send a test: {exc}") from None
+    return decision, email.send(rehearsal_row(decision, to, now))
+
+
+def rehearsal(workspace: Workspace, rule_id: str, contact_id: str, now: datetime) -> Decision:
+    engine = workspace.engine
+    if rule_id not in {r.id for r in engine.rules}:
+        raise UsageError(f"no rule '{rule_id}'; known: {', '.join(r.id for r in engine.rules)}")
+    if contact_id not in workspace.data.contacts:
+        raise UsageError(f"no contact '{contact_id}' in the contacts file")
+    candidate = _occasion(workspace, rule_id, contact_id, now)
+    if candidate is None:
+        raise UserError(
+            f"{rule_id} has no occasion for {contact_id} around now; "
+            f"see `outreach explain {contact_id} --rule {rule_id}`"
+        )
+    return engine.rehearse(candidate)
+
+
+def _occasion(
+    workspace: Workspace, rule_id: str, contact_id: str, now: datetime
+) -> Candidate | None:
+    found = list(
+        workspace.engine.candidates(
+            workspace.data, now, now + LOOK_AHEAD, contacts=[contact_id], rules=[rule_id]
+        )
+    )
+    found.sort(key=lambda c: (c.timing is Timing.LATE, c.send_at))
+    return found[0] if found else None
+
+
+def rehearsal_row(decision: Decision, to: str, now: datetime) -> OutboxRow:
+    """An outbox row that is not in the outbox: the rendered action, addressed to `to`."""
+    message = decision.message
+    details: dict[str, Any] = dict(decision.details)
+    subject = message.subject if message else ""
+    if decision.action != "email":
+        what = details.get("item") or decision.action
+        subject = f"{what} for {decision.contact_id}" + (f": {subject}" if subject else "")
+        details = {"from": None, "reply_to": None}
+    details.update(to=to, to_name="")
+    return OutboxRow(
+        key=f"send-test:{decision.key}:{secrets.token_hex(4)}",
+        rule_id=decision.rule_id,
+        contact_id=decision.contact_id,
+        action="email",
+        channel="email",
+        status="sending",
+        send_at=now,
+        payload={
+            "subject": f"[test] {subject}",
+            "text": message.text if message else "",
+            "html": message.html if message else None,
+            "details": details,
+        },
+        attempts=0,
+        provider_id=None,
+        last_error=None,
+        updated_at=now,
+    )
