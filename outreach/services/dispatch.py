@@ -91,7 +91,7 @@ def dispatch(
             resting = outbox.pauses(connection, now)
             for name, (until, why) in resting.items():
                 report.paused[name] = f"until {until.isoformat(timespec='seconds')}: {why}"
-            open_channels = [c for c in CHANNELS if c not in resting and c not in report.unusable]
+            open_channels = [c for c in CHANNELS if not _stopped(c, report)]
             keys = outbox.due(connection, now, open_channels, BATCH)
         if not keys:
             return
@@ -112,7 +112,7 @@ def _dispatch_one(
     now = clock()
     with store.transaction() as connection:
         before = outbox.get(connection, key)
-        if before is None or before.channel in report.unusable:
+        if before is None or _stopped(before.channel, report):
             return
         try:
             channel = channels.get(before.channel)
@@ -153,6 +153,14 @@ def _record_delivery(
         if delivery.rest_channel:
             until = now + backoff(1, delivery.retry_after, jitter)
             outbox.pause(connection, row.channel, until, delivery.error or "rate limited")
+            report.paused[row.channel] = (
+                f"until {until.isoformat(timespec='seconds')}: {delivery.error}"
+            )
+
+
+def _stopped(channel: str, report: RunReport) -> bool:
+    """A channel paused or unusable is not tried again in this pass."""
+    return channel in report.paused or channel in report.unusable
 
 
 def send_time_check(row: OutboxRow, data: Dataset, now: datetime) -> tuple[str, str] | None:
