@@ -25,6 +25,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,34 @@ def preview_json(workspace: Path, *extra: str, now: str = NOW, days: int = 30) -
     plan = json.loads(result.stdout)
     assert isinstance(plan, list)
     return plan
+
+
+def outbox_row(key: str = "birthday:c-1:2026", **details: object) -> Any:
+    """An email row as the outbox holds it, for driving channels directly."""
+    from outreach.adapters.store.outbox import OutboxRow
+
+    return OutboxRow(
+        key=key,
+        rule_id="birthday",
+        contact_id="c-1",
+        action="email",
+        channel="email",
+        status="sending",
+        send_at=datetime(2026, 12, 2, 9, tzinfo=UTC),
+        payload={
+            "subject": "Happy birthday, Ada!",
+            "text": "Dear Ada,\n\nAll the best.",
+            "html": "<p>Dear Ada,</p>",
+            "locale": "en",
+            "details": {
+                "to": "ada@client.test",
+                "from": "Anna Jónsdóttir <anna@acme.test>",
+                "reply_to": "anna@acme.test",
+                **details,
+            },
+        },
+        attempts=0,
+        provider_id=None,
+        last_error=None,
+        updated_at=datetime(2026, 12, 2, 9, tzinfo=UTC),
+    )

@@ -6,46 +6,17 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from helpers import outbox_row
 
 from outreach.adapters.channels.files import FileChannel
 from outreach.adapters.channels.smtp import SmtpChannel
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SmtpChannel as SmtpSettings
-
-
-def row(key: str = "birthday:c-1:2026", **details: object) -> OutboxRow:
-    return OutboxRow(
-        key=key,
-        rule_id="birthday",
-        contact_id="c-1",
-        action="email",
-        channel="email",
-        status="sending",
-        send_at=datetime(2026, 12, 2, 9, tzinfo=UTC),
-        payload={
-            "subject": "Happy birthday, Ada!",
-            "text": "Dear Ada,\n\nAll the best.",
-            "html": "<p>Dear Ada,</p>",
-            "locale": "en",
-            "details": {
-                "to": "ada@client.test",
-                "from": "Anna Jónsdóttir <anna@acme.test>",
-                "reply_to": "anna@acme.test",
-                **details,
-            },
-        },
-        attempts=0,
-        provider_id=None,
-        last_error=None,
-        updated_at=datetime(2026, 12, 2, 9, tzinfo=UTC),
-    )
 
 
 class Recorder:
@@ -94,7 +65,7 @@ def smtp() -> Iterator[tuple[Recorder, SmtpChannel]]:
 
 def test_an_email_arrives_with_the_owner_as_sender_and_reply_to(smtp) -> None:
     handler, channel = smtp
-    delivery = channel.send(row())
+    delivery = channel.send(outbox_row())
     assert delivery.outcome == "sent" and delivery.provider_id
     (raw,) = handler.messages
     email = message_from_bytes(raw, policy=default)
@@ -115,7 +86,7 @@ def test_an_email_arrives_with_the_owner_as_sender_and_reply_to(smtp) -> None:
 def test_4xx_is_worth_a_retry_and_5xx_is_final(smtp, answer: str, outcome: str) -> None:
     handler, channel = smtp
     handler.rcpt_answer = answer
-    delivery = channel.send(row())
+    delivery = channel.send(outbox_row())
     assert delivery.outcome == outcome
     assert answer.split()[0] in (delivery.error or "")
     assert handler.messages == []
@@ -131,12 +102,12 @@ def test_no_server_is_worth_a_retry() -> None:
             "timeout": 2,
         }
     )
-    assert SmtpChannel(settings, None, None).send(row()).outcome == "retry"
+    assert SmtpChannel(settings, None, None).send(outbox_row()).outcome == "retry"
 
 
 def test_no_field_can_inject_a_header(smtp) -> None:
     handler, channel = smtp
-    evil = row()
+    evil = outbox_row()
     evil.payload["subject"] = "Hi\r\nBcc: victim@evil.test"
     evil.payload["details"]["from"] = "Anna\r\nBcc: victim@evil.test <anna@acme.test>"
     assert channel.send(evil).outcome == "sent"
@@ -148,9 +119,11 @@ def test_no_field_can_inject_a_header(smtp) -> None:
 
 def test_the_file_channel_appends_one_json_line_per_action(tmp_path: Path) -> None:
     channel = FileChannel(tmp_path / "out/gifts.jsonl")
-    gift = row("pencil:c-1:purchase-p-9", item="Graphite pencil, engraved", ship_by="2026-12-01")
+    gift = outbox_row(
+        "pencil:c-1:purchase-p-9", item="Graphite pencil, engraved", ship_by="2026-12-01"
+    )
     assert channel.send(gift).outcome == "sent"
-    assert channel.send(row("pencil:c-2:purchase-p-10")).outcome == "sent"
+    assert channel.send(outbox_row("pencil:c-2:purchase-p-10")).outcome == "sent"
     lines = (tmp_path / "out/gifts.jsonl").read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])
     assert len(lines) == 2
@@ -160,4 +133,4 @@ def test_the_file_channel_appends_one_json_line_per_action(tmp_path: Path) -> No
 
 def test_an_unwritable_sink_is_worth_a_retry(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("a file where a folder should be")
-    assert FileChannel(tmp_path / "out/gifts.jsonl").send(row()).outcome == "retry"
+    assert FileChannel(tmp_path / "out/gifts.jsonl").send(outbox_row()).outcome == "retry"
