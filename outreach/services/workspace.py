@@ -159,12 +159,26 @@ def _validated_config(
         return Config.model_validate(data)
     except ValidationError as exc:
         problems += validation_problems(exc, document.locate, Config)
-        broken = {err["loc"][0] for err in exc.errors() if err["loc"]}
-    # Keep what is sound: drop the broken top-level sections and use defaults for them.
-    try:
-        return Config.model_validate({k: v for k, v in data.items() if k not in broken})
-    except ValidationError:
-        return Config()
+        broken = [tuple(err["loc"][:2]) for err in exc.errors() if err["loc"]]
+    # Keep what is sound: drop the broken entries (a bad channels.email leaves channels.gifts
+    # in use), else the broken top-level sections, and use defaults for them.
+    for pruned in (_without(data, broken), _without(data, [path[:1] for path in broken])):
+        try:
+            return Config.model_validate(pruned)
+        except ValidationError:
+            continue
+    return Config()
+
+
+def _without(data: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[str, Any]:
+    pruned = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for path in paths:
+        section = pruned.get(path[0])
+        if len(path) == 2 and isinstance(section, dict):
+            section.pop(path[1], None)
+        else:
+            pruned.pop(path[0], None)
+    return pruned
 
 
 def load_data(root: Path, config: Config, problems: list[Problem]) -> Dataset:
