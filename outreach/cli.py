@@ -179,9 +179,9 @@ def preview(
 ) -> None:
     """Dry run of the next N days: what would be sent, when, to whom, rendered."""
     loaded = _open(workspace, news=True)
-    _report_problems(loaded.problems)
     moment = _now(loaded, now)
     decisions = plan_preview(loaded, moment, days, rule_id, contact_id)
+    _report_problems(loaded.problems)
     if fmt == "json":
         _emit(decisions_json(decisions) + "\n", out)
     elif fmt == "html":

@@ -1,11 +1,19 @@
-"""Dry run: what the engine would do over the coming days. Writes and sends nothing."""
+"""Dry run: what the engine would do over the coming days. Writes and sends nothing.
+
+When the store exists, what is already done (sent, rejected, late...) is left out and counts
+against the frequency cap, as it will for `run`; what is recorded but still open is shown
+as it stands (an approved gift is planned, not waiting for approval)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from outreach.core.model import Decision
-from outreach.errors import UsageError
+from outreach.adapters.store import Store, outbox
+from outreach.core.model import Decision, Status
+from outreach.core.policies import History
+from outreach.core.problems import warning
+from outreach.errors import UsageError, UserError
 from outreach.services.workspace import Workspace
 
 
@@ -27,8 +35,30 @@ def preview(
         until = now + timedelta(days=days)
     except OverflowError:
         raise UsageError("--now plus --days goes past the year 9999") from None
+    history, still_open = _history(workspace)
     # Every rule is planned, also under --rule: the frequency cap weighs them all.
     decisions = workspace.engine.plan(
-        workspace.data, now, until, contacts=None if contact is None else [contact]
+        workspace.data, now, until, history, contacts=None if contact is None else [contact]
     )
-    return [d for d in decisions if rule is None or d.rule_id == rule]
+    return [_as_recorded(d, still_open) for d in decisions if rule is None or d.rule_id == rule]
+
+
+def _history(workspace: Workspace) -> tuple[History, dict[str, str]]:
+    try:
+        store = Store.open(workspace.config.store, workspace.root, create=False)
+    except UserError as exc:  # a dry run still plans, without what the store knows
+        workspace.problems.append(
+            warning("outreach.yaml", None, None, f"{exc}; planned as if nothing was sent yet")
+        )
+        return History(), {}
+    if store is None:
+        return History(), {}
+    with store.engine.connect() as connection:
+        return outbox.settled_history(connection)
+
+
+def _as_recorded(decision: Decision, still_open: dict[str, str]) -> Decision:
+    recorded = still_open.get(decision.key)
+    if recorded in ("pending", "sending", "failed") and decision.status is Status.NEEDS_APPROVAL:
+        return replace(decision, status=Status.PLANNED, reason="approved")
+    return decision

@@ -189,3 +189,13 @@ def test_send_test_usage(
 ) -> None:
     result = outreach(server, "send-test", *args, "--workspace", workspace)
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_preview_after_a_run_leaves_out_what_is_done(server: FakeSendGrid, workspace: Path) -> None:
+    outreach(server, "run", "--workspace", workspace, "--now", DUE)
+    run_cli("queue", "approve", "birthday-gift:c-1:2026", "--workspace", workspace)
+    result = run_cli("preview", "--workspace", workspace, "--now", DUE, "--format", "json")
+    shown = {row["key"]: row["status"] for row in json.loads(result.stdout)}
+    assert "birthday-note:c-1:2026" not in shown  # sent
+    assert shown["birthday-gift:c-1:2026"] == "planned"  # approved
+    assert shown["birthday-gift:c-2:2026"] == "needs_approval"

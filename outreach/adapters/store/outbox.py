@@ -127,9 +127,25 @@ def history(connection: Connection) -> History:
     )
 
 
-def gifts(connection: Connection) -> tuple[GiftSpend, ...]:
+def settled_history(connection: Connection) -> tuple[History, dict[str, str]]:
+    """For a dry run: what is done (sent, or never to be sent) as history, and the status of
+    each row still open, which the dry run plans again as if new."""
+    done = select(outbox.c.key).where(outbox.c.status.in_(FINAL_STATUSES))
+    still_open = select(outbox.c.key, outbox.c.status).where(outbox.c.status.in_(OPEN_STATUSES))
+    counted = ("sending", "sent", "ambiguous")
+    history = History(
+        recorded=frozenset(connection.execute(done).scalars()),
+        sends=counted_sends(connection, counted),
+        gifts=gifts(connection, counted),
+    )
+    return history, {row.key: row.status for row in connection.execute(still_open)}
+
+
+def gifts(
+    connection: Connection, statuses: Iterable[str] = COUNTED_STATUSES
+) -> tuple[GiftSpend, ...]:
     query = select(outbox.c.rule_id, outbox.c.contact_id, outbox.c.payload).where(
-        outbox.c.action == "gift", outbox.c.status.in_(COUNTED_STATUSES)
+        outbox.c.action == "gift", outbox.c.status.in_(list(statuses))
     )
     spent = []
     for rule_id, contact_id, payload in connection.execute(query):
@@ -143,10 +159,12 @@ def gifts(connection: Connection) -> tuple[GiftSpend, ...]:
     return tuple(spent)
 
 
-def counted_sends(connection: Connection) -> dict[str, tuple[datetime, ...]]:
+def counted_sends(
+    connection: Connection, statuses: Iterable[str] = COUNTED_STATUSES
+) -> dict[str, tuple[datetime, ...]]:
     """Per contact, when emails and gifts went or will go: they count against the cap."""
     query = select(outbox.c.contact_id, outbox.c.send_at).where(
-        outbox.c.status.in_(COUNTED_STATUSES), outbox.c.action.in_(sorted(COUNTED_ACTIONS))
+        outbox.c.status.in_(list(statuses)), outbox.c.action.in_(sorted(COUNTED_ACTIONS))
     )
     sends: dict[str, list[datetime]] = {}
     for contact_id, send_at in connection.execute(query):
