@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from helpers import outbox_row
 
 from outreach.adapters.channels.files import FileChannel
@@ -25,6 +26,7 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: list[bytes] = []
         self.rcpt_answer = "250 OK"
+        self.drop_after_data = False
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if not self.rcpt_answer.startswith("250"):
@@ -34,6 +36,8 @@ class Recorder:
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.content)
+        if self.drop_after_data:  # took the message, then the line went dead
+            server.transport.close()
         return "250 Message accepted"
 
 
@@ -90,6 +94,39 @@ def test_4xx_is_worth_a_retry_and_5xx_is_final(smtp, answer: str, outcome: str) 
     assert delivery.outcome == outcome
     assert answer.split()[0] in (delivery.error or "")
     assert handler.messages == []
+
+
+def test_a_connection_lost_after_the_message_went_is_doubtful(smtp) -> None:
+    handler, channel = smtp
+    handler.drop_after_data = True
+    delivery = channel.send(outbox_row())
+    assert delivery.outcome == "retry" and delivery.doubtful
+    assert len(handler.messages) == 1
+
+
+def refuse_everyone(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    return AuthResult(success=False, handled=False)
+
+
+def test_a_refused_login_pauses_the_channel_and_hides_the_password() -> None:
+    port = free_port()
+    controller = Controller(
+        Recorder(),
+        hostname="127.0.0.1",
+        port=port,
+        auth_require_tls=False,
+        authenticator=refuse_everyone,
+    )
+    controller.start()
+    settings = SmtpSettings.model_validate(
+        {"provider": "smtp", "host": "127.0.0.1", "port": port, "from": "a@acme.test"}
+    )
+    try:
+        delivery = SmtpChannel(settings, "anna", "pa55word").send(outbox_row())
+    finally:
+        controller.stop()
+    assert delivery.outcome == "paused" and "535" in (delivery.error or "")
+    assert "pa55word" not in (delivery.error or "")
 
 
 def test_no_server_is_worth_a_retry() -> None:
