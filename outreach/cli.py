@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.progress import Progress
+from sqlalchemy.exc import OperationalError
 
 from outreach import __version__
 from outreach.adapters.store import Store
@@ -56,6 +57,8 @@ class OutreachCommand(click.Command):
             raise click.UsageError(str(exc), ctx) from None
         except OutreachError as exc:
             raise click.ClickException(str(exc)) from None
+        except OperationalError as exc:  # a store that is locked, gone, or unreachable
+            raise click.ClickException(f"store: {exc.orig}; try again") from None
 
 
 class Outreach(click.Group):

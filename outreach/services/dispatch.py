@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from outreach.adapters.channels import Confirming
 from outreach.adapters.processes import Worker
@@ -56,14 +57,23 @@ def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Cl
 
 def record_plan(workspace: Workspace, store: Store, now: datetime) -> Counter[str]:
     """Plan against what the outbox holds and record what is due, late, or waiting for
-    approval, in one transaction: a second run waits, then sees these rows."""
+    approval. The plan is made outside the write lock (it can take seconds) and recorded
+    under it, if the outbox did not change meanwhile in a way that counts; if it did, it is
+    made again under the lock. Either way a plan is recorded against the history it saw."""
+    with store.engine.connect() as connection:
+        seen = outbox.fingerprint(connection)
+        decisions = _plan(workspace, connection, now)
     with store.transaction() as connection:
         if not store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
             connection.execute(text(f"SELECT pg_advisory_xact_lock({PLANNING_LOCK})"))
-        history = outbox.history(connection)
-        decisions = workspace.engine.plan(workspace.data, now, now + PLAN_AHEAD, history)
-        chosen = [d for d in decisions if to_record(d, now)]
-        return outbox.record(connection, chosen, now)
+        if outbox.fingerprint(connection) != seen:
+            decisions = _plan(workspace, connection, now)
+        return outbox.record(connection, [d for d in decisions if to_record(d, now)], now)
+
+
+def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[Decision]:
+    history = outbox.history(connection)
+    return workspace.engine.plan(workspace.data, now, now + PLAN_AHEAD, history)
 
 
 def to_record(decision: Decision, now: datetime) -> bool:

@@ -90,3 +90,15 @@ def test_the_store_survives_reopening(tmp_path: Path) -> None:
     assert again is not None
     with again.transaction() as connection:
         assert outbox.keys(connection) == {"a:c-1:2026"}
+
+
+def test_the_fingerprint_changes_only_when_a_plan_could(store: Store) -> None:
+    with store.transaction() as connection:
+        empty = outbox.fingerprint(connection)
+        outbox.record(connection, [decision("a:c-1:2026"), decision("b:c-1:2026")], NOW)
+        recorded = outbox.fingerprint(connection)
+        outbox.move(connection, "a:c-1:2026", ["pending"], "sent", NOW)
+        assert outbox.fingerprint(connection) == recorded  # still counts against the cap
+        outbox.move(connection, "b:c-1:2026", ["pending"], "rejected", NOW)
+        rejected = outbox.fingerprint(connection)
+    assert len({empty, recorded, rejected}) == 3

@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -125,6 +125,14 @@ def history(connection: Connection) -> History:
     return History(
         recorded=keys(connection), sends=counted_sends(connection), gifts=gifts(connection)
     )
+
+
+def fingerprint(connection: Connection) -> tuple[int, int]:
+    """Changes when a plan made from `history` could change: a row added (its key is taken),
+    or a row moved into or out of the counted statuses (cap, gift limits)."""
+    counted = func.sum(case((outbox.c.status.in_(COUNTED_STATUSES), 1), else_=0))
+    total, in_counted = connection.execute(select(func.count(), counted)).one()
+    return int(total), int(in_counted or 0)
 
 
 def settled_history(connection: Connection) -> tuple[History, dict[str, str]]:
