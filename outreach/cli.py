@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -397,12 +397,20 @@ def _require_store(workspace_dir: str | None) -> Store:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def run(workspace: str | None, now: str | None, fmt: str) -> None:
-    """One pass: plan, record, then send what is due. Safe from cron every minute."""
+    """One pass: plan, record, then send what is due. Safe from cron every minute.
+
+    --now may be in the past (send what was due then, as if it were that moment), never in
+    the future."""
     from outreach.services.dispatch import run_once
 
     loaded = _open(workspace, news=True)
     _report_problems(loaded.problems)
     moment = _now(loaded, now) if now else None
+    if moment is not None and moment > system_clock() + timedelta(minutes=1):
+        raise UsageError(
+            "--now is in the future: run would send today what is due then; "
+            "use `outreach preview --now` to look ahead"
+        )
     store = Store.open(loaded.config.store, loaded.root)
     assert store is not None
     clock = fixed_clock(moment) if moment else system_clock
@@ -412,7 +420,7 @@ def run(workspace: str | None, now: str | None, fmt: str) -> None:
     else:
         for line in run_lines(report):
             click.echo(line)
-    if loaded.errors or report.unusable:
+    if loaded.errors or report.needs_operator:
         sys.exit(1)
 
 

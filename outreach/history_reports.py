@@ -82,13 +82,15 @@ def changes_lines(changes: Sequence[Change]) -> list[str]:
 
 
 def run_lines(report: RunReport) -> list[str]:
-    lines = []
-    recorded = sum(report.recorded.values())
-    lines.append(f"recorded {recorded} new" + _counted(report.recorded))
-    done = sum(report.outcomes.values())
-    lines.append(f"dispatched {done}" + _counted(report.outcomes))
+    lines = [f"recorded {sum(report.recorded.values())} new" + _counted(report.recorded)]
+    if report.recovered:
+        lines.append(f"recovered {report.recovered} left in `sending` by a dispatcher that died")
+    lines.append(f"dispatched {sum(report.outcomes.values())}" + _counted(report.outcomes))
+    for key, why in sorted(report.held.items()):
+        lines.append(f"waiting: {key}: {why}")
     for channel, why in sorted(report.unusable.items()):
-        lines.append(f"{channel}: cannot send ({why}); its actions wait")
+        what = "nothing is sent" if channel == "all" else f"{channel}: cannot send"
+        lines.append(f"{what} ({why}); its actions wait")
     for channel, why in sorted(report.paused.items()):
         lines.append(f"{channel}: paused {why}")
     if report.waiting:
@@ -102,7 +104,10 @@ def run_json(report: RunReport) -> dict[str, Any]:
     return {
         "recorded": dict(report.recorded),
         "dispatched": dict(report.outcomes),
+        "recovered": report.recovered,
+        "held": report.held,
         "paused": report.paused,
+        "refused": report.refused,
         "unusable": report.unusable,
         "waiting": report.waiting,
     }

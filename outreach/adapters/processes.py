@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-# A claim from another machine is taken for orphaned after this long: longer than any
-# channel's timeout, so a slow send elsewhere is never mistaken for a dead one.
-LEASE = timedelta(minutes=15)
+# A claim older than this is orphaned whoever holds it: longer than any send may take (the
+# dispatcher gives up on a channel after 3 × its timeout + 5 s, and timeouts are at most
+# 300 s), so a slow send is never mistaken for a dead one.
+LEASE = timedelta(minutes=16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +30,14 @@ class Worker:
         return f"{self.host}:{self.pid}:{self.token}"
 
     def orphaned(self, claimed_by: str | None, claimed_at: datetime, now: datetime) -> bool:
-        """Is a claim by `claimed_by` left over from a dispatcher that is gone?"""
+        """Is a claim by `claimed_by` left over from a dispatcher that is gone? Told at once on
+        this machine (its process is gone); after LEASE anywhere (a pid may be reused)."""
         parts = (claimed_by or "").rsplit(":", 2)
-        if len(parts) != 3 or not parts[1].isdigit():
+        if now - claimed_at > LEASE or len(parts) != 3 or not parts[1].isdigit():
             return now - claimed_at > LEASE
         host, pid, token = parts[0], int(parts[1]), parts[2]
         if host != self.host:
-            return now - claimed_at > LEASE
+            return False
         if pid == self.pid:
             return token != self.token  # that pid is ours now: its owner is gone
         return not process_alive(pid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
 from outreach.core.timing import zone
@@ -31,8 +31,8 @@ class SendGridChannel(Strict):
     provider: Literal["sendgrid"]
     api_key_env: str = "SENDGRID_API_KEY"
     from_: Mailbox = Field(alias="from")
-    host: str = "https://api.sendgrid.com"
-    timeout: float = Field(10.0, gt=0, description="seconds")
+    host: str = Field("https://api.sendgrid.com", pattern=r"^https?://\S+$")
+    timeout: float = Field(10.0, gt=0, le=300, description="seconds")
 
 
 class SmtpChannel(Strict):
@@ -43,7 +43,13 @@ class SmtpChannel(Strict):
     username_env: str | None = None
     password_env: str | None = None
     from_: Mailbox = Field(alias="from")
-    timeout: float = Field(10.0, gt=0, description="seconds")
+    timeout: float = Field(10.0, gt=0, le=300, description="seconds")
+
+    @model_validator(mode="after")
+    def _both_credentials_or_none(self) -> SmtpChannel:
+        if (self.username_env is None) != (self.password_env is None):
+            raise ValueError("give both username_env and password_env, or neither")
+        return self
 
 
 class FileChannel(Strict):

@@ -3,7 +3,9 @@
 A channel answers with a `Delivery`; `settle` turns it into the row's next state:
 
     sent                        -> sent (or ambiguous, when an earlier try may have arrived)
-    dead                        -> dead, with the provider's error
+    dead                        -> dead, with the provider's error (or ambiguous, when an
+                                   earlier try may have arrived: sending it again by hand
+                                   could make two)
     retry                       -> failed, tried again after an exponential backoff with
                                    jitter (at least what the provider asked for), until
                                    MAX_ATTEMPTS answers; then dead
@@ -56,6 +58,7 @@ class Step:
     error: str | None = None
     next_attempt_at: datetime | None = None
     provider_id: str | None = None
+    delivered: bool = False  # the provider took it (this time)
 
 
 def settle(
@@ -66,15 +69,23 @@ def settle(
     tries, doubts = attempts + 1, doubtful + int(delivery.doubtful)
     if delivery.outcome == "sent":
         status = "ambiguous" if doubts else "sent"
-        return Step(status, tries, doubts, _ambiguous_note(doubts), None, delivery.provider_id)
+        note = _ambiguous_note(doubts)
+        return Step(status, tries, doubts, note, None, delivery.provider_id, delivered=True)
     if delivery.outcome == "dead":
-        return Step("dead", tries, doubts, delivery.error)
+        return _final(tries, doubts, delivery.error)
     if delivery.doubtful and not may_retry_doubtful(channel, doubts):
         return Step("ambiguous", tries, doubts, f"{delivery.error}; {_doubt(channel)}")
     if tries >= MAX_ATTEMPTS:
-        return Step("dead", tries, doubts, f"gave up after {tries} attempts: {delivery.error}")
+        return _final(tries, doubts, f"gave up after {tries} attempts: {delivery.error}")
     wait = backoff(tries, delivery.retry_after, jitter)
     return Step("failed", tries, doubts, delivery.error, now + wait)
+
+
+def _final(tries: int, doubts: int, error: str | None) -> Step:
+    """No more tries: `dead`, unless an earlier try may have arrived after all."""
+    if doubts:
+        return Step("ambiguous", tries, doubts, f"{error}; an earlier try may have arrived")
+    return Step("dead", tries, doubts, error)
 
 
 def interrupted(channel: str, attempts: int, doubtful: int, now: datetime) -> Step:

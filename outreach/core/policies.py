@@ -11,6 +11,7 @@ from enum import StrEnum
 from outreach.core.config import FrequencyCap
 from outreach.core.model import Contact, Dataset, Decision, Status
 from outreach.core.rules import Money, YearlyGiftLimit
+from outreach.core.timing import QuietHours, zone
 
 # Actions that reach the client and so count against the frequency cap; tasks for the
 # account manager do not.
@@ -44,6 +45,48 @@ def suppression(contact: Contact, data: Dataset) -> str | None:
         return "opted out"
     if contact.email and contact.email.lower() in data.suppressed_emails:
         return f"{contact.email} is on the suppression list"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a due action does not go now: `status` it ends in (cancelled, late), or None to
+    wait — until `until` (quiet hours), or until the data is sound again."""
+
+    status: str | None
+    reason: str
+    until: datetime | None = None
+
+
+def hold_at_send_time(
+    contact_id: str,
+    action: str,
+    to: str | None,
+    deadline: datetime | None,
+    now: datetime,
+    data: Dataset,
+    quiet: QuietHours | None,
+    default_zone: str,
+) -> Hold | None:
+    """Whether a due action must not go now. Opt-outs and the suppression list are read
+    again from today's data, not trusted from planning time; a contact missing from the
+    data is waited for, never written to and never given up on for that alone."""
+    contact = data.contacts.get(contact_id)
+    if contact is None:
+        return Hold(None, f"contact {contact_id} is not in the contacts file; it waits")
+    blocked = suppression(contact, data)
+    if blocked is None and action == "email" and to and to.lower() in data.suppressed_emails:
+        blocked = f"{to} is on the suppression list"
+    if blocked is not None:
+        return Hold("cancelled", f"{blocked} (checked at send time)")
+    if deadline is not None and now > deadline:
+        when = deadline.isoformat(timespec="minutes")
+        return Hold("late", f"not sent by {when}, the end of its catch-up window")
+    if quiet is not None and action == "email":  # a note must not ping a phone at night
+        local = now.astimezone(zone(contact.timezone or default_zone))
+        later = quiet.defer(local)
+        if later != local:
+            return Hold(None, "quiet hours where the client is", later.astimezone(now.tzinfo))
     return None
 
 

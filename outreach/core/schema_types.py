@@ -49,15 +49,27 @@ Clock = Annotated[
 ]
 
 
-_MAILBOX = re.compile(r"^(?:[^<>@\x00-\x1f\x7f]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$")
+_ADDRESS = r"[^<>@\s,;\"\x00-\x1f\x7f]+@[^<>@\s,;\"\x00-\x1f\x7f]+"
+_NAMED = re.compile(rf"^(?P<name>[^<>\x00-\x1f\x7f]*?)\s*<(?P<address>{_ADDRESS})>$")
+_BARE = re.compile(rf"^(?P<address>{_ADDRESS})$")
 _SINGLE_LINE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
 
-def _mailbox(value: str) -> str:
-    if not _MAILBOX.match(value.strip()):
+def split_mailbox(text: str) -> tuple[str, str]:
+    """(display name, address) of `Name <name@example.com>` or a bare address. The name may
+    hold commas or an @ ("Acme, Inc."), never a line break; ValueError otherwise."""
+    text = text.strip()
+    found = _NAMED.match(text) or _BARE.match(text)
+    if found is None:
         raise ValueError(
-            f"'{value}' is not an address; write name@example.com or Name <name@example.com>"
+            f"'{text}' is not an address; write name@example.com or Name <name@example.com>"
         )
+    name = found.groupdict().get("name") or ""
+    return name.strip().strip('"').strip(), found["address"]
+
+
+def _mailbox(value: str) -> str:
+    split_mailbox(value)
     return value.strip()
 
 

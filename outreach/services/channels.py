@@ -18,6 +18,7 @@ from outreach.core.config import (
 )
 
 CHANNELS = ("email", "gifts", "tasks", "webhook")
+DEFAULT_TIMEOUT = 10.0  # seconds, for channels without their own (a file)
 
 
 class Unusable(Exception):
@@ -48,6 +49,12 @@ class ChannelSet:
         if isinstance(found, Unusable):
             raise found
         return found
+
+    def time_limit(self, name: str) -> float:
+        """Seconds one send may take in all: connecting, writing, a slow answer."""
+        settings = getattr(self.config.channels, name, None)
+        timeout = getattr(settings, "timeout", None) or DEFAULT_TIMEOUT
+        return 3 * float(timeout) + 5
 
     def _build(self, name: str) -> Channel:
         channels = self.config.channels

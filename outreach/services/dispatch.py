@@ -1,15 +1,18 @@
 """`outreach run`: plan, record, then dispatch what is due. Safe from cron every minute and
 when two runs overlap: the outbox is the truth.
 
-    record_plan   plan and record in one write transaction: each action once, by its key
-    dispatch      resolve rows orphaned in `sending`, then per due row: check it may still
-                  go, claim it (`sending`, committed before the channel is called), send,
-                  record what the channel said (outreach.core.delivery)
+    record_plan   plan, then record under the write lock: each action once, by its key
+    Dispatcher    resolve rows orphaned in `sending`, then per due row: check it may still
+                  go, claim it (`sending`, committed before the channel is called), send
+                  (within a time limit, whatever the channel does), record what the channel
+                  said (outreach.core.delivery)
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,38 +20,55 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
-from outreach.adapters.channels import Confirming
+from outreach.adapters.channels import Channel, Confirming
 from outreach.adapters.processes import Worker
 from outreach.adapters.store import Store, outbox
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import Clock
+from outreach.core.config import Config
 from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Step, backoff, interrupted, settle
 from outreach.core.model import Dataset, Decision, Status
-from outreach.core.policies import suppression
+from outreach.core.policies import Hold, hold_at_send_time
+from outreach.core.timing import QuietHours
 from outreach.services.channels import CHANNELS, ChannelSet, Unusable
 from outreach.services.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 # How far ahead a run plans: the frequency cap must see what comes soon (a birthday note
 # tomorrow outranks a check-in today), and gifts wait for approval ahead of their day.
 PLAN_AHEAD = timedelta(days=14)
 BATCH = 50
 PLANNING_LOCK = 0x6F7574  # PostgreSQL advisory lock: one planner at a time
+SETTLE_TRIES = 5  # a store busy past its timeout after a send: try again, do not lose it
 
 
 @dataclass
 class RunReport:
     recorded: Counter[str] = field(default_factory=Counter)  # new outbox rows, by status
     outcomes: Counter[str] = field(default_factory=Counter)  # what dispatch did, by status
+    recovered: int = 0  # rows found in `sending` after their dispatcher died
+    held: dict[str, str] = field(default_factory=dict)  # key -> why it waits
     paused: dict[str, str] = field(default_factory=dict)  # channel -> until when, and why
+    refused: dict[str, str] = field(default_factory=dict)  # channel -> credentials refused
     unusable: dict[str, str] = field(default_factory=dict)  # channel -> why
     waiting: dict[str, int] = field(default_factory=dict)  # open outbox rows, by status
+
+    @property
+    def needs_operator(self) -> bool:
+        """Something only a person can fix keeps actions from going."""
+        return bool(self.refused or self.unusable)
 
 
 def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Clock) -> RunReport:
     report = RunReport()
     report.recorded = record_plan(workspace, store, clock())
-    dispatch(store, channels, workspace.data, clock, Worker.current(), report)
+    if workspace.unsafe_to_send:
+        report.unusable["all"] = workspace.unsafe_to_send
+    else:
+        Dispatcher(store, channels, workspace.data, workspace.config, clock, report).run()
     with store.engine.connect() as connection:
         counts = outbox.counts(connection)
     report.waiting = {s: counts[s] for s in outbox.OPEN_STATUSES if counts.get(s)}
@@ -85,143 +105,168 @@ def to_record(decision: Decision, now: datetime) -> bool:
     return decision.status in (Status.NEEDS_APPROVAL, Status.LATE)
 
 
-def dispatch(
-    store: Store,
-    channels: ChannelSet,
-    data: Dataset,
-    clock: Clock,
-    worker: Worker,
-    report: RunReport,
-    jitter: Callable[[], float] = random.random,
-) -> None:
-    recover(store, channels, clock(), worker, report)
-    while True:
-        now = clock()
-        with store.engine.connect() as connection:
-            resting = outbox.pauses(connection, now)
-            for name, (until, why) in resting.items():
-                report.paused[name] = f"until {until.isoformat(timespec='seconds')}: {why}"
-            open_channels = [c for c in CHANNELS if not _stopped(c, report)]
-            keys = outbox.due(connection, now, open_channels, BATCH)
-        if not keys:
-            return
-        for key in keys:
-            _dispatch_one(store, channels, data, clock, worker, report, jitter, key)
+@dataclass
+class Dispatcher:
+    store: Store
+    channels: ChannelSet
+    data: Dataset
+    config: Config
+    clock: Clock
+    report: RunReport
+    worker: Worker = field(default_factory=Worker.current)
+    jitter: Callable[[], float] = random.random
 
+    def run(self) -> None:
+        """Recover what an earlier dispatcher left, then send every due row once, in order;
+        a row that must wait is passed over until the next run."""
+        self.recover()
+        after: outbox.Cursor | None = None
+        while True:
+            now = self.clock()
+            with self.store.engine.connect() as connection:
+                for name, (until, why) in outbox.pauses(connection, now).items():
+                    self.report.paused[name] = f"until {until:%Y-%m-%d %H:%M:%S}Z: {why}"
+                open_channels = [c for c in CHANNELS if not self._stopped(c)]
+                batch = outbox.due(connection, now, open_channels, BATCH, after)
+            if not batch:
+                return
+            for _, key in batch:
+                self.dispatch(key)
+            after = batch[-1]
 
-def _dispatch_one(
-    store: Store,
-    channels: ChannelSet,
-    data: Dataset,
-    clock: Clock,
-    worker: Worker,
-    report: RunReport,
-    jitter: Callable[[], float],
-    key: str,
-) -> None:
-    now = clock()
-    with store.transaction() as connection:
-        before = outbox.get(connection, key)
-        if before is None or _stopped(before.channel, report):
+    def dispatch(self, key: str) -> None:
+        now = self.clock()
+        with self.store.transaction() as connection:
+            before = outbox.get(connection, key)
+            if before is None or self._stopped(before.channel):
+                return
+            channel = self._channel(before.channel)
+            if channel is None or self._held(connection, before, now):
+                return
+            row = outbox.claim(connection, key, now, str(self.worker))
+        if row is None:  # not due any more, or another dispatcher has it
             return
+        delivery = send_within(channel, row, self.channels.time_limit(row.channel))
+        self._record(row, before.status, delivery)
+
+    def _channel(self, name: str) -> Channel | None:
         try:
-            channel = channels.get(before.channel)
+            return self.channels.get(name)
         except Unusable as exc:
-            report.unusable[before.channel] = str(exc)
-            return
-        stop = send_time_check(before, data, now)
-        if stop is not None:
-            status, reason = stop
-            if outbox.move(connection, key, ["pending", "failed"], status, now, last_error=reason):
-                report.outcomes[status] += 1
-            return
-        row = outbox.claim(connection, key, now, str(worker))
-    if row is None:  # not due any more, or another dispatcher has it
-        return
-    delivery = channel.send(row)
-    _record_delivery(store, row, before.status, delivery, clock(), report, jitter())
+            self.report.unusable[name] = str(exc)
+            return None
 
-
-def _record_delivery(
-    store: Store,
-    row: OutboxRow,
-    claimed_from: str,
-    delivery: Delivery,
-    now: datetime,
-    report: RunReport,
-    jitter: float,
-) -> None:
-    with store.transaction() as connection:
-        if delivery.outcome == "paused":
-            outbox.release(connection, row, claimed_from, now)
-            outbox.pause(connection, row.channel, now + PAUSE_ON_REFUSAL, delivery.error or "")
-            report.paused[row.channel] = f"for {PAUSE_ON_REFUSAL}: {delivery.error}"
-            return
-        step = settle(delivery, row.channel, row.attempts, row.doubtful, now, jitter)
-        if outbox.settle(connection, row, step, now):
-            report.outcomes[step.status] += 1
-        if delivery.rest_channel:
-            until = now + backoff(1, delivery.retry_after, jitter)
-            outbox.pause(connection, row.channel, until, delivery.error or "rate limited")
-            report.paused[row.channel] = (
-                f"until {until.isoformat(timespec='seconds')}: {delivery.error}"
+    def _held(self, connection: Connection, row: OutboxRow, now: datetime) -> bool:
+        hold = self._hold(row, now)
+        if hold is None:
+            return False
+        if hold.status is not None:
+            moved = outbox.move(
+                connection, row.key, ["pending", "failed"], hold.status, now, last_error=hold.reason
             )
+            if moved:
+                self.report.outcomes[hold.status] += 1
+        elif hold.until is not None:
+            outbox.postpone(connection, row, hold.until, now)
+        else:
+            self.report.held[row.key] = hold.reason
+        return True
+
+    def _hold(self, row: OutboxRow, now: datetime) -> Hold | None:
+        quiet = self.config.policies.quiet_hours
+        return hold_at_send_time(
+            row.contact_id,
+            row.action,
+            row.payload.get("details", {}).get("to"),
+            row.deadline,
+            now,
+            self.data,
+            QuietHours(quiet.start, quiet.end) if quiet else None,
+            self.config.timezone,
+        )
+
+    def _record(self, row: OutboxRow, claimed_from: str, delivery: Delivery) -> None:
+        """Write down what the channel said; a store busy past its timeout is waited for
+        (the row is sent: losing that would make a duplicate)."""
+        for attempt in range(1, SETTLE_TRIES + 1):
+            try:
+                self._write_delivery(row, claimed_from, delivery)
+                return
+            except OperationalError:
+                if attempt == SETTLE_TRIES:
+                    raise
+                log.warning("the store is busy; recording %s again", row.key)
+
+    def _write_delivery(self, row: OutboxRow, claimed_from: str, delivery: Delivery) -> None:
+        now, report = self.clock(), self.report
+        with self.store.transaction() as connection:
+            if delivery.outcome == "paused":
+                outbox.release(connection, row, claimed_from, now)
+                reason = delivery.error or "refused"
+                outbox.pause(connection, row.channel, now + PAUSE_ON_REFUSAL, reason)
+                report.paused[row.channel] = report.refused[row.channel] = reason
+                return
+            jitter = self.jitter()
+            step = settle(delivery, row.channel, row.attempts, row.doubtful, now, jitter)
+            if outbox.finish(connection, row, step, now):
+                report.outcomes[step.status] += 1
+            if delivery.rest_channel:
+                until = now + backoff(1, delivery.retry_after, jitter)
+                outbox.pause(connection, row.channel, until, delivery.error or "rate limited")
+                report.paused[row.channel] = f"until {until:%H:%M:%S}Z: {delivery.error}"
+
+    def _stopped(self, channel: str) -> bool:
+        """A channel paused or unusable is not tried again in this pass."""
+        return channel in self.report.paused or channel in self.report.unusable
+
+    def recover(self) -> None:
+        """Resolve rows left in `sending` by a dispatcher that died: looked up where the
+        receiver can be read back, else by `interrupted` (never a blind second gift)."""
+        now = self.clock()
+        with self.store.engine.connect() as connection:
+            stuck = list(outbox.rows(connection, statuses=["sending"]))
+        for row in stuck:
+            if not self.worker.orphaned(row.claimed_by, row.updated_at, now):
+                continue
+            step = self._resolution(row, now)
+            with self.store.transaction() as connection:
+                if step is None:
+                    done = outbox.release(connection, row, "pending", now)
+                else:
+                    done = outbox.finish(connection, row, step, now)
+            self.report.recovered += int(done)
+
+    def _resolution(self, row: OutboxRow, now: datetime) -> Step | None:
+        """The row's next state; None when it surely never arrived (send it as if new)."""
+        try:
+            channel: Channel | None = self.channels.get(row.channel)
+        except Unusable:
+            channel = None
+        arrived = channel.confirm(row) if isinstance(channel, Confirming) else None
+        if arrived is False:
+            return None
+        if arrived:
+            found = "interrupted while sending; found at the receiver"
+            return Step("sent", row.attempts + 1, row.doubtful, found, delivered=True)
+        return interrupted(row.channel, row.attempts, row.doubtful, now)
 
 
-def _stopped(channel: str, report: RunReport) -> bool:
-    """A channel paused or unusable is not tried again in this pass."""
-    return channel in report.paused or channel in report.unusable
+def send_within(channel: Channel, row: OutboxRow, seconds: float) -> Delivery:
+    """The channel's answer within `seconds`, whatever happens inside it: a server trickling
+    its answer byte by byte, or a surprise in an adapter, never leaves a row in `sending`."""
+    answers: list[Delivery] = []
 
+    def attempt() -> None:
+        try:
+            answers.append(channel.send(row))
+        except Exception as exc:
+            log.exception("the %s channel failed on %s", row.channel, row.key)
+            error = f"unexpected {type(exc).__name__} in the {row.channel} channel: {exc}"
+            answers.append(Delivery("retry", error=" ".join(error.split())))
 
-def send_time_check(row: OutboxRow, data: Dataset, now: datetime) -> tuple[str, str] | None:
-    """Whether a due row must not go after all: (status, reason), or None. Opt-outs and the
-    suppression list are read again from today's data, not trusted from planning time."""
-    contact = data.contacts.get(row.contact_id)
-    if contact is None:
-        return "cancelled", f"contact {row.contact_id} is no longer in the contacts file"
-    blocked = suppression(contact, data)
-    if blocked is None and row.action == "email":
-        address = str(row.payload.get("details", {}).get("to") or "").lower()
-        if address in data.suppressed_emails:
-            blocked = f"{address} is on the suppression list"
-    if blocked is not None:
-        return "cancelled", f"{blocked} (checked at send time)"
-    if row.deadline is not None and now > row.deadline:
-        when = row.deadline.isoformat(timespec="minutes")
-        return "late", f"not sent by {when}, the end of its catch-up window"
-    return None
-
-
-def recover(
-    store: Store, channels: ChannelSet, now: datetime, worker: Worker, report: RunReport
-) -> None:
-    """Resolve rows left in `sending` by a dispatcher that died: looked up where the
-    receiver can be read back, else by `interrupted` (never a blind second gift)."""
-    with store.engine.connect() as connection:
-        stuck = list(outbox.rows(connection, statuses=["sending"]))
-    for row in stuck:
-        if not worker.orphaned(row.claimed_by, row.updated_at, now):
-            continue
-        step = _resolution(row, channels, now)
-        with store.transaction() as connection:
-            if step is None:
-                done = outbox.release(connection, row, "pending", now)
-            else:
-                done = outbox.settle(connection, row, step, now)
-        if done:
-            report.outcomes["recovered"] += 1
-
-
-def _resolution(row: OutboxRow, channels: ChannelSet, now: datetime) -> Step | None:
-    """The row's next state; None when it surely never arrived (send it as if new)."""
-    try:
-        channel = channels.get(row.channel)
-    except Unusable:
-        channel = None
-    arrived = channel.confirm(row) if isinstance(channel, Confirming) else None
-    if arrived is False:
-        return None
-    if arrived:
-        found = "interrupted while sending; found at the receiver"
-        return Step("sent", row.attempts + 1, row.doubtful, found, None, "confirmed")
-    return interrupted(row.channel, row.attempts, row.doubtful, now)
+    worker = threading.Thread(target=attempt, name=f"send {row.key}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not answers:  # still talking: it may yet arrive, so what follows is doubtful
+        return Delivery("retry", error=f"no answer within {seconds:.0f} s", doubtful=True)
+    return answers[0]

@@ -50,6 +50,7 @@ class Workspace:
     data: Dataset
     problems: list[Problem] = field(default_factory=list)
     finder: MentionFinder | None = None  # built on first use, by services.news
+    unsafe_to_send: str | None = None  # why nothing may be sent now (see _unsafe_to_send)
 
     @property
     def errors(self) -> list[Problem]:
@@ -87,7 +88,27 @@ def load_workspace(root: Path) -> Workspace:
     rules, conditions = load_rules(root, config, templates, problems)
     engine = Engine(config, tuple(rules), templates, conditions)
     problems.sort(key=_reading_order)
-    return Workspace(root, config, engine, data, problems)
+    unsafe = _unsafe_to_send(root, config, data, problems)
+    return Workspace(root, config, engine, data, problems, unsafe_to_send=unsafe)
+
+
+def _unsafe_to_send(
+    root: Path, config: Config, data: Dataset, problems: list[Problem]
+) -> str | None:
+    """Why nothing may be sent now, or None. Sending fails closed: with outreach.yaml broken,
+    the suppression list unreadable or the contacts file unusable, an opt-out could be
+    missed; nothing goes until they are fixed (planning still shows what would)."""
+    sources = {shown(root / CONFIG_FILE): "outreach.yaml has errors"}
+    if config.data.suppressions:
+        sources[shown(root / config.data.suppressions)] = "the suppression list has errors"
+    contacts = shown(root / config.data.contacts)
+    for found in problems:
+        reason = sources.get(found.location.path)
+        if not reason and found.location.path == contacts and not data.contacts:
+            reason = "the contacts file cannot be used"
+        if found.is_error and reason:
+            return f"{reason} ({found}); nothing is sent until it is fixed"
+    return None
 
 
 @contextmanager

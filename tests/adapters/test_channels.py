@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult
 from helpers import outbox_row
 
 from outreach.adapters.channels.files import FileChannel
@@ -171,3 +171,45 @@ def test_the_file_channel_appends_one_json_line_per_action(tmp_path: Path) -> No
 def test_an_unwritable_sink_is_worth_a_retry(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("a file where a folder should be")
     assert FileChannel(tmp_path / "out/gifts.jsonl").send(outbox_row()).outcome == "retry"
+
+
+class _GrumpyQuit(SMTP):
+    async def smtp_QUIT(self, arg: str) -> None:
+        await self.push("421 4.3.0 closing anyway")
+        self.transport.close()
+
+
+class _GrumpyController(Controller):
+    def factory(self) -> SMTP:
+        return _GrumpyQuit(self.handler)
+
+
+def test_what_the_server_says_to_quit_does_not_undo_a_delivery() -> None:
+    handler, port = Recorder(), free_port()
+    controller = _GrumpyController(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = SmtpSettings.model_validate(
+        {"provider": "smtp", "host": "127.0.0.1", "port": port, "from": "a@acme.test"}
+    )
+    try:
+        delivery = SmtpChannel(settings, None, None).send(outbox_row())
+    finally:
+        controller.stop()
+    assert delivery.outcome == "sent" and len(handler.messages) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_server_that_wants_a_login_pauses_the_channel() -> None:
+    port = free_port()
+    controller = Controller(
+        Recorder(), hostname="127.0.0.1", port=port, auth_required=True, auth_require_tls=False
+    )
+    controller.start()
+    settings = SmtpSettings.model_validate(
+        {"provider": "smtp", "host": "127.0.0.1", "port": port, "from": "a@acme.test"}
+    )
+    try:
+        delivery = SmtpChannel(settings, None, None).send(outbox_row())
+    finally:
+        controller.stop()
+    assert delivery.outcome == "paused" and "530" in (delivery.error or "")

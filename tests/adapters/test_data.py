@@ -273,12 +273,13 @@ def test_header_only_purchases(tmp_path: Path, people) -> None:
 # suppressions, companies, references -----------------------------------------------------
 
 
-def test_suppressions_are_lower_cased(tmp_path: Path) -> None:
+def test_suppressions_are_lower_cased_and_a_bad_one_is_kept_as_written(tmp_path: Path) -> None:
     emails, problems = load_suppressions(
-        write(tmp_path, "s.csv", "email,reason\nAda@Example.TEST,asked\nnot an email,x\n"), "s.csv"
+        write(tmp_path, "s.csv", "email,reason\nAda@Example.TEST,asked\nNot An Email,x\n"), "s.csv"
     )
-    assert emails == {"ada@example.test"}
+    assert emails == {"ada@example.test", "not an email"}
     assert where(problems) == ["s.csv:3:1"]
+    assert not problems[0].is_error  # it warns; it does not stop sending
 
 
 def test_companies(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ import pytest
 from fake_sendgrid import SPEC_MISSING, Drop, FakeSendGrid, Reply, Stall, spec_path
 from helpers import outbox_row
 
-from outreach.adapters.channels.sendgrid import SendGridChannel, retry_after
+from outreach.adapters.channels.sendgrid import SendGridChannel
+from outreach.adapters.channels.waiting import retry_after
 from outreach.core.config import SendGridChannel as SendGridSettings
 
 needs_spec = pytest.mark.skipif(not spec_path().is_file(), reason=SPEC_MISSING)
@@ -120,6 +121,9 @@ def test_retry_after_reads_seconds_dates_and_resets() -> None:
     assert retry_after({"X-RateLimit-Reset": str(int(now) + 45)}, now) == 45
     assert retry_after({"Retry-After": "soon"}, now) is None
     assert retry_after({}, now) is None
+    assert retry_after({"Retry-After": "inf"}, now) is None
+    assert retry_after({"X-RateLimit-Reset": "99999999999999"}, now) == 86_400
+    assert retry_after({"Retry-After": "-5"}, now) == 0
 
 
 @pytest.mark.parametrize("accepted", [True, False])
@@ -150,3 +154,11 @@ def test_no_server_is_a_clean_retry() -> None:
     delivery = SendGridChannel(settings, "SG.key").send(outbox_row())
     assert delivery.outcome == "retry" and not delivery.doubtful
     assert "unreachable" in (delivery.error or "")
+
+
+def test_a_comma_in_a_display_name_is_no_trouble(server: FakeSendGrid) -> None:
+    row = outbox_row(**{"from": "Taylor, Sam <sam@acme.test>"}, to_name="Lovelace, Ada")
+    assert channel(server).send(row).outcome == "sent"
+    (body,) = server.accepted
+    assert body["from"] == {"email": "sam@acme.test", "name": "Taylor, Sam"}
+    assert body["personalizations"][0]["to"][0]["name"] == "Lovelace, Ada"

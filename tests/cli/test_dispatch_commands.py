@@ -199,3 +199,18 @@ def test_preview_after_a_run_leaves_out_what_is_done(server: FakeSendGrid, works
     assert "birthday-note:c-1:2026" not in shown  # sent
     assert shown["birthday-gift:c-1:2026"] == "planned"  # approved
     assert shown["birthday-gift:c-2:2026"] == "needs_approval"
+
+
+def test_run_refuses_a_future_now(workspace: Path) -> None:
+    result = run_cli("run", "--workspace", workspace, "--now", "2999-01-01T00:00:00+00:00")
+    assert result.exit_code == 2 and "--now is in the future" in result.stderr
+    assert not (workspace / "outreach.db").exists()
+
+
+def test_a_refused_key_makes_run_exit_1(server: FakeSendGrid, workspace: Path) -> None:
+    result = run_cli(
+        "run", "--workspace", workspace, "--now", DUE, env={"SENDGRID_API_KEY": "SG.wrong"}
+    )
+    assert result.exit_code == 1
+    assert "email: paused until" in result.stdout and "SendGrid 401" in result.stdout
+    assert "SG.wrong" not in result.stdout + result.stderr

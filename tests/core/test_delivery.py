@@ -31,6 +31,7 @@ NOW = datetime(2026, 11, 22, 9, tzinfo=UTC)
         (Delivery("retry", error="timeout", doubtful=True), "gifts", 0, "ambiguous"),
         (Delivery("retry", error="timeout", doubtful=True), "webhook", 0, "ambiguous"),
         (Delivery("retry", error="500"), "gifts", 0, "failed"),  # it surely did not arrive
+        (Delivery("dead", error="400"), "email", 1, "ambiguous"),  # the first may have gone
     ],
 )
 def test_settle(delivery: Delivery, channel: str, doubtful: int, status: str) -> None:
@@ -49,6 +50,11 @@ def test_retries_stop_after_max_attempts() -> None:
     step = settle(Delivery("retry", error="503"), "email", MAX_ATTEMPTS - 1, 0, NOW, 0.0)
     assert step.status == "dead"
     assert f"gave up after {MAX_ATTEMPTS} attempts: 503" == step.error
+
+
+def test_retries_that_end_after_a_doubtful_try_end_ambiguous() -> None:
+    step = settle(Delivery("retry", error="503"), "email", MAX_ATTEMPTS - 1, 1, NOW, 0.0)
+    assert step.status == "ambiguous"
 
 
 def test_backoff_doubles_with_jitter_up_to_a_ceiling() -> None:

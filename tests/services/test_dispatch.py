@@ -6,20 +6,22 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace
+from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, outbox_row
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.files import FileChannel
 from outreach.adapters.channels.recording import RecordingChannel
-from outreach.adapters.processes import Worker
+from outreach.adapters.processes import LEASE, Worker
 from outreach.adapters.store import Store, outbox
+from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import fixed_clock
 from outreach.services.channels import ChannelSet
-from outreach.services.dispatch import RunReport, dispatch, run_once
+from outreach.services.dispatch import Dispatcher, RunReport, run_once, send_within
 from outreach.services.workspace import Workspace, load_workspace
 
 DUE = datetime(2026, 6, 10, 10, tzinfo=UTC)  # an hour after the 09:00 birthday notes
@@ -157,7 +159,7 @@ def test_a_rate_limit_rests_the_channel_until_the_reset(workspace: Workspace) ->
 def test_an_unusable_channel_leaves_its_actions_waiting(tmp_path: Path) -> None:
     root = make_workspace(
         tmp_path / "ws",
-        config={"channels": {"email": {"username_env": "SMTP_USER"}}},
+        config={"channels": {"email": {"username_env": "SMTP_USER", "password_env": "SMTP_PW"}}},
         contacts=[contact("c-1")],
         rules={"notes.yaml": BIRTHDAY_RULE},
         templates={"birthday.j2": BIRTHDAY_TEMPLATE},
@@ -202,7 +204,8 @@ def test_an_email_interrupted_mid_send_is_tried_once_more_and_called_ambiguous(
     _orphan(workspace, "birthday-note:c-1:2026", dead_worker())
     email = RecordingChannel()
     report = run(workspace, email=email)
-    assert report.outcomes == {"recovered": 1, "sent": 2, "ambiguous": 1}
+    assert report.recovered == 1
+    assert report.outcomes == {"sent": 2, "ambiguous": 1}
     assert statuses(workspace)["birthday-note:c-1:2026"] == "ambiguous"
     assert sorted(email.keys) == [f"birthday-note:c-{i}:2026" for i in (1, 2, 3)]
 
@@ -211,9 +214,7 @@ def test_an_email_interrupted_twice_is_not_sent_a_third_time(workspace: Workspac
     key = "birthday-note:c-1:2026"
     _orphan(workspace, key, dead_worker())
     store = open_store(workspace)
-    report = RunReport()
-    worker = Worker.current()
-    dispatch(store, _channels(workspace), workspace.data, fixed_clock(DUE), worker, report)
+    dispatcher(workspace, store, Worker.current()).run()
     with store.transaction() as connection:  # its second try is interrupted too
         connection.execute(
             outbox.outbox.update()
@@ -226,19 +227,20 @@ def test_an_email_interrupted_twice_is_not_sent_a_third_time(workspace: Workspac
     assert key not in email.keys
 
 
-def _channels(loaded: Workspace) -> ChannelSet:
-    return ChannelSet(loaded.config, loaded.root, {}, overrides={"email": RecordingChannel()})
+def dispatcher(loaded: Workspace, store: Store, worker: Worker) -> Dispatcher:
+    channels = ChannelSet(loaded.config, loaded.root, {}, overrides={"email": RecordingChannel()})
+    clock = fixed_clock(DUE)
+    return Dispatcher(store, channels, loaded.data, loaded.config, clock, RunReport(), worker)
 
 
 def test_a_live_dispatchers_claim_is_left_alone(workspace: Workspace) -> None:
     other = Worker(Worker.current().host, os.getppid(), "alive")  # a process that lives
     _orphan(workspace, "birthday-note:c-1:2026", str(other))
     me = Worker.current()
-    store = open_store(workspace)
-    report = RunReport()
-    dispatch(store, _channels(workspace), workspace.data, fixed_clock(DUE), me, report)
+    found = dispatcher(workspace, open_store(workspace), me)
+    found.run()
     assert statuses(workspace)["birthday-note:c-1:2026"] == "sending"
-    assert report.outcomes["recovered"] == 0
+    assert found.report.recovered == 0
 
 
 @pytest.fixture
@@ -299,3 +301,82 @@ def test_history_feeds_the_next_plan(gifts: Workspace) -> None:
         seen = outbox.history(connection)
     assert len(seen.gifts) == 2 and seen.recorded == set(statuses(gifts))
     assert all(g.year == 2026 and g.budget.amount == 40 for g in seen.gifts)
+
+
+class Sleepy(RecordingChannel):
+    def send(self, row: OutboxRow) -> Delivery:
+        time.sleep(5)
+        return super().send(row)
+
+
+class Broken(RecordingChannel):
+    def send(self, row: OutboxRow) -> Delivery:
+        raise OverflowError("cannot convert float infinity to integer")
+
+
+def test_a_channel_that_never_answers_is_given_up_on_in_time() -> None:
+    started = time.monotonic()
+    delivery = send_within(Sleepy(), outbox_row(), seconds=0.2)
+    assert delivery.outcome == "retry" and delivery.doubtful
+    assert time.monotonic() - started < 2
+
+
+def test_a_surprise_inside_a_channel_leaves_no_row_sending(workspace: Workspace) -> None:
+    report = run(workspace, email=Broken())
+    assert report.outcomes == {"failed": 3}
+    with open_store(workspace).engine.connect() as connection:
+        rows = list(outbox.rows(connection))
+    assert {r.status for r in rows} == {"failed"} and not any(r.doubtful for r in rows)
+    assert "unexpected OverflowError in the email channel" in (rows[0].last_error or "")
+
+
+def test_a_contact_gone_from_the_file_is_waited_for_not_cancelled(workspace: Workspace) -> None:
+    email = RecordingChannel([Delivery("retry", error="503")] * 3)
+    run(workspace, email=email)
+    contacts = {k: v for k, v in workspace.data.contacts.items() if k != "c-3"}
+    workspace.data = type(workspace.data).build(contacts)
+    report = run(workspace, DUE + timedelta(hours=2), email=email)
+    assert report.outcomes == {"sent": 2}
+    assert "not in the contacts file" in report.held["birthday-note:c-3:2026"]
+    assert statuses(workspace)["birthday-note:c-3:2026"] == "failed"
+
+
+def test_a_note_held_back_into_the_night_waits_for_the_morning(tmp_path: Path) -> None:
+    root = make_workspace(
+        tmp_path / "ws",
+        config={"policies": {"quiet_hours": {"start": "20:00", "end": "08:00"}}},
+        contacts=[contact("c-1", timezone="Atlantic/Reykjavik")],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    loaded = load_workspace(root)
+    email = RecordingChannel([Delivery("paused", error="401")])
+    run(loaded, email=email)  # 10:00: refused; the channel rests
+    night = datetime(2026, 6, 10, 23, 30, tzinfo=UTC)
+    assert run(loaded, night, email=email).outcomes == {}
+    with open_store(loaded).engine.connect() as connection:
+        row = outbox.get(connection, "birthday-note:c-1:2026")
+    assert row is not None and row.send_at == datetime(2026, 6, 11, 8, tzinfo=UTC)
+    assert run(loaded, row.send_at, email=email).outcomes == {"sent": 1}
+
+
+def test_nothing_is_sent_while_the_suppression_list_is_broken(tmp_path: Path) -> None:
+    root = make_workspace(
+        tmp_path / "ws",
+        contacts=[contact("c-1")],
+        suppressions="e-mail\nc-1@example.test\n",  # the header is wrong
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    loaded = load_workspace(root)
+    email = RecordingChannel()
+    report = run(loaded, email=email)
+    assert email.sent == [] and report.needs_operator
+    assert "the suppression list has errors" in report.unusable["all"]
+
+
+def test_a_claim_older_than_the_lease_is_orphaned_even_if_its_pid_lives() -> None:
+    me = Worker.current()
+    alive = str(Worker(me.host, os.getppid(), "old"))
+    assert not me.orphaned(alive, DUE, DUE + timedelta(minutes=5))
+    assert me.orphaned(alive, DUE, DUE + LEASE + timedelta(seconds=1))

@@ -3,15 +3,15 @@ break into a header or an API's address field."""
 
 from __future__ import annotations
 
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr
+
+from outreach.core.schema_types import split_mailbox
 
 
 def mailbox(text: str) -> tuple[str, str]:
-    """(display name, address) of `Name <address>` or a bare address; ValueError otherwise."""
-    name, address = parseaddr(one_line(text))
-    if not address or "@" not in address or any(c in address for c in " <>,;"):
-        raise ValueError(f"not an address: {text!r}")
-    return name, address
+    """(display name, address) of `Name <address>` or a bare address; ValueError otherwise.
+    The same reading as `outreach validate` gives an address in outreach.yaml."""
+    return split_mailbox(one_line(text))
 
 
 def formatted(text: str) -> str:

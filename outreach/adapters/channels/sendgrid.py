@@ -12,8 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.error import URLError
 
@@ -22,6 +20,7 @@ from sendgrid import SendGridAPIClient
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox, one_line
+from outreach.adapters.channels.waiting import retry_after
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SendGridChannel as SendGridSettings
 
@@ -85,39 +84,12 @@ def answer(status: int, headers: Any, body: bytes | str | None) -> Delivery:
     error = f"SendGrid {status}: {_errors(body)}"
     if status == 401:
         return Delivery("paused", error=f"{error} (check the API key)")
+    if status in (404, 405):  # the address is wrong for every message alike
+        return Delivery("paused", error=f"{error} (check channels.email.host)")
     if status in RETRIED_STATUSES:
         wait = retry_after(headers)
         return Delivery("retry", error=error, retry_after=wait, rest_channel=status == 429)
     return Delivery("dead", error=error)
-
-
-def retry_after(headers: Any, now: float | None = None) -> float | None:
-    """Seconds to wait, from `Retry-After` (seconds or an HTTP date) or SendGrid's
-    `X-RateLimit-Reset` (a Unix time)."""
-    now = time.time() if now is None else now
-    given = _header(headers, "Retry-After")
-    if given:
-        try:
-            return max(0.0, float(given))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(given).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    reset = _header(headers, "X-RateLimit-Reset")
-    if reset:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
-    return None
-
-
-def _header(headers: Any, name: str) -> str | None:
-    if headers is None:
-        return None
-    value = headers.get(name)
-    return str(value).strip() if value is not None else None
 
 
 def _errors(body: bytes | str | None) -> str:

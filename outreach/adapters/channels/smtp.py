@@ -31,12 +31,10 @@ class SmtpChannel:
             return Delivery("dead", error=f"cannot build the email: {exc}")
         server: _Session | None = None
         try:
-            with self._connect() as server:
-                if self.username and self.password:
-                    server.login(self.username, self.password)
-                refused = server.send_message(message)
-        except smtplib.SMTPAuthenticationError as exc:
-            return Delivery("paused", error=_said(exc.smtp_code, exc.smtp_error))
+            server = self._connect()
+            if self.username and self.password:
+                server.login(self.username, self.password)
+            refused = server.send_message(message)
         except smtplib.SMTPResponseException as exc:
             return _answer(exc.smtp_code, exc.smtp_error)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -45,6 +43,9 @@ class SmtpChannel:
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             doubtful = server is not None and server.data_sent
             return Delivery("retry", error=f"SMTP {self.settings.host}: {exc}", doubtful=doubtful)
+        finally:
+            if server is not None:
+                _hang_up(server)
         if refused:
             code, text = next(iter(refused.values()))
             return _answer(code, text)
@@ -109,5 +110,20 @@ def _said(code: int, text: bytes | str) -> str:
     return f"SMTP {code} {one_line(said)}"
 
 
+def _hang_up(server: _Session) -> None:
+    """QUIT, minding nothing the server says: the message's fate was decided before."""
+    try:
+        server.quit()
+    except (smtplib.SMTPException, OSError):
+        server.close()
+
+
+# The server wants credentials we do not have or it does not take: every message would fail
+# alike, so the channel pauses instead.
+AUTH_CODES = frozenset({530, 534, 535, 538})
+
+
 def _answer(code: int, text: bytes | str) -> Delivery:
+    if code in AUTH_CODES:
+        return Delivery("paused", error=f"{_said(code, text)} (check the SMTP credentials)")
     return Delivery("retry" if 400 <= code < 500 else "dead", error=_said(code, text))

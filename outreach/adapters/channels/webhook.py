@@ -21,6 +21,7 @@ import httpx
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import one_line
 from outreach.adapters.channels.files import sink_record
+from outreach.adapters.channels.waiting import retry_after
 from outreach.adapters.feeds.addresses import NoHost, Refused, guarded_transport
 from outreach.adapters.store.outbox import OutboxRow
 
@@ -48,6 +49,8 @@ class WebhookChannel:
                 response = client.post(url, content=body, headers=self.headers(row, body))
         except Refused as exc:
             return Delivery("dead", error=f"webhook {_host(url)} refused: {exc}")
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+            return Delivery("dead", error=f"webhook url {_host(url)} cannot be used: {exc}")
         except (NoHost, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return Delivery("retry", error=f"webhook {_host(url)} unreachable: {exc}")
         except httpx.HTTPError as exc:  # after the request went out: it may have arrived
@@ -86,8 +89,7 @@ def _answer(response: httpx.Response, url: str, shared: bool) -> Delivery:
     if status in (401, 403) and shared:  # the sink refuses us: every row would fail alike
         return Delivery("paused", error=error)
     if status in RETRIED_STATUSES:
-        asked = response.headers.get("Retry-After")
-        wait = float(asked) if asked and asked.strip().isdigit() else None
+        wait = retry_after(response.headers)
         return Delivery("retry", error=error, retry_after=wait, rest_channel=status == 429)
     return Delivery("dead", error=error)
 

@@ -4,6 +4,7 @@ pointing at its file and line, and the rest is used."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -19,7 +20,7 @@ from outreach.adapters.sources.csvfile import CsvFile, Row, cell
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
 from outreach.core.model import EMPTY, Birthday, Company, Contact, Purchase
-from outreach.core.problems import Problem, problem, warning
+from outreach.core.problems import Problem, Severity, problem, warning
 from outreach.core.schema_types import Strict
 from outreach.core.timing import zone
 
@@ -326,7 +327,10 @@ def load_suppressions(path: Path, shown_as: str) -> tuple[set[str], list[Problem
         try:
             emails.add(parse_email(text).lower())
         except BadCell as exc:
-            problems.append(source.at(row, "email", f"email: {exc}; this row is skipped"))
+            # Kept as written: whoever it meant must not be written to by mistake.
+            emails.add(text.strip().lower())
+            found = source.at(row, "email", f"email: {exc}; kept on the list as written")
+            problems.append(replace(found, severity=Severity.WARNING))
     return emails, source.problems + problems
 
 

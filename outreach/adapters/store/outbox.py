@@ -217,39 +217,52 @@ def move(
     return bool(result.rowcount)
 
 
-def due(connection: Connection, now: datetime, channels: Iterable[str], limit: int) -> list[str]:
-    """Keys of rows that should go now through these channels, oldest first."""
-    moment = iso(now)
-    query = (
-        select(outbox.c.key)
-        .where(
-            outbox.c.channel.in_(list(channels)),
-            or_(
-                and_(outbox.c.status == "pending", outbox.c.send_at <= moment),
-                and_(outbox.c.status == "failed", outbox.c.next_attempt_at <= moment),
-            ),
-        )
-        .order_by(outbox.c.send_at, outbox.c.key)
-        .limit(limit)
+Cursor = tuple[str, str]  # (send_at, key) of the last row seen, in dispatch order
+
+
+def due(
+    connection: Connection,
+    now: datetime,
+    channels: Iterable[str],
+    limit: int,
+    after: Cursor | None = None,
+) -> list[Cursor]:
+    """Rows that should go now through these channels, oldest first, after `after`."""
+    query = select(outbox.c.send_at, outbox.c.key).where(
+        outbox.c.channel.in_(list(channels)), _is_due(iso(now))
     )
-    return list(connection.execute(query).scalars())
+    if after is not None:
+        query = query.where(
+            or_(
+                outbox.c.send_at > after[0],
+                and_(outbox.c.send_at == after[0], outbox.c.key > after[1]),
+            )
+        )
+    query = query.order_by(outbox.c.send_at, outbox.c.key).limit(limit)
+    return [(row.send_at, row.key) for row in connection.execute(query)]
 
 
 def claim(connection: Connection, key: str, now: datetime, worker: str) -> OutboxRow | None:
     """Take a due row for sending; None if it is not due, or another dispatcher took it."""
-    moment = iso(now)
     claimed = connection.execute(
         update(outbox)
-        .where(
-            outbox.c.key == key,
-            or_(
-                and_(outbox.c.status == "pending", outbox.c.send_at <= moment),
-                and_(outbox.c.status == "failed", outbox.c.next_attempt_at <= moment),
-            ),
-        )
-        .values(status="sending", claimed_by=worker, updated_at=moment)
+        .where(outbox.c.key == key, _is_due(iso(now)))
+        .values(status="sending", claimed_by=worker, updated_at=iso(now))
     )
     return get(connection, key) if claimed.rowcount else None
+
+
+def _is_due(moment: str | None) -> Any:
+    return or_(
+        and_(outbox.c.status == "pending", outbox.c.send_at <= moment),
+        and_(outbox.c.status == "failed", outbox.c.next_attempt_at <= moment),
+    )
+
+
+def postpone(connection: Connection, row: OutboxRow, until: datetime, now: datetime) -> bool:
+    """A due row waits until `until` (quiet hours), keeping its status."""
+    column = "send_at" if row.status == "pending" else "next_attempt_at"
+    return move(connection, row.key, [row.status], row.status, now, **{column: iso(until)})
 
 
 def get(connection: Connection, key: str) -> OutboxRow | None:
@@ -257,7 +270,7 @@ def get(connection: Connection, key: str) -> OutboxRow | None:
     return _row(found) if found else None
 
 
-def settle(connection: Connection, row: OutboxRow, step: Step, now: datetime) -> bool:
+def finish(connection: Connection, row: OutboxRow, step: Step, now: datetime) -> bool:
     """Record where a claimed row went; False if it was no longer ours."""
     values: dict[str, Any] = {
         "attempts": step.attempts,
@@ -266,7 +279,7 @@ def settle(connection: Connection, row: OutboxRow, step: Step, now: datetime) ->
         "next_attempt_at": iso(step.next_attempt_at),
         "claimed_by": None,
     }
-    if step.status in ("sent", "ambiguous") and step.provider_id is not None:
+    if step.delivered:
         values.update(provider_id=step.provider_id, sent_at=iso(now))
     return _move_claimed(connection, row, step.status, now, values)
 
