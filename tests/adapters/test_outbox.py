@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -102,3 +103,16 @@ def test_the_fingerprint_changes_only_when_a_plan_could(store: Store) -> None:
         outbox.move(connection, "b:c-1:2026", ["pending"], "rejected", NOW)
         rejected = outbox.fingerprint(connection)
     assert len({empty, recorded, rejected}) == 3
+
+
+def _open_store(root: str) -> str:
+    try:
+        Store.open("sqlite:///outreach.db", Path(root))
+    except Exception as exc:
+        return repr(exc)
+    return "ok"
+
+
+def test_many_processes_can_create_the_same_store_at_once(tmp_path: Path) -> None:
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        assert set(pool.map(_open_store, [str(tmp_path)] * 6)) == {"ok"}

@@ -65,8 +65,11 @@ class Store:
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         try:
-            metadata.create_all(engine)
-            _add_missing_columns(engine)
+            with engine.connect() as connection:  # several processes may open it at once
+                connection.execution_options(sqlite_immediate=True)
+                with connection.begin():
+                    metadata.create_all(connection)
+                    _add_missing_columns(connection)
         except OperationalError as exc:
             raise UserError(f"store: cannot open {parsed.render_as_string()}: {exc.orig}") from None
         return cls(engine)
@@ -199,21 +202,20 @@ class Store:
         ]
 
 
-def _add_missing_columns(engine: Engine) -> None:
+def _add_missing_columns(connection: Connection) -> None:
     """Columns added since the store was created; each new one is nullable or has a default."""
-    inspector = inspect(engine)
-    with engine.begin() as connection:
-        for table in metadata.sorted_tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(engine.dialect)
-                default = getattr(column.default, "arg", None)
-                extra = f" NOT NULL DEFAULT {default!r}" if default is not None else ""
-                connection.exec_driver_sql(
-                    f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{extra}"
-                )
+    inspector = inspect(connection)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(connection.dialect)
+            default = getattr(column.default, "arg", None)
+            extra = f" NOT NULL DEFAULT {default!r}" if default is not None else ""
+            connection.exec_driver_sql(
+                f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{extra}"
+            )
 
 
 def _sqlite_begin(connection: Connection) -> None:
@@ -226,7 +228,7 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
     # Autocommit at the driver, so that BEGIN is ours to say (and savepoints work).
     connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may have to wait
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the daemon's writes
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
