@@ -14,10 +14,13 @@ A newer outreach adds the columns it needs to an older store when it opens it.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, insert, inspect, select, update
 from sqlalchemy.engine import Connection, make_url
@@ -26,6 +29,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, metadata
 from outreach.core.model import FeedEntry, Mention
 from outreach.errors import UserError
+
+BUSY_TIMEOUT_MS = 30_000
 
 
 def database_url(url: str, root: Path) -> str:
@@ -228,7 +233,22 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
     # Autocommit at the driver, so that BEGIN is ours to say (and savepoints work).
     connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may have to wait
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the daemon's writes
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """WAL: readers do not block the daemon's writes. Changing the journal mode does not wait
+    for a busy file (SQLite skips the busy handler there), so while another process creates
+    the same store, wait here as busy_timeout would."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
