@@ -86,3 +86,24 @@ channel_pauses = Table(
     Column("paused_until", String(40), nullable=False),
     Column("reason", Text, nullable=False),
 )
+
+
+# Who runs the daemon on this store (one per SQLite store), and when it last said so.
+daemons = Table(
+    "daemons",
+    metadata,
+    Column("store", String(20), primary_key=True),  # always "this": one row, one lock
+    Column("holder", String(200), nullable=False),  # host:pid:token
+    Column("started_at", String(40), nullable=False),
+    Column("heartbeat_at", String(40), nullable=False),
+)
+
+# When each of the daemon's jobs last ran, for `outreach status`.
+ticks = Table(
+    "ticks",
+    metadata,
+    Column("job", String(2100), primary_key=True),
+    Column("started_at", String(40), nullable=False),
+    Column("seconds", Float),
+    Column("error", Text),
+)

@@ -1,0 +1,87 @@
+"""The daemon's own records in the store: the single-daemon lock of a SQLite store, with a
+heartbeat so a crashed daemon's lock can be taken over, and when each job last ran."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from outreach.adapters.processes import Worker
+from outreach.adapters.store.schema import daemons, from_iso, iso, ticks
+
+ROW = "this"
+# A lock whose heartbeat is older than this is stale, whoever holds it (a daemon beats at
+# every dispatch tick, and at least every HEARTBEAT).
+HEARTBEAT = timedelta(seconds=15)
+STALE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Holder:
+    holder: str
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+def holder(connection: Connection) -> Holder | None:
+    row = connection.execute(select(daemons).where(daemons.c.store == ROW)).mappings().first()
+    if row is None:
+        return None
+    return Holder(
+        row["holder"],
+        from_iso(row["started_at"]) or datetime.min,
+        from_iso(row["heartbeat_at"]) or datetime.min,
+    )
+
+
+def acquire(connection: Connection, me: Worker, now: datetime) -> Holder | None:
+    """Take the lock; None when taken, else the live daemon that holds it."""
+    current = holder(connection)
+    if current is not None and not is_gone(current, me, now):
+        return current
+    connection.execute(delete(daemons).where(daemons.c.store == ROW))
+    connection.execute(
+        insert(daemons).values(
+            store=ROW, holder=str(me), started_at=iso(now), heartbeat_at=iso(now)
+        )
+    )
+    return None
+
+
+def is_gone(current: Holder, me: Worker, now: datetime) -> bool:
+    if now - current.heartbeat_at > STALE:
+        return True
+    return current.holder != str(me) and me.orphaned(current.holder, current.heartbeat_at, now)
+
+
+def beat(connection: Connection, me: Worker, now: datetime) -> bool:
+    """Say we are alive; False when the lock is no longer ours."""
+    result = connection.execute(
+        update(daemons)
+        .where(daemons.c.store == ROW, daemons.c.holder == str(me))
+        .values(heartbeat_at=iso(now))
+    )
+    return bool(result.rowcount)
+
+
+def release(connection: Connection, me: Worker) -> None:
+    connection.execute(delete(daemons).where(daemons.c.holder == str(me)))
+
+
+def record_tick(
+    connection: Connection, job: str, started: datetime, seconds: float, error: str | None
+) -> None:
+    connection.execute(delete(ticks).where(ticks.c.job == job))
+    connection.execute(
+        insert(ticks).values(job=job, started_at=iso(started), seconds=seconds, error=error)
+    )
+
+
+def last_ticks(connection: Connection) -> dict[str, tuple[datetime, float | None, str | None]]:
+    return {
+        row["job"]: (from_iso(row["started_at"]) or datetime.min, row["seconds"], row["error"])
+        for row in connection.execute(select(ticks).order_by(ticks.c.job)).mappings()
+    }
