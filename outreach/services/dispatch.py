@@ -130,24 +130,20 @@ class Dispatcher:
                 batch = outbox.due(connection, now, open_channels, BATCH, after)
             if not batch:
                 return
-            for _, key in batch:
-                self.dispatch(key)
-            after = batch[-1]
+            for row in batch:
+                self.dispatch(row.key, row.channel)
+            after = (batch[-1].send_at, batch[-1].key)
 
-    def dispatch(self, key: str) -> None:
+    def dispatch(self, key: str, channel_name: str) -> None:
+        if self._stopped(channel_name) or (channel := self._channel(channel_name)) is None:
+            return
         now = self.clock()
         with self.store.transaction() as connection:
-            before = outbox.get(connection, key)
-            if before is None or self._stopped(before.channel):
-                return
-            channel = self._channel(before.channel)
-            if channel is None or self._held(connection, before, now):
-                return
             row = outbox.claim(connection, key, now, str(self.worker))
-        if row is None:  # not due any more, or another dispatcher has it
-            return
+            if row is None or self._held(connection, row, now):
+                return  # not due any more, another dispatcher has it, or it must wait
         delivery = send_within(channel, row, self.channels.time_limit(row.channel))
-        self._record(row, before.status, delivery)
+        self._record(row, delivery)
 
     def _channel(self, name: str) -> Channel | None:
         try:
@@ -157,17 +153,17 @@ class Dispatcher:
             return None
 
     def _held(self, connection: Connection, row: OutboxRow, now: datetime) -> bool:
+        """Apply a hold to a row just claimed (in the same transaction: no one saw it
+        `sending`); False when it may go."""
         hold = self._hold(row, now)
         if hold is None:
             return False
+        outbox.release(connection, row, "pending", now)
         if hold.status is not None:
-            moved = outbox.move(
-                connection, row.key, ["pending", "failed"], hold.status, now, last_error=hold.reason
-            )
-            if moved:
-                self.report.outcomes[hold.status] += 1
+            outbox.move(connection, row.key, ["pending"], hold.status, now, last_error=hold.reason)
+            self.report.outcomes[hold.status] += 1
         elif hold.until is not None:
-            outbox.postpone(connection, row, hold.until, now)
+            outbox.postpone(connection, row.key, hold.until, now)
         else:
             self.report.held[row.key] = hold.reason
         return True
@@ -185,23 +181,23 @@ class Dispatcher:
             self.config.timezone,
         )
 
-    def _record(self, row: OutboxRow, claimed_from: str, delivery: Delivery) -> None:
+    def _record(self, row: OutboxRow, delivery: Delivery) -> None:
         """Write down what the channel said; a store busy past its timeout is waited for
         (the row is sent: losing that would make a duplicate)."""
         for attempt in range(1, SETTLE_TRIES + 1):
             try:
-                self._write_delivery(row, claimed_from, delivery)
+                self._write_delivery(row, delivery)
                 return
             except OperationalError:
                 if attempt == SETTLE_TRIES:
                     raise
                 log.warning("the store is busy; recording %s again", row.key)
 
-    def _write_delivery(self, row: OutboxRow, claimed_from: str, delivery: Delivery) -> None:
+    def _write_delivery(self, row: OutboxRow, delivery: Delivery) -> None:
         now, report = self.clock(), self.report
         with self.store.transaction() as connection:
             if delivery.outcome == "paused":
-                outbox.release(connection, row, claimed_from, now)
+                outbox.release(connection, row, "pending", now)  # due again once it lifts
                 reason = delivery.error or "refused"
                 outbox.pause(connection, row.channel, now + PAUSE_ON_REFUSAL, reason)
                 report.paused[row.channel] = report.refused[row.channel] = reason

@@ -26,7 +26,18 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -220,15 +231,22 @@ def move(
 Cursor = tuple[str, str]  # (send_at, key) of the last row seen, in dispatch order
 
 
+@dataclass(frozen=True)
+class Due:
+    send_at: str
+    key: str
+    channel: str
+
+
 def due(
     connection: Connection,
     now: datetime,
     channels: Iterable[str],
     limit: int,
     after: Cursor | None = None,
-) -> list[Cursor]:
+) -> list[Due]:
     """Rows that should go now through these channels, oldest first, after `after`."""
-    query = select(outbox.c.send_at, outbox.c.key).where(
+    query = select(outbox.c.send_at, outbox.c.key, outbox.c.channel).where(
         outbox.c.channel.in_(list(channels)), _is_due(iso(now))
     )
     if after is not None:
@@ -239,30 +257,60 @@ def due(
             )
         )
     query = query.order_by(outbox.c.send_at, outbox.c.key).limit(limit)
-    return [(row.send_at, row.key) for row in connection.execute(query)]
+    return [Due(*row) for row in connection.execute(query)]
 
 
-def claim(connection: Connection, key: str, now: datetime, worker: str) -> OutboxRow | None:
-    """Take a due row for sending; None if it is not due, or another dispatcher took it."""
-    claimed = connection.execute(
-        update(outbox)
-        .where(outbox.c.key == key, _is_due(iso(now)))
-        .values(status="sending", claimed_by=worker, updated_at=iso(now))
-    )
-    return get(connection, key) if claimed.rowcount else None
-
-
-def _is_due(moment: str | None) -> Any:
+def _is_due(moment: Any) -> Any:
     return or_(
         and_(outbox.c.status == "pending", outbox.c.send_at <= moment),
         and_(outbox.c.status == "failed", outbox.c.next_attempt_at <= moment),
     )
 
 
-def postpone(connection: Connection, row: OutboxRow, until: datetime, now: datetime) -> bool:
-    """A due row waits until `until` (quiet hours), keeping its status."""
-    column = "send_at" if row.status == "pending" else "next_attempt_at"
-    return move(connection, row.key, [row.status], row.status, now, **{column: iso(until)})
+# The statements of the dispatch loop are built once: building one costs more than running it.
+_CLAIM = (
+    update(outbox)
+    .where(outbox.c.key == bindparam("the_key"), _is_due(bindparam("moment")))
+    .values(status="sending", claimed_by=bindparam("worker"), updated_at=bindparam("moment"))
+    .returning(*outbox.c)
+)
+_CLAIMED = and_(
+    outbox.c.key == bindparam("the_key"),
+    outbox.c.status == "sending",
+    outbox.c.claimed_by == bindparam("claimant"),
+)
+_FINISH = (
+    update(outbox)
+    .where(_CLAIMED)
+    .values(
+        status=bindparam("new_status"),
+        updated_at=bindparam("moment"),
+        attempts=bindparam("new_attempts"),
+        doubtful=bindparam("new_doubtful"),
+        last_error=bindparam("new_error"),
+        next_attempt_at=bindparam("new_next_attempt"),
+        provider_id=func.coalesce(bindparam("new_provider", type_=Text), outbox.c.provider_id),
+        sent_at=func.coalesce(bindparam("new_sent_at", type_=Text), outbox.c.sent_at),
+        claimed_by=None,
+    )
+)
+_RELEASE = (
+    update(outbox)
+    .where(_CLAIMED)
+    .values(status=bindparam("new_status"), updated_at=bindparam("moment"), claimed_by=None)
+)
+
+
+def claim(connection: Connection, key: str, now: datetime, worker: str) -> OutboxRow | None:
+    """Take a due row for sending; None if it is not due, or another dispatcher took it."""
+    found = connection.execute(_CLAIM, {"the_key": key, "moment": iso(now), "worker": worker})
+    row = found.mappings().first()
+    return _row(row) if row else None
+
+
+def postpone(connection: Connection, key: str, until: datetime, now: datetime) -> bool:
+    """A pending row waits until `until` (quiet hours)."""
+    return move(connection, key, ["pending"], "pending", now, send_at=iso(until))
 
 
 def get(connection: Connection, key: str) -> OutboxRow | None:
@@ -271,38 +319,34 @@ def get(connection: Connection, key: str) -> OutboxRow | None:
 
 
 def finish(connection: Connection, row: OutboxRow, step: Step, now: datetime) -> bool:
-    """Record where a claimed row went; False if it was no longer ours."""
-    values: dict[str, Any] = {
-        "attempts": step.attempts,
-        "doubtful": step.doubtful,
-        "last_error": step.error,
-        "next_attempt_at": iso(step.next_attempt_at),
-        "claimed_by": None,
+    """Record where a claimed row went; False if it was no longer ours (a row recovered and
+    claimed again by another dispatcher in the meantime is theirs)."""
+    values = {
+        "new_attempts": step.attempts,
+        "new_doubtful": step.doubtful,
+        "new_error": step.error,
+        "new_next_attempt": iso(step.next_attempt_at),
+        "new_provider": step.provider_id if step.delivered else None,
+        "new_sent_at": iso(now) if step.delivered else None,
     }
-    if step.delivered:
-        values.update(provider_id=step.provider_id, sent_at=iso(now))
-    return _move_claimed(connection, row, step.status, now, values)
+    return _while_claimed(connection, _FINISH, row, step.status, now, values)
 
 
 def release(connection: Connection, row: OutboxRow, back_to: str, now: datetime) -> bool:
     """Give a claimed row back untouched (its channel is paused, or it never went out)."""
-    return _move_claimed(connection, row, back_to, now, {"claimed_by": None})
+    return _while_claimed(connection, _RELEASE, row, back_to, now, {})
 
 
-def _move_claimed(
-    connection: Connection, row: OutboxRow, status: str, now: datetime, values: dict[str, Any]
+def _while_claimed(
+    connection: Connection,
+    statement: Any,
+    row: OutboxRow,
+    status: str,
+    now: datetime,
+    values: dict[str, Any],
 ) -> bool:
-    # Only while the claim is still the one we read: a row recovered and claimed again by
-    # another dispatcher in the meantime is theirs.
-    result = connection.execute(
-        update(outbox)
-        .where(
-            outbox.c.key == row.key,
-            outbox.c.status == "sending",
-            outbox.c.claimed_by == row.claimed_by,
-        )
-        .values(status=status, updated_at=iso(now), **values)
-    )
+    parameters = {"the_key": row.key, "claimant": row.claimed_by, "new_status": status}
+    result = connection.execute(statement, {**parameters, "moment": iso(now), **values})
     return bool(result.rowcount)
 
 
