@@ -271,3 +271,20 @@ def outbox_row(key: str = "birthday:c-1:2026", **details: object) -> Any:
         last_error=None,
         updated_at=datetime(2026, 12, 2, 9, tzinfo=UTC),
     )
+
+
+def sendgrid_channels(url: str, gifts: str = "out/gifts.jsonl") -> dict[str, Any]:
+    """`channels:` for make_workspace: email through a (local) SendGrid at `url`, gifts to a
+    JSONL file, no tasks."""
+    return {
+        "email": {
+            "provider": "sendgrid",
+            "api_key_env": "SENDGRID_API_KEY",
+            "from": "Acme <hello@acme.test>",
+            "host": url,
+            "timeout": 5,
+            "port": None,  # the defaults are an SMTP channel's
+        },
+        "gifts": {"provider": "file", "path": gifts},
+        "tasks": None,
+    }

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from fake_sendgrid import FakeSendGrid
-from helpers import make_workspace, run_cli
+from helpers import make_workspace, run_cli, sendgrid_channels
 
 from outreach.adapters.store import Store
 
@@ -57,18 +57,7 @@ TEMPLATES = {
 
 
 def build_workspace(root: Path, server: FakeSendGrid) -> Path:
-    channels = {
-        "email": {
-            "provider": "sendgrid",
-            "api_key_env": "SENDGRID_API_KEY",
-            "from": "Acme <hello@acme.test>",
-            "host": server.url,
-            "timeout": 5,
-            "port": None,  # the defaults are an SMTP channel's
-        },
-        "gifts": {"provider": "file", "path": "out/gifts.jsonl"},
-        "tasks": None,
-    }
+    channels = sendgrid_channels(server.url)
     contacts = [
         {
             "id": f"c-{i:03d}",

@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 from fake_sendgrid import FakeSendGrid, Reply
-from helpers import make_workspace, run_cli
+from helpers import make_workspace, run_cli, sendgrid_channels
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -142,18 +142,7 @@ def contacts() -> list[dict[str, Any]]:
 
 
 def build_workspace(root: Path, server: FakeSendGrid) -> Path:
-    channels = {
-        "email": {
-            "provider": "sendgrid",
-            "api_key_env": "SENDGRID_API_KEY",
-            "from": "Acme <hello@acme.test>",
-            "host": server.url,
-            "timeout": 5,
-            "port": None,  # the defaults are an SMTP channel's
-        },
-        "gifts": {"provider": "file", "path": "out/gifts.jsonl"},
-        "tasks": None,
-    }
+    channels = sendgrid_channels(server.url)
     return make_workspace(
         root,
         config={"channels": channels},
