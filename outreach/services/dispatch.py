@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Step, backoff, in
 from outreach.core.model import Dataset, Decision, Status
 from outreach.core.policies import Hold, hold_at_send_time
 from outreach.core.timing import QuietHours
+from outreach.logs import fields
 from outreach.services.channels import CHANNELS, ChannelSet, Unusable
 from outreach.services.workspace import Workspace
 
@@ -43,6 +45,7 @@ PLAN_AHEAD = timedelta(days=14)
 BATCH = 50
 PLANNING_LOCK = 0x6F7574  # PostgreSQL advisory lock: one planner at a time
 SETTLE_TRIES = 5  # a store busy past its timeout after a send: try again, do not lose it
+STOP_GRACE = 3.0  # seconds a send may still take once the daemon is asked to stop
 
 
 @dataclass
@@ -50,6 +53,8 @@ class RunReport:
     recorded: Counter[str] = field(default_factory=Counter)  # new outbox rows, by status
     outcomes: Counter[str] = field(default_factory=Counter)  # what dispatch did, by status
     recovered: int = 0  # rows found in `sending` after their dispatcher died
+    by_channel: Counter[tuple[str, str]] = field(default_factory=Counter)  # (channel, status)
+    cancelled_rules: dict[str, int] = field(default_factory=dict)  # removed rule -> rows
     held: dict[str, str] = field(default_factory=dict)  # key -> why it waits
     paused: dict[str, str] = field(default_factory=dict)  # channel -> until when, and why
     refused: dict[str, str] = field(default_factory=dict)  # channel -> credentials refused
@@ -65,6 +70,7 @@ class RunReport:
 def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Clock) -> RunReport:
     report = RunReport()
     report.recorded = record_plan(workspace, store, clock())
+    report.cancelled_rules = cancel_removed_rules(workspace, store, clock())
     if workspace.unsafe_to_send:
         report.unusable["all"] = workspace.unsafe_to_send
     else:
@@ -96,6 +102,17 @@ def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[D
     return workspace.engine.plan(workspace.data, now, now + PLAN_AHEAD, history)
 
 
+def cancel_removed_rules(workspace: Workspace, store: Store, now: datetime) -> dict[str, int]:
+    """Open actions of rules that are gone (deleted or disabled) are cancelled, with that
+    reason. Not while a rule or config file has errors: a rule that does not load is not a
+    rule that was removed."""
+    if workspace.authoring_errors:
+        return {}
+    active = {rule.id for rule in workspace.engine.rules if rule.enabled}
+    with store.transaction() as connection:
+        return outbox.cancel_rules_other_than(connection, active, now)
+
+
 def to_record(decision: Decision, now: datetime) -> bool:
     """Rows are written when they are due (so a later edit of a rule or template still counts
     for what comes later), when they are late (never sent; kept for history), and as soon as
@@ -115,6 +132,7 @@ class Dispatcher:
     report: RunReport
     worker: Worker = field(default_factory=Worker.current)
     jitter: Callable[[], float] = random.random
+    stop: threading.Event = field(default_factory=threading.Event)  # set: finish and return
 
     def run(self) -> None:
         """Recover what an earlier dispatcher left, then send every due row once, in order;
@@ -131,6 +149,8 @@ class Dispatcher:
             if not batch:
                 return
             for row in batch:
+                if self.stop.is_set():
+                    return
                 self.dispatch(row.key, row.channel)
             after = (batch[-1].send_at, batch[-1].key)
 
@@ -142,7 +162,7 @@ class Dispatcher:
             row = outbox.claim(connection, key, now, str(self.worker))
             if row is None or self._held(connection, row, now):
                 return  # not due any more, another dispatcher has it, or it must wait
-        delivery = send_within(channel, row, self.channels.time_limit(row.channel))
+        delivery = send_within(channel, row, self.channels.time_limit(row.channel), self.stop)
         self._record(row, delivery)
 
     def _channel(self, name: str) -> Channel | None:
@@ -206,6 +226,13 @@ class Dispatcher:
             step = settle(delivery, row.channel, row.attempts, row.doubtful, now, jitter)
             if outbox.finish(connection, row, step, now):
                 report.outcomes[step.status] += 1
+                report.by_channel[row.channel, step.status] += 1
+                log.info(
+                    "%s %s",
+                    step.status,
+                    row.key,
+                    extra=fields(channel=row.channel, attempts=step.attempts, error=step.error),
+                )
             if delivery.rest_channel:
                 until = now + backoff(1, delivery.retry_after, jitter)
                 outbox.pause(connection, row.channel, until, delivery.error or "rate limited")
@@ -247,9 +274,12 @@ class Dispatcher:
         return interrupted(row.channel, row.attempts, row.doubtful, now)
 
 
-def send_within(channel: Channel, row: OutboxRow, seconds: float) -> Delivery:
+def send_within(
+    channel: Channel, row: OutboxRow, seconds: float, stop: threading.Event | None = None
+) -> Delivery:
     """The channel's answer within `seconds`, whatever happens inside it: a server trickling
-    its answer byte by byte, or a surprise in an adapter, never leaves a row in `sending`."""
+    its answer byte by byte, or a surprise in an adapter, never leaves a row in `sending`.
+    When `stop` is set (shutdown), it waits at most STOP_GRACE seconds more."""
     answers: list[Delivery] = []
 
     def attempt() -> None:
@@ -262,7 +292,12 @@ def send_within(channel: Channel, row: OutboxRow, seconds: float) -> Delivery:
 
     worker = threading.Thread(target=attempt, name=f"send {row.key}", daemon=True)
     worker.start()
-    worker.join(seconds)
+    deadline = time.monotonic() + seconds
+    while worker.is_alive() and time.monotonic() < deadline:
+        if stop is not None and stop.is_set():
+            deadline = min(deadline, time.monotonic() + STOP_GRACE)
+            stop = None
+        worker.join(min(0.2, max(0.0, deadline - time.monotonic())))
     if not answers:  # still talking: it may yet arrive, so what follows is doubtful
         return Delivery("retry", error=f"no answer within {seconds:.0f} s", doubtful=True)
     return answers[0]

@@ -57,6 +57,19 @@ class Workspace:
         return [p for p in self.problems if p.is_error]
 
     @property
+    def authoring_errors(self) -> list[Problem]:
+        """Errors in what people write by hand: outreach.yaml, rules and templates (not
+        data rows). A daemon keeps its last good workspace while there are any."""
+        written = [self.root / CONFIG_FILE, self.root / "rules", self.root / "templates"]
+        places = {shown(path) for path in written}
+        return [
+            p
+            for p in self.errors
+            if p.location.path in places
+            or any(p.location.path.startswith(place + os.sep) for place in places)
+        ]
+
+    @property
     def watches_news(self) -> bool:
         return any(r.enabled and r.trigger.kind == "news_mention" for r in self.engine.rules)
 

@@ -366,6 +366,33 @@ def pauses(connection: Connection, now: datetime) -> dict[str, tuple[datetime, s
     }
 
 
+def cancel_rules_other_than(
+    connection: Connection, active: Iterable[str], now: datetime
+) -> dict[str, int]:
+    """Cancel open rows (not `sending`: that one finishes) of rules not in `active`."""
+    query = select(outbox.c.rule_id, func.count().label("rows")).where(
+        outbox.c.status.in_(["needs_approval", "pending", "failed"]),
+        outbox.c.rule_id.not_in(list(active)),
+    )
+    gone = {
+        row.rule_id: int(row.rows) for row in connection.execute(query.group_by(outbox.c.rule_id))
+    }
+    for rule_id in gone:
+        connection.execute(
+            update(outbox)
+            .where(
+                outbox.c.rule_id == rule_id,
+                outbox.c.status.in_(["needs_approval", "pending", "failed"]),
+            )
+            .values(
+                status="cancelled",
+                updated_at=iso(now),
+                last_error=f"rule {rule_id} was removed from the workspace",
+            )
+        )
+    return gone
+
+
 def counts(connection: Connection) -> dict[str, int]:
     query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
     return {status: int(count) for status, count in connection.execute(query)}
