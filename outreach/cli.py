@@ -27,7 +27,14 @@ from outreach.core.problems import Problem
 from outreach.core.rules import RuleFile
 from outreach.core.timing import zone
 from outreach.errors import OutreachError, UsageError, UserError
-from outreach.history_reports import changes_lines, row_json, rows_table, run_json, run_lines
+from outreach.history_reports import (
+    changes_lines,
+    row_json,
+    rows_table,
+    run_json,
+    run_lines,
+    status_lines,
+)
 from outreach.reports import (
     decisions_html,
     decisions_json,
@@ -541,6 +548,74 @@ def send_test_command(
     if delivery.outcome != "sent":
         raise UserError(f"the test did not go: {delivery.error}")
     click.echo(f"sent to {to}: {decision.rule_id} for {contact_id} (occasion at {occasion})")
+
+
+# --- daemon --------------------------------------------------------------------------------
+
+
+@cli.command()
+@workspace_option
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
+@click.option("--dispatch-every", type=click.FloatRange(min=1), default=60, show_default=True,
+              help="Seconds between dispatch ticks.")  # fmt: skip
+@click.option("--plan-every", type=click.FloatRange(min=1), default=300, show_default=True,
+              help="Seconds between planning ticks (also at once after an edit).")  # fmt: skip
+@click.option("--watch-every", type=click.FloatRange(min=0.5), default=5, show_default=True,
+              help="Seconds between looks at the workspace's files.")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Serve Prometheus metrics on 127.0.0.1:PORT.")  # fmt: skip
+def daemon(
+    workspace: str | None,
+    log_format: str,
+    log_level: str,
+    dispatch_every: float,
+    plan_every: float,
+    watch_every: float,
+    metrics_port: int | None,
+) -> None:
+    """Run until stopped: poll feeds, plan, dispatch; reload on edits. One per SQLite store."""
+    import os
+
+    from outreach import logs
+    from outreach.daemon import Schedule
+    from outreach.daemon import main as run_daemon
+    from outreach.services.runtime import Runtime
+
+    logs.setup(log_format, log_level)
+    runtime = Runtime.start(find_root(workspace), os.environ)
+    if metrics_port is not None:
+        from outreach.metrics import Metrics
+
+        metrics = Metrics(runtime.queue_counts)
+        metrics.serve(metrics_port)
+        runtime.on_tick = metrics.on_tick
+    run_daemon(runtime, Schedule(dispatch_every, plan_every, watch_every))
+
+
+@cli.command(name="status")
+@workspace_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def status_command(workspace: str | None, fmt: str) -> None:
+    """Is a daemon running; last ticks; the outbox by state; feeds; the next ten sends."""
+    from outreach.services.status import status
+
+    loaded = _open(workspace, news=True)
+    found = status(loaded, system_clock())
+    if fmt == "json":
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2, default=str))
+    else:
+        for line in status_lines(found):
+            click.echo(line)
 
 
 def main() -> None:

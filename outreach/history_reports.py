@@ -100,6 +100,36 @@ def run_lines(report: RunReport) -> list[str]:
     return lines
 
 
+def status_lines(found: dict[str, Any]) -> list[str]:
+    daemon = found.get("daemon") or {"running": False}
+    if daemon["running"]:
+        lines = [f"daemon: running ({daemon['holder']}) since {daemon['started_at']}, "
+                 f"last heard from {daemon['silent_for']} ago"]  # fmt: skip
+    elif "holder" in daemon:
+        lines = [f"daemon: not running (last: {daemon['holder']}, silent for "
+                 f"{daemon['silent_for']})"]  # fmt: skip
+    else:
+        lines = ["daemon: not running"]
+    if not found.get("store"):
+        lines.append("store: not created yet (`outreach run` or `outreach daemon` makes it)")
+    for job, tick in sorted((found.get("ticks") or {}).items()):
+        error = f" — {tick['error']}" if tick["error"] else ""
+        lines.append(f"  {job}: last at {tick['at']} ({tick['seconds'] or 0:.2f} s){error}")
+    lines.append("outbox:" + (_counted(found.get("outbox") or {}).removeprefix(":") or " empty"))
+    for channel, pause in sorted((found.get("paused") or {}).items()):
+        lines.append(f"  {channel}: paused until {pause['until']}: {pause['why']}")
+    for feed in found.get("feeds") or []:
+        error = f" — {feed['last_error']}" if feed.get("last_error") else ""
+        lines.append(f"feed {feed['url']}: {feed['last_status']} at {feed['last_fetch']}{error}")
+    lines.append("next:" if found["next"] else "next: nothing planned in the next 30 days")
+    for item in found["next"]:
+        waits = "  (needs approval)" if item["status"] == "needs_approval" else ""
+        lines.append(
+            f"  {item['send_at']}  {item['rule']}  {item['contact']}  {item['action']}{waits}"
+        )
+    return lines
+
+
 def run_json(report: RunReport) -> dict[str, Any]:
     return {
         "recorded": dict(report.recorded),

@@ -9,7 +9,7 @@ what the store knows plus what the workspace's own feed files say, without writi
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -102,8 +102,11 @@ def scan_feeds(
     now: datetime,
     dry_run: bool = False,
     on_feed: Callable[[FeedSource, FeedReport], None] | None = None,
+    urls: Collection[str] | None = None,
 ) -> list[FeedReport]:
+    """Scan the workspace's feeds (or only those at `urls`)."""
     sources, _ = feed_sources(workspace)
+    sources = [s for s in sources if urls is None or s.url in urls]
     store = Store.open(workspace.config.store, workspace.root, create=not dry_run)
     finder = finder_for(workspace)
     reports = []

@@ -1,0 +1,44 @@
+"""Prometheus metrics for the daemon (`--metrics-port`): sends by channel and status, queue
+depth by status, tick durations, feed errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from outreach.services.dispatch import RunReport
+
+
+class Metrics:
+    def __init__(self, queue_counts: Callable[[], Mapping[str, int]]) -> None:
+        self.registry = CollectorRegistry()
+        self.queue_counts = queue_counts
+        self.sends = Counter(
+            "outreach_sends", "Outbox rows settled, by channel and status",
+            ["channel", "status"], registry=self.registry,
+        )  # fmt: skip
+        self.queue = Gauge(
+            "outreach_queue_depth", "Outbox rows by status", ["status"], registry=self.registry
+        )
+        self.ticks = Histogram(
+            "outreach_tick_seconds", "How long each job took", ["job"], registry=self.registry
+        )
+        self.feed_errors = Counter(
+            "outreach_feed_errors", "Feed fetches that failed", ["feed"], registry=self.registry
+        )
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> None:
+        start_http_server(port, addr=address, registry=self.registry)
+
+    def on_tick(self, job: str, seconds: float, result: Any) -> None:
+        self.ticks.labels(job=job.split(":", 1)[0]).observe(seconds)
+        if isinstance(result, RunReport):
+            for (channel, status), count in result.by_channel.items():
+                self.sends.labels(channel=channel, status=status).inc(count)
+        if job.startswith("feed:") and getattr(result, "status", None) == "error":
+            self.feed_errors.labels(feed=job.removeprefix("feed:")).inc()
+        if job == "dispatch":
+            for status, count in self.queue_counts().items():
+                self.queue.labels(status=status).set(count)

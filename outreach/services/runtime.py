@@ -1,0 +1,225 @@
+"""What the daemon runs on each tick, and what it keeps between ticks: the last good
+workspace, the store, the channels. No business state lives here: the outbox is the truth.
+
+    watch     notices edits to outreach.yaml, rules, templates and data files; a workspace
+              whose hand-written files load without errors takes over, else its problems
+              are logged (path:line:col) and the last good one stays
+    plan      plans and records (catching up on what fell due while the daemon was down,
+              recording as `late` what is past its window), cancels actions of removed rules
+    dispatch  sends what is due; beats the daemon lock's heartbeat
+    scan      one feed
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from outreach.adapters.processes import Worker
+from outreach.adapters.store import Store, daemons, outbox
+from outreach.clock import Clock, system_clock
+from outreach.core.model import with_mentions
+from outreach.errors import UserError
+from outreach.logs import fields
+from outreach.services.channels import ChannelSet
+from outreach.services.dispatch import (
+    Dispatcher,
+    RunReport,
+    cancel_removed_rules,
+    record_plan,
+)
+from outreach.services.workspace import CONFIG_FILE, Workspace, load_workspace
+
+log = logging.getLogger("outreach.daemon")
+
+Stamp = tuple[tuple[str, int, int], ...]
+
+
+class AlreadyRunning(UserError):
+    """Another daemon holds this store."""
+
+
+@dataclass
+class Runtime:
+    root: Path
+    environ: Mapping[str, str]
+    workspace: Workspace
+    store: Store
+    clock: Clock = system_clock
+    worker: Worker = field(default_factory=Worker.current)
+    stop: threading.Event = field(default_factory=threading.Event)
+    on_tick: Callable[[str, float, Any], None] | None = None  # metrics: job, seconds, result
+    stamp: Stamp = ()
+    channels: ChannelSet = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channels = ChannelSet(self.workspace.config, self.root, self.environ)
+        self.stamp = self.stamp or files_stamp(self.root, self.workspace)
+
+    @classmethod
+    def start(cls, root: Path, environ: Mapping[str, str], clock: Clock = system_clock) -> Runtime:
+        workspace = load_workspace(root)
+        log_problems(workspace, "loaded")
+        store = Store.open(workspace.config.store, root)
+        assert store is not None
+        return cls(root, environ, workspace, store, clock)
+
+    # --- the lock -----------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """One daemon per SQLite store (PostgreSQL stores are shared by design)."""
+        if not self.store.is_sqlite:
+            return
+        with self.store.transaction() as connection:
+            holder = daemons.acquire(connection, self.worker, self.clock())
+        if holder is not None:
+            raise AlreadyRunning(
+                f"another daemon ({holder.holder}) runs on this store since "
+                f"{holder.started_at:%Y-%m-%d %H:%M:%S} UTC, last heard from at "
+                f"{holder.heartbeat_at:%H:%M:%S}; stop it first (one daemon per SQLite store)"
+            )
+
+    def release(self) -> None:
+        with self.store.transaction() as connection:
+            daemons.release(connection, self.worker)
+
+    def heartbeat(self) -> None:
+        with self.store.transaction() as connection:
+            ours = daemons.beat(connection, self.worker, self.clock())
+        if not ours and self.store.is_sqlite:
+            log.error("the store's daemon lock is no longer ours; stopping")
+            self.stop.set()
+
+    # --- ticks --------------------------------------------------------------------------
+
+    def watch(self) -> bool:
+        """Take a changed workspace if its hand-written files are sound; True if it did."""
+        stamp = files_stamp(self.root, self.workspace)
+        if stamp == self.stamp:
+            return False
+        self.stamp = stamp
+        candidate = load_workspace(self.root)
+        if candidate.authoring_errors:
+            log_problems(candidate, "not taken: still running the last good version")
+            return False
+        if candidate.config.store != self.workspace.config.store:
+            log.warning("store: changed in outreach.yaml; restart the daemon to use the new one")
+        log_problems(candidate, "reloaded")
+        self.workspace = candidate
+        self.channels = ChannelSet(candidate.config, self.root, self.environ)
+        log.info("workspace reloaded", extra=fields(rules=len(candidate.engine.rules)))
+        return True
+
+    def plan(self) -> RunReport:
+        now, workspace = self.clock(), self._with_news(self.workspace)
+        report = RunReport(recorded=record_plan(workspace, self.store, now))
+        report.cancelled_rules = cancel_removed_rules(workspace, self.store, now)
+        for rule, rows in report.cancelled_rules.items():
+            log.info("cancelled actions of a removed rule", extra=fields(rule=rule, rows=rows))
+        if report.recorded:
+            log.info("planned", extra=fields(**report.recorded))
+        return report
+
+    def dispatch(self) -> RunReport:
+        self.heartbeat()
+        report = RunReport()
+        if self.workspace.unsafe_to_send:
+            log.error("nothing is sent: %s", self.workspace.unsafe_to_send)
+            return report
+        workspace = self.workspace
+        Dispatcher(
+            self.store,
+            self.channels,
+            workspace.data,
+            workspace.config,
+            self.clock,
+            report,
+            self.worker,
+            stop=self.stop,
+        ).run()
+        for channel, why in {**report.unusable, **report.refused}.items():
+            log.error("channel cannot send", extra=fields(channel=channel, why=why))
+        return report
+
+    def scan(self, url: str) -> Any:
+        from outreach.services.news import scan_feeds
+
+        for report in scan_feeds(self.workspace, self.clock(), urls=[url]):
+            level = logging.WARNING if report.status == "error" else logging.INFO
+            log.log(level, "feed %s", report.status, extra=fields(feed=url, error=report.error))
+            return report
+        return None
+
+    def queue_counts(self) -> dict[str, int]:
+        with self.store.engine.connect() as connection:
+            return outbox.counts(connection)
+
+    def tick(self, job: str, work: Callable[[], Any]) -> None:
+        """Run one job: timed, recorded for `outreach status`, never raising."""
+        started, began = self.clock(), time.monotonic()
+        error: str | None = None
+        result = None
+        try:
+            result = work()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s failed", job)
+        seconds = time.monotonic() - began
+        try:
+            with self.store.transaction() as connection:
+                daemons.record_tick(connection, job, started, seconds, error)
+        except Exception:
+            log.exception("cannot record the %s tick", job)
+        if self.on_tick is not None:
+            self.on_tick(job, seconds, result)
+
+    def feeds(self) -> dict[str, float]:
+        """Feed urls and their intervals in seconds."""
+        from outreach.services.news import feed_sources
+
+        sources, _ = feed_sources(self.workspace)
+        return {source.url: source.every.total_seconds() for source in sources}
+
+    def _with_news(self, workspace: Workspace) -> Workspace:
+        if not workspace.watches_news:
+            return workspace
+        from outreach.services.news import mentions_for_planning
+
+        return replace(
+            workspace, data=with_mentions(workspace.data, mentions_for_planning(workspace))
+        )
+
+
+def files_stamp(root: Path, workspace: Workspace) -> Stamp:
+    """What the daemon watches: (path, mtime, size) of every file it reads."""
+    config = workspace.config
+    data = [config.data.contacts, config.data.companies, config.data.purchases]
+    data += [config.data.feeds, config.data.suppressions]
+    paths = [root / CONFIG_FILE, *(root / p for p in data if p)]
+    for folder in ("rules", "templates"):
+        paths += sorted(p for p in (root / folder).rglob("*") if p.is_file())
+    stamp = []
+    for path in paths:
+        try:
+            status = path.stat()
+        except OSError:
+            continue
+        stamp.append((str(path), status.st_mtime_ns, status.st_size))
+    return tuple(stamp)
+
+
+def log_problems(workspace: Workspace, what: str) -> None:
+    for problem in workspace.problems:
+        level = logging.ERROR if problem.is_error else logging.WARNING
+        log.log(level, str(problem))
+    if workspace.authoring_errors:
+        log.error(
+            "workspace %s with %d errors in outreach.yaml, rules or templates",
+            what,
+            len(workspace.authoring_errors),
+        )
