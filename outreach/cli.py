@@ -585,10 +585,11 @@ def daemon(
     import os
 
     from outreach import logs
-    from outreach.daemon import Schedule
+    from outreach.daemon import Schedule, exit_on_signals
     from outreach.daemon import main as run_daemon
     from outreach.services.runtime import Runtime
 
+    exit_on_signals()
     logs.setup(log_format, log_level)
     runtime = Runtime.start(find_root(workspace), os.environ)
     if metrics_port is not None:

@@ -11,7 +11,8 @@ laptop or a slow tick never silently drops work; APScheduler's default of 1 s wo
     feed:URL  one per feed, at its `every`
 
 What to send is computed from the store at every tick; APScheduler's own job store is memory.
-SIGTERM or SIGINT: no new sends, the one in flight gets a few seconds, the lock is released,
+The scheduler runs in the background; the main thread waits for SIGTERM or SIGINT: then no
+new sends, the one in flight gets a few seconds, running jobs finish, the lock is released,
 exit 0.
 """
 
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from types import FrameType
 from typing import Any
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from outreach.adapters.store.daemons import HEARTBEAT
@@ -45,7 +47,7 @@ class Schedule:
 
 def serve(runtime: Runtime, schedule: Schedule) -> None:
     """Run until SIGTERM or SIGINT (or the lock is lost); the lock must be held."""
-    scheduler = BlockingScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+    scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
     now = datetime.now(UTC)
     every = {"dispatch": schedule.dispatch_every, "plan": schedule.plan_every}
     every |= {"watch": schedule.watch_every, "heartbeat": HEARTBEAT.total_seconds()}
@@ -59,14 +61,33 @@ def serve(runtime: Runtime, schedule: Schedule) -> None:
         first = now if job in ("plan", "dispatch") else None
         _add(scheduler, job, runtime.tick, [job, work[job]], seconds, first)
     _sync_feeds(runtime, scheduler)
-    _stop_on_signals(runtime, scheduler)
-    log.info("daemon started", extra={"fields": {"worker": str(runtime.worker), **every}})
+    signals = Signals()
     scheduler.start()
+    log.info("daemon started", extra={"fields": {"worker": str(runtime.worker), **every}})
+    while signals.received is None and not runtime.stop.is_set():
+        time.sleep(0.2)
+    stopping = {"signal": signals.received or "lock lost"}
+    log.info("stopping", extra={"fields": stopping})
+    runtime.stop.set()  # the dispatcher takes no new row; the one in flight gets a grace
+    scheduler.shutdown(wait=True)
     log.info("daemon stopped")
 
 
+class Signals:
+    """Notes SIGTERM and SIGINT, and does nothing else in the handler: the main loop acts on
+    it (a handler that touched the scheduler's locks could deadlock the thread it interrupts)."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        signal.signal(signal.SIGTERM, self._note)
+        signal.signal(signal.SIGINT, self._note)
+
+    def _note(self, signum: int, _frame: FrameType | None) -> None:
+        self.received = signal.Signals(signum).name
+
+
 def _add(
-    scheduler: BlockingScheduler,
+    scheduler: BackgroundScheduler,
     job: str,
     function: Any,
     args: list[Any],
@@ -84,16 +105,13 @@ def _add(
     )
 
 
-def _watch(runtime: Runtime, scheduler: BlockingScheduler) -> None:
-    if runtime.stop.is_set():
-        scheduler.shutdown(wait=False)
-        return
+def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
     if runtime.watch():
         _sync_feeds(runtime, scheduler)
         scheduler.modify_job("plan", next_run_time=datetime.now(UTC))  # plan at once
 
 
-def _sync_feeds(runtime: Runtime, scheduler: BlockingScheduler) -> None:
+def _sync_feeds(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
     """One job per feed at its interval; feeds gone from feeds.yaml lose theirs."""
     wanted = {f"feed:{url}": (url, seconds) for url, seconds in runtime.feeds().items()}
     for job in scheduler.get_jobs():
@@ -102,17 +120,18 @@ def _sync_feeds(runtime: Runtime, scheduler: BlockingScheduler) -> None:
     for job, (url, seconds) in wanted.items():
         current = scheduler.get_job(job)
         if current is None or current.trigger.interval.total_seconds() != seconds:
-            _add(scheduler, job, runtime.tick, [job, partial(runtime.scan, url)], seconds)
+            first = datetime.now(UTC) if current is None else None  # a new feed: read it now
+            _add(scheduler, job, runtime.tick, [job, partial(runtime.scan, url)], seconds, first)
 
 
-def _stop_on_signals(runtime: Runtime, scheduler: BlockingScheduler) -> None:
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"fields": {"signal": signal.Signals(signum).name}})
-        runtime.stop.set()  # the dispatcher takes no new row; the one in flight gets a grace
-        scheduler.shutdown(wait=True)
+def exit_on_signals() -> None:
+    """Until the scheduler runs, SIGTERM/SIGINT simply end the process cleanly (exit 0)."""
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    def leave(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
 
 
 def main(runtime: Runtime, schedule: Schedule) -> None:

@@ -64,7 +64,7 @@ class Runtime:
     @classmethod
     def start(cls, root: Path, environ: Mapping[str, str], clock: Clock = system_clock) -> Runtime:
         workspace = load_workspace(root)
-        log_problems(workspace, "loaded")
+        log_problems(workspace)
         store = Store.open(workspace.config.store, root)
         assert store is not None
         return cls(root, environ, workspace, store, clock)
@@ -98,21 +98,30 @@ class Runtime:
     # --- ticks --------------------------------------------------------------------------
 
     def watch(self) -> bool:
-        """Take a changed workspace if its hand-written files are sound; True if it did."""
+        """Take a changed workspace if its hand-written files are sound; True if anything
+        changed. With an error in a rule or template, the last good rules and templates stay
+        and the data files are still taken; with an error in outreach.yaml, all stays."""
         stamp = files_stamp(self.root, self.workspace)
         if stamp == self.stamp:
             return False
         self.stamp = stamp
         candidate = load_workspace(self.root)
-        if candidate.authoring_errors:
-            log_problems(candidate, "not taken: still running the last good version")
+        broken = candidate.authoring_errors
+        log_problems(candidate)
+        if any(p.location.path.endswith(CONFIG_FILE) for p in broken):
+            log.error("outreach.yaml has errors: nothing reloaded; the last good version runs")
             return False
-        if candidate.config.store != self.workspace.config.store:
-            log.warning("store: changed in outreach.yaml; restart the daemon to use the new one")
-        log_problems(candidate, "reloaded")
+        if broken:
+            log.error("rules or templates have errors: their last good version runs; data reloaded")
+            candidate = replace(
+                self.workspace, data=candidate.data, unsafe_to_send=candidate.unsafe_to_send
+            )
+        else:
+            if candidate.config.store != self.workspace.config.store:
+                log.warning("store: changed in outreach.yaml; restart the daemon to use it")
+            log.info("workspace reloaded", extra=fields(rules=len(candidate.engine.rules)))
         self.workspace = candidate
         self.channels = ChannelSet(candidate.config, self.root, self.environ)
-        log.info("workspace reloaded", extra=fields(rules=len(candidate.engine.rules)))
         return True
 
     def plan(self) -> RunReport:
@@ -213,13 +222,6 @@ def files_stamp(root: Path, workspace: Workspace) -> Stamp:
     return tuple(stamp)
 
 
-def log_problems(workspace: Workspace, what: str) -> None:
+def log_problems(workspace: Workspace) -> None:
     for problem in workspace.problems:
-        level = logging.ERROR if problem.is_error else logging.WARNING
-        log.log(level, str(problem))
-    if workspace.authoring_errors:
-        log.error(
-            "workspace %s with %d errors in outreach.yaml, rules or templates",
-            what,
-            len(workspace.authoring_errors),
-        )
+        log.log(logging.ERROR if problem.is_error else logging.WARNING, str(problem))
