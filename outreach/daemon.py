@@ -19,6 +19,7 @@ exit 0.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ from outreach.services.runtime import Runtime
 log = logging.getLogger("outreach.daemon")
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+# Seconds a stop waits for the send in flight (its own grace is STOP_GRACE); a planning or
+# feed tick still running is abandoned: its transaction is rolled back, nothing is half-done.
+STOP_WAIT = 8.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,9 @@ def serve(runtime: Runtime, schedule: Schedule) -> None:
     stopping = {"signal": signals.received or "lock lost"}
     log.info("stopping", extra={"fields": stopping})
     runtime.stop.set()  # the dispatcher takes no new row; the one in flight gets a grace
-    scheduler.shutdown(wait=True)
+    scheduler.shutdown(wait=False)
+    if not runtime.wait_for_sends(STOP_WAIT):
+        log.warning("a send did not finish in time; the next start resolves it")
     log.info("daemon stopped")
 
 
@@ -135,8 +141,12 @@ def exit_on_signals() -> None:
 
 
 def main(runtime: Runtime, schedule: Schedule) -> None:
+    """Serve, release the lock, and leave at once: the scheduler's worker threads are not
+    daemon threads, and a long planning tick must not hold the exit for long."""
     runtime.acquire()
     try:
         serve(runtime, schedule)
     finally:
         runtime.release()
+    logging.shutdown()
+    os._exit(0)

@@ -56,6 +56,7 @@ class Runtime:
     on_tick: Callable[[str, float, Any], None] | None = None  # metrics: job, seconds, result
     stamp: Stamp = ()
     channels: ChannelSet = field(init=False)
+    sending: threading.Lock = field(default_factory=threading.Lock)  # held by a dispatch tick
 
     def __post_init__(self) -> None:
         self.channels = ChannelSet(self.workspace.config, self.root, self.environ)
@@ -135,6 +136,17 @@ class Runtime:
         return report
 
     def dispatch(self) -> RunReport:
+        with self.sending:
+            return self._dispatch()
+
+    def wait_for_sends(self, seconds: float) -> bool:
+        """After `stop`: wait for a dispatch tick in flight to record its last send."""
+        if self.sending.acquire(timeout=seconds):
+            self.sending.release()
+            return True
+        return False
+
+    def _dispatch(self) -> RunReport:
         self.heartbeat()
         report = RunReport()
         if self.workspace.unsafe_to_send:
