@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import FrameType
 from typing import Any
@@ -57,7 +57,7 @@ def serve(runtime: Runtime, schedule: Schedule) -> None:
     every |= {"watch": schedule.watch_every, "heartbeat": HEARTBEAT.total_seconds()}
     work = {
         "dispatch": runtime.dispatch,
-        "plan": runtime.plan,
+        "plan": lambda: _plan(runtime, scheduler),
         "heartbeat": runtime.heartbeat,
         "watch": lambda: _watch(runtime, scheduler),
     }
@@ -109,6 +109,22 @@ def _add(
         replace_existing=True,
         **({"next_run_time": first} if first else {}),
     )
+
+
+def _plan(runtime: Runtime, scheduler: BackgroundScheduler) -> Any:
+    """Plan; then, so that a send goes on time rather than up to a planning interval late,
+    plan again at the next send's moment if that comes before the next planning tick."""
+    report = runtime.plan()
+    job = scheduler.get_job("plan")
+    moment = runtime.next_send
+    if job is None or moment is None or moment >= job.next_run_time:
+        return report
+    job.modify(next_run_time=moment)
+    dispatch = scheduler.get_job("dispatch")
+    soon = moment + timedelta(seconds=1)
+    if dispatch is not None and soon < dispatch.next_run_time:
+        dispatch.modify(next_run_time=soon)
+    return report
 
 
 def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:

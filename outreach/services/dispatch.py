@@ -69,7 +69,7 @@ class RunReport:
 
 def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Clock) -> RunReport:
     report = RunReport()
-    report.recorded = record_plan(workspace, store, clock())
+    report.recorded = record_plan(workspace, store, clock()).rows
     report.cancelled_rules = cancel_removed_rules(workspace, store, clock())
     if workspace.unsafe_to_send:
         report.unusable["all"] = workspace.unsafe_to_send
@@ -81,7 +81,13 @@ def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Cl
     return report
 
 
-def record_plan(workspace: Workspace, store: Store, now: datetime) -> Counter[str]:
+@dataclass(frozen=True)
+class Recorded:
+    rows: Counter[str]  # new outbox rows, by status
+    next_send: datetime | None  # the earliest planned send still to come, if any
+
+
+def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
     """Plan against what the outbox holds and record what is due, late, or waiting for
     approval. The plan is made outside the write lock (it can take seconds) and recorded
     under it, if the outbox did not change meanwhile in a way that counts; if it did, it is
@@ -94,7 +100,9 @@ def record_plan(workspace: Workspace, store: Store, now: datetime) -> Counter[st
             connection.execute(text(f"SELECT pg_advisory_xact_lock({PLANNING_LOCK})"))
         if outbox.fingerprint(connection) != seen:
             decisions = _plan(workspace, connection, now)
-        return outbox.record(connection, [d for d in decisions if to_record(d, now)], now)
+        rows = outbox.record(connection, [d for d in decisions if to_record(d, now)], now)
+    upcoming = [d.send_at for d in decisions if d.status is Status.PLANNED and d.send_at > now]
+    return Recorded(rows, min(upcoming, default=None))
 
 
 def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[Decision]:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ class Runtime:
     stamp: Stamp = ()
     channels: ChannelSet = field(init=False)
     sending: threading.Lock = field(default_factory=threading.Lock)  # held by a dispatch tick
+    next_send: datetime | None = None  # the earliest planned send still to come
 
     def __post_init__(self) -> None:
         self.channels = ChannelSet(self.workspace.config, self.root, self.environ)
@@ -127,7 +129,9 @@ class Runtime:
 
     def plan(self) -> RunReport:
         now, workspace = self.clock(), self._with_news(self.workspace)
-        report = RunReport(recorded=record_plan(workspace, self.store, now))
+        recorded = record_plan(workspace, self.store, now)
+        self.next_send = recorded.next_send
+        report = RunReport(recorded=recorded.rows)
         report.cancelled_rules = cancel_removed_rules(workspace, self.store, now)
         for rule, rows in report.cancelled_rules.items():
             log.info("cancelled actions of a removed rule", extra=fields(rule=rule, rows=rows))

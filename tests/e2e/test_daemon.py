@@ -62,12 +62,13 @@ def workspace(root: Path, server: FakeSendGrid, rules: dict[str, str], people: l
 
 
 class Daemon:
-    def __init__(self, root: Path, server: FakeSendGrid) -> None:
+    def __init__(self, root: Path, server: FakeSendGrid, *ticks: str) -> None:
         env = {**os.environ, "SENDGRID_API_KEY": server.api_key}
         env.pop("OUTREACH_WORKSPACE", None)
         self.log = root / f"daemon-{time.monotonic_ns()}.log"
         command = [sys.executable, "-m", "outreach", "daemon", "--workspace", str(root)]
-        command += ["--dispatch-every", "1", "--plan-every", "2", "--watch-every", "0.5"]
+        command += list(ticks) or ["--dispatch-every", "1", "--plan-every", "2"]
+        command += ["--watch-every", "0.5"]
         command += ["--log-format", "json"]
         with self.log.open("w") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
@@ -196,3 +197,17 @@ def test_a_deleted_rules_waiting_actions_are_cancelled(
     assert daemon.stop() == 0
     result = run_cli("history", "--workspace", root, "--format", "json")
     assert json.loads(result.stdout)[0]["error"] == "rule gift was removed from the workspace"
+
+
+def test_a_send_goes_at_its_minute_not_at_the_next_planning_tick(
+    tmp_path: Path, server: FakeSendGrid
+) -> None:
+    soon = (datetime.now(UTC) + timedelta(seconds=75)).replace(second=0, microsecond=0)
+    note = rule("soon", "a").replace(f'at: "{MOMENT:%H:%M}"', f'at: "{soon:%H:%M}"')
+    people = [{**person(1, "a"), "birthday": f"1980-{soon:%m-%d}"}]
+    root = workspace(tmp_path / "ws", server, {"notes.yaml": "rules:\n" + note}, people)
+    daemon = Daemon(root, server, "--dispatch-every", "600", "--plan-every", "600")
+    wait_for(lambda: server.seen(f"soon:c-1:{soon.year}") == 1, seconds=150)
+    late_by = datetime.now(UTC) - soon
+    assert daemon.stop() == 0
+    assert late_by < timedelta(seconds=20)
