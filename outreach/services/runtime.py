@@ -91,12 +91,17 @@ class Runtime:
         with self.store.transaction() as connection:
             daemons.release(connection, self.worker)
 
-    def heartbeat(self) -> None:
+    def heartbeat(self) -> bool:
+        """Say we are alive; False (and stop) when another daemon has taken the store over,
+        e.g. after this one was suspended for minutes."""
+        if not self.store.is_sqlite:
+            return True
         with self.store.transaction() as connection:
             ours = daemons.beat(connection, self.worker, self.clock())
-        if not ours and self.store.is_sqlite:
-            log.error("the store's daemon lock is no longer ours; stopping")
+        if not ours:
+            log.error("another daemon has taken this store over; stopping")
             self.stop.set()
+        return ours
 
     # --- ticks --------------------------------------------------------------------------
 
@@ -151,8 +156,9 @@ class Runtime:
         return False
 
     def _dispatch(self) -> RunReport:
-        self.heartbeat()
         report = RunReport()
+        if not self.heartbeat():
+            return report
         if self.workspace.unsafe_to_send:
             log.error("nothing is sent: %s", self.workspace.unsafe_to_send)
             return report
