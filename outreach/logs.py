@@ -33,7 +33,7 @@ class Lines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = getattr(record, "fields", {})
-        return line + "".join(f" {k}={v}" for k, v in fields.items()) if fields else line
+        return line + "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
 
 
 def setup(form: str = "text", level: str = "INFO") -> None:
