@@ -570,6 +570,8 @@ def send_test_command(
               help="Seconds between planning ticks (also at once after an edit).")  # fmt: skip
 @click.option("--watch-every", type=click.FloatRange(min=0.5), default=5, show_default=True,
               help="Seconds between looks at the workspace's files.")  # fmt: skip
+@click.option("--removal-grace", type=click.FloatRange(min=0), default=300, show_default=True,
+              help="Seconds a rule stays gone before its actions are cancelled.")  # fmt: skip
 @click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
               help="Serve Prometheus metrics on 127.0.0.1:PORT.")  # fmt: skip
 def daemon(
@@ -579,6 +581,7 @@ def daemon(
     dispatch_every: float,
     plan_every: float,
     watch_every: float,
+    removal_grace: float,
     metrics_port: int | None,
 ) -> None:
     """Run until stopped: poll feeds, plan, dispatch; reload on edits. One per SQLite store."""
@@ -598,7 +601,7 @@ def daemon(
         metrics = Metrics(runtime.queue_counts)
         metrics.serve(metrics_port)
         runtime.on_tick = metrics.on_tick
-    run_daemon(runtime, Schedule(dispatch_every, plan_every, watch_every))
+    run_daemon(runtime, Schedule(dispatch_every, plan_every, watch_every, removal_grace))
 
 
 @cli.command(name="status")

@@ -31,6 +31,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from outreach.adapters.feeds.messages import safe_url
 from outreach.adapters.store.daemons import HEARTBEAT
 from outreach.services.runtime import Runtime
 
@@ -47,6 +48,7 @@ class Schedule:
     dispatch_every: float = 60
     plan_every: float = 300
     watch_every: float = 5
+    removal_grace: float = 300  # seconds a rule stays gone before its actions are cancelled
 
 
 def serve(runtime: Runtime, schedule: Schedule) -> None:
@@ -130,12 +132,15 @@ def _plan(runtime: Runtime, scheduler: BackgroundScheduler) -> Any:
 def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
     if runtime.watch():
         _sync_feeds(runtime, scheduler)
-        scheduler.modify_job("plan", next_run_time=datetime.now(UTC))  # plan at once
+        now = datetime.now(UTC)
+        scheduler.modify_job("plan", next_run_time=now)  # plan at once
+        scheduler.modify_job("dispatch", next_run_time=now + timedelta(seconds=1))
 
 
 def _sync_feeds(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
     """One job per feed at its interval; feeds gone from feeds.yaml lose theirs."""
-    wanted = {f"feed:{url}": (url, seconds) for url, seconds in runtime.feeds().items()}
+    # Named without the password a feed's url may carry: the name shows in logs and status.
+    wanted = {f"feed:{safe_url(url)}": (url, s) for url, s in runtime.feeds().items()}
     for job in scheduler.get_jobs():
         if job.id.startswith("feed:") and job.id not in wanted:
             job.remove()
@@ -159,6 +164,7 @@ def exit_on_signals() -> None:
 def main(runtime: Runtime, schedule: Schedule) -> None:
     """Serve, release the lock, and leave at once: the scheduler's worker threads are not
     daemon threads, and a long planning tick must not hold the exit for long."""
+    runtime.removal_grace = timedelta(seconds=schedule.removal_grace)
     runtime.acquire()
     try:
         serve(runtime, schedule)

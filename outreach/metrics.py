@@ -8,6 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from outreach.adapters.store.outbox import STATUSES
 from outreach.services.dispatch import RunReport
 
 
@@ -40,5 +41,6 @@ class Metrics:
         if job.startswith("feed:") and getattr(result, "status", None) == "error":
             self.feed_errors.labels(feed=job.removeprefix("feed:")).inc()
         if job == "dispatch":
-            for status, count in self.queue_counts().items():
-                self.queue.labels(status=status).set(count)
+            counts = self.queue_counts()
+            for status in STATUSES:  # every one, so that a status that emptied reads 0
+                self.queue.labels(status=status).set(counts.get(status, 0))

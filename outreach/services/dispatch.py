@@ -70,7 +70,6 @@ class RunReport:
 def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Clock) -> RunReport:
     report = RunReport()
     report.recorded = record_plan(workspace, store, clock()).rows
-    report.cancelled_rules = cancel_removed_rules(workspace, store, clock())
     if workspace.unsafe_to_send:
         report.unusable["all"] = workspace.unsafe_to_send
     else:
@@ -110,15 +109,17 @@ def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[D
     return workspace.engine.plan(workspace.data, now, now + PLAN_AHEAD, history)
 
 
-def cancel_removed_rules(workspace: Workspace, store: Store, now: datetime) -> dict[str, int]:
-    """Open actions of rules that are gone (deleted or disabled) are cancelled, with that
-    reason. Not while a rule or config file has errors: a rule that does not load is not a
-    rule that was removed."""
-    if workspace.authoring_errors:
-        return {}
+def cancel_removed_rules(
+    workspace: Workspace, store: Store, now: datetime, gone: set[str]
+) -> dict[str, int]:
+    """Open actions of the rules in `gone` (removed, or disabled, long enough to be sure) are
+    cancelled with that reason; never while a rule or config file has errors: a rule that
+    does not load is not a rule that was removed."""
     active = {rule.id for rule in workspace.engine.rules if rule.enabled}
+    if workspace.authoring_errors or not (gone := gone - active):
+        return {}
     with store.transaction() as connection:
-        return outbox.cancel_rules_other_than(connection, active, now)
+        return outbox.cancel_rules(connection, gone, now)
 
 
 def to_record(decision: Decision, now: datetime) -> bool:
@@ -141,6 +142,7 @@ class Dispatcher:
     worker: Worker = field(default_factory=Worker.current)
     jitter: Callable[[], float] = random.random
     stop: threading.Event = field(default_factory=threading.Event)  # set: finish and return
+    outdated: Callable[[], bool] = lambda: False  # the workspace changed: end this pass
 
     def run(self) -> None:
         """Recover what an earlier dispatcher left, then send every due row once, in order;
@@ -157,8 +159,8 @@ class Dispatcher:
             if not batch:
                 return
             for row in batch:
-                if self.stop.is_set():
-                    return
+                if self.stop.is_set() or self.outdated():
+                    return  # the next pass starts with today's data (a new opt-out)
                 self.dispatch(row.key, row.channel)
             after = (batch[-1].send_at, batch[-1].key)
 

@@ -17,15 +17,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from outreach.adapters.feeds.messages import safe_url
 from outreach.adapters.processes import Worker
 from outreach.adapters.store import Store, daemons, outbox
 from outreach.clock import Clock, system_clock
 from outreach.core.model import with_mentions
-from outreach.errors import UserError
+from outreach.errors import UserError, WorkspaceError
 from outreach.logs import fields
 from outreach.services.channels import ChannelSet
 from outreach.services.dispatch import (
@@ -38,7 +39,7 @@ from outreach.services.workspace import CONFIG_FILE, Workspace, load_workspace
 
 log = logging.getLogger("outreach.daemon")
 
-Stamp = tuple[tuple[str, int, int], ...]
+Stamp = tuple[tuple[str, int, int, int, int], ...]  # path, mtime, ctime, size, mode
 
 
 class AlreadyRunning(UserError):
@@ -59,6 +60,9 @@ class Runtime:
     channels: ChannelSet = field(init=False)
     sending: threading.Lock = field(default_factory=threading.Lock)  # held by a dispatch tick
     next_send: datetime | None = None  # the earliest planned send still to come
+    settling: Stamp = ()  # files seen changed once: taken when they look the same again
+    removal_grace: timedelta = timedelta(minutes=5)
+    missing_since: dict[str, datetime] = field(default_factory=dict)  # rule id -> first missed
 
     def __post_init__(self) -> None:
         self.channels = ChannelSet(self.workspace.config, self.root, self.environ)
@@ -107,18 +111,23 @@ class Runtime:
 
     def watch(self) -> bool:
         """Take a changed workspace if its hand-written files are sound; True if anything
-        changed. With an error in a rule or template, the last good rules and templates stay
-        and the data files are still taken; with an error in outreach.yaml, all stays."""
+        changed. A change is taken once the files hold still for one look (not half-written).
+        With an error in a rule or template, the last good rules and templates stay and the
+        data files are still taken; with an error in outreach.yaml nothing is taken and
+        nothing is sent (an opt-out edited meanwhile could not be read) until it is fixed."""
         stamp = files_stamp(self.root, self.workspace)
-        if stamp == self.stamp:
+        if stamp == self.stamp or stamp != self.settling:
+            self.settling = stamp
             return False
         self.stamp = stamp
-        candidate = load_workspace(self.root)
+        try:
+            candidate = load_workspace(self.root)
+        except WorkspaceError as exc:
+            return self._config_broken(str(exc))
         broken = candidate.authoring_errors
         log_problems(candidate)
         if any(p.location.path.endswith(CONFIG_FILE) for p in broken):
-            log.error("outreach.yaml has errors: nothing reloaded; the last good version runs")
-            return False
+            return self._config_broken(str(broken[0]))
         if broken:
             log.error("rules or templates have errors: their last good version runs; data reloaded")
             candidate = replace(
@@ -127,22 +136,50 @@ class Runtime:
         else:
             if candidate.config.store != self.workspace.config.store:
                 log.warning("store: changed in outreach.yaml; restart the daemon to use it")
+            self._note_renames(candidate)
             log.info("workspace reloaded", extra=fields(rules=len(candidate.engine.rules)))
         self.workspace = candidate
         self.channels = ChannelSet(candidate.config, self.root, self.environ)
         return True
+
+    def _config_broken(self, problem: str) -> bool:
+        reason = f"outreach.yaml has errors ({problem}); nothing is sent until it is fixed"
+        log.error(reason)
+        self.workspace = replace(self.workspace, unsafe_to_send=reason)
+        return True
+
+    def _note_renames(self, candidate: Workspace) -> None:
+        before = {rule.id for rule in self.workspace.engine.rules}
+        after = {rule.id for rule in candidate.engine.rules}
+        if before - after and after - before:
+            log.warning(
+                "rules %s are gone and %s are new: a renamed rule is a new rule, and acts again "
+                "on occasions the old one already acted on",
+                ", ".join(sorted(before - after)),
+                ", ".join(sorted(after - before)),
+            )
 
     def plan(self) -> RunReport:
         now, workspace = self.clock(), self._with_news(self.workspace)
         recorded = record_plan(workspace, self.store, now)
         self.next_send = recorded.next_send
         report = RunReport(recorded=recorded.rows)
-        report.cancelled_rules = cancel_removed_rules(workspace, self.store, now)
+        report.cancelled_rules = cancel_removed_rules(workspace, self.store, now, self._gone(now))
         for rule, rows in report.cancelled_rules.items():
             log.info("cancelled actions of a removed rule", extra=fields(rule=rule, rows=rows))
         if report.recorded:
             log.info("planned", extra=fields(**report.recorded))
         return report
+
+    def _gone(self, now: datetime) -> set[str]:
+        """Rules missing from the workspace for at least `removal_grace`: a rule file that is
+        being rewritten, or a folder being swapped, is not a rule that was removed."""
+        with self.store.engine.connect() as connection:
+            recorded = outbox.open_rules(connection)
+        active = {rule.id for rule in self.workspace.engine.rules if rule.enabled}
+        missing = recorded - active
+        self.missing_since = {r: self.missing_since.get(r, now) for r in missing}
+        return {r for r, since in self.missing_since.items() if now - since >= self.removal_grace}
 
     def dispatch(self) -> RunReport:
         with self.sending:
@@ -172,6 +209,7 @@ class Runtime:
             report,
             self.worker,
             stop=self.stop,
+            outdated=lambda: self.workspace is not workspace,
         ).run()
         for channel, why in {**report.unusable, **report.refused}.items():
             log.error("channel cannot send", extra=fields(channel=channel, why=why))
@@ -182,7 +220,8 @@ class Runtime:
 
         for report in scan_feeds(self.workspace, self.clock(), urls=[url]):
             level = logging.WARNING if report.status == "error" else logging.INFO
-            log.log(level, "feed %s", report.status, extra=fields(feed=url, error=report.error))
+            where = safe_url(url)
+            log.log(level, "feed %s", report.status, extra=fields(feed=where, error=report.error))
             return report
         return None
 
@@ -240,7 +279,9 @@ def files_stamp(root: Path, workspace: Workspace) -> Stamp:
             status = path.stat()
         except OSError:
             continue
-        stamp.append((str(path), status.st_mtime_ns, status.st_size))
+        stamp.append(
+            (str(path), status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_mode)
+        )
     return tuple(stamp)
 
 

@@ -61,6 +61,19 @@ def workspace(root: Path, server: FakeSendGrid, rules: dict[str, str], people: l
     )
 
 
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_outlives_its_test() -> Iterator[None]:
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 class Daemon:
     def __init__(self, root: Path, server: FakeSendGrid, *ticks: str) -> None:
         env = {**os.environ, "SENDGRID_API_KEY": server.api_key}
@@ -72,6 +85,7 @@ class Daemon:
         command += ["--log-format", "json"]
         with self.log.open("w") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        STARTED.append(self.process)
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
@@ -190,7 +204,7 @@ def test_a_deleted_rules_waiting_actions_are_cancelled(
 """
     people = [{**person(1, "a"), "address_line1": "Main St 1", "city": "Reykjavík"}]
     root = workspace(tmp_path / "ws", server, {"gifts.yaml": "rules:\n" + gift}, people)
-    daemon = Daemon(root, server)
+    daemon = Daemon(root, server, "--plan-every", "1", "--removal-grace", "2")
     wait_for(lambda: set(statuses(root).values()) == {"needs_approval"})
     (root / "rules/gifts.yaml").write_text("rules: []\n")
     wait_for(lambda: set(statuses(root).values()) == {"cancelled"})

@@ -380,3 +380,19 @@ def test_a_claim_older_than_the_lease_is_orphaned_even_if_its_pid_lives() -> Non
     alive = str(Worker(me.host, os.getppid(), "old"))
     assert not me.orphaned(alive, DUE, DUE + timedelta(minutes=5))
     assert me.orphaned(alive, DUE, DUE + LEASE + timedelta(seconds=1))
+
+
+def test_a_pass_ends_when_the_workspace_it_started_with_is_outdated(
+    workspace: Workspace,
+) -> None:
+    run(workspace, DUE - timedelta(days=1))  # creates the store
+    with open_store(workspace).transaction() as connection:
+        outbox.record(connection, workspace.engine.plan(workspace.data, DUE, DUE), DUE)
+    email = RecordingChannel()
+    channels = ChannelSet(workspace.config, workspace.root, {}, overrides={"email": email})
+    report = RunReport()
+    Dispatcher(
+        open_store(workspace), channels, workspace.data, workspace.config, fixed_clock(DUE),
+        report, outdated=lambda: True,
+    ).run()  # fmt: skip
+    assert email.tried == [] and report.outcomes == {}

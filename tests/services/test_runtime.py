@@ -6,12 +6,15 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, csv_text, make_workspace
 
 from outreach.adapters.processes import Worker
+from outreach.adapters.store import outbox
+from outreach.core.model import Decision, Status
 from outreach.services.runtime import AlreadyRunning, Runtime
 
 OTHER_RULE = BIRTHDAY_RULE.replace("birthday-note", "second-note")
@@ -33,6 +36,12 @@ def edit(path: Path, text: str) -> None:
     path.write_text(text)
 
 
+def settled(runtime: Runtime) -> bool:
+    """watch() as the daemon calls it: a change is taken at the second look."""
+    assert runtime.watch() is False  # seen changing
+    return runtime.watch()
+
+
 def rule_ids(runtime: Runtime) -> list[str]:
     return [rule.id for rule in runtime.workspace.engine.rules]
 
@@ -43,24 +52,56 @@ def test_nothing_changed_nothing_reloaded(runtime: Runtime) -> None:
 
 def test_a_sound_edit_takes_over(runtime: Runtime) -> None:
     edit(runtime.root / "rules/b.yaml", "rules: []\n")
-    assert runtime.watch() is True
+    assert settled(runtime) is True
     assert rule_ids(runtime) == ["birthday-note"]
 
 
 def test_a_broken_rule_keeps_the_last_good_rules_but_takes_the_data(runtime: Runtime) -> None:
     edit(runtime.root / "rules/b.yaml", "rules:\n  - id: [\n")
     edit(runtime.root / "data/contacts.csv", csv_text([{"id": "c-1"}, {"id": "c-2"}]))
-    assert runtime.watch() is True
+    assert settled(runtime) is True
     assert rule_ids(runtime) == ["birthday-note", "second-note"]
     assert sorted(runtime.workspace.data.contacts) == ["c-1", "c-2"]
 
 
-def test_a_broken_outreach_yaml_keeps_everything(runtime: Runtime) -> None:
+@pytest.mark.parametrize("broken", ["timezone: Mars/Olympus\n", "timezone: [\n"])
+def test_a_broken_outreach_yaml_keeps_the_rest_and_stops_sending(
+    runtime: Runtime, broken: str
+) -> None:
     edit(runtime.root / "rules/b.yaml", "rules: []\n")
-    edit(runtime.root / "outreach.yaml", "timezone: Mars/Olympus\n")
-    assert runtime.watch() is False
+    edit(runtime.root / "outreach.yaml", broken)
+    assert settled(runtime) is True
     assert rule_ids(runtime) == ["birthday-note", "second-note"]
     assert runtime.workspace.config.timezone == "UTC"
+    assert "outreach.yaml has errors" in (runtime.workspace.unsafe_to_send or "")
+    assert runtime.dispatch().outcomes == {}
+
+
+def test_a_half_written_file_is_not_taken_until_it_holds_still(runtime: Runtime) -> None:
+    edit(runtime.root / "rules/b.yaml", "rules: []\n")
+    assert runtime.watch() is False
+    edit(runtime.root / "rules/b.yaml", "rules:\n")  # still being written
+    assert runtime.watch() is False
+    assert runtime.watch() is True
+
+
+def test_a_permission_fix_is_noticed(runtime: Runtime) -> None:
+    (runtime.root / "data/contacts.csv").chmod(0o600)
+    assert settled(runtime) is True
+
+
+def test_a_rule_is_cancelled_only_after_it_stayed_gone(runtime: Runtime) -> None:
+    now = datetime(2026, 6, 10, 10, tzinfo=UTC)
+    waiting = Decision("second-note", "c-1", "email", "email", now, "second-note:c-1:2026",
+                       Status.NEEDS_APPROVAL)  # fmt: skip
+    with runtime.store.transaction() as connection:
+        outbox.record(connection, [waiting], now)
+    edit(runtime.root / "rules/b.yaml", "rules: []\n")
+    settled(runtime)
+    runtime.clock = lambda: now
+    assert runtime.plan().cancelled_rules == {}
+    runtime.clock = lambda: now + timedelta(minutes=6)
+    assert runtime.plan().cancelled_rules == {"second-note": 1}
 
 
 def test_one_daemon_per_sqlite_store(runtime: Runtime) -> None:

@@ -366,31 +366,31 @@ def pauses(connection: Connection, now: datetime) -> dict[str, tuple[datetime, s
     }
 
 
-def cancel_rules_other_than(
-    connection: Connection, active: Iterable[str], now: datetime
-) -> dict[str, int]:
-    """Cancel open rows (not `sending`: that one finishes) of rules not in `active`."""
-    query = select(outbox.c.rule_id, func.count().label("rows")).where(
-        outbox.c.status.in_(["needs_approval", "pending", "failed"]),
-        outbox.c.rule_id.not_in(list(active)),
-    )
-    gone = {
-        row.rule_id: int(row.rows) for row in connection.execute(query.group_by(outbox.c.rule_id))
-    }
-    for rule_id in gone:
-        connection.execute(
+OPEN_FOR_CANCEL = ("needs_approval", "pending", "failed")  # not `sending`: that one finishes
+
+
+def open_rules(connection: Connection) -> set[str]:
+    """Rules with actions still to do."""
+    query = select(outbox.c.rule_id).where(outbox.c.status.in_(OPEN_FOR_CANCEL)).distinct()
+    return set(connection.execute(query).scalars())
+
+
+def cancel_rules(connection: Connection, rules: Iterable[str], now: datetime) -> dict[str, int]:
+    """Cancel the open rows of these rules; how many per rule."""
+    cancelled = {}
+    for rule_id in sorted(rules):
+        result = connection.execute(
             update(outbox)
-            .where(
-                outbox.c.rule_id == rule_id,
-                outbox.c.status.in_(["needs_approval", "pending", "failed"]),
-            )
+            .where(outbox.c.rule_id == rule_id, outbox.c.status.in_(OPEN_FOR_CANCEL))
             .values(
                 status="cancelled",
                 updated_at=iso(now),
                 last_error=f"rule {rule_id} was removed from the workspace",
             )
         )
-    return gone
+        if result.rowcount:
+            cancelled[rule_id] = int(result.rowcount)
+    return cancelled
 
 
 def counts(connection: Connection) -> dict[str, int]:
