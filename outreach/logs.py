@@ -45,6 +45,13 @@ def setup(form: str = "text", level: str = "INFO") -> None:
     # Libraries talk at WARNING and above only: some log request headers (API keys) at DEBUG.
     for noisy in ("apscheduler", "python_http_client", "httpx", "httpcore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A tick still running when its next one is due is skipped by design (max_instances=1).
+    logging.getLogger("apscheduler.scheduler").addFilter(_NotSkippedTicks())
+
+
+class _NotSkippedTicks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
 
 
 def fields(**values: Any) -> dict[str, Any]:
