@@ -46,6 +46,7 @@ BATCH = 50
 PLANNING_LOCK = 0x6F7574  # PostgreSQL advisory lock: one planner at a time
 SETTLE_TRIES = 5  # a store busy past its timeout after a send: try again, do not lose it
 STOP_GRACE = 3.0  # seconds a send may still take once the daemon is asked to stop
+LAST_LOOK = 0.5  # seconds
 
 
 @dataclass
@@ -308,6 +309,8 @@ def send_within(
             deadline = min(deadline, time.monotonic() + STOP_GRACE)
             stop = None
         worker.join(min(0.2, max(0.0, deadline - time.monotonic())))
+    if not answers:  # one last look: after a suspension (SIGSTOP, a laptop lid) the answer
+        worker.join(LAST_LOOK)  # may be waiting already, though the deadline has passed
     if not answers:  # still talking: it may yet arrive, so what follows is doubtful
         return Delivery("retry", error=f"no answer within {seconds:.0f} s", doubtful=True)
     return answers[0]
