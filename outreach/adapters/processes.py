@@ -32,9 +32,11 @@ class Worker:
     def orphaned(self, claimed_by: str | None, claimed_at: datetime, now: datetime) -> bool:
         """Is a claim by `claimed_by` left over from a dispatcher that is gone? Told at once on
         this machine (its process is gone); after LEASE anywhere (a pid may be reused)."""
+        if now - claimed_at > LEASE:
+            return True
         parts = (claimed_by or "").rsplit(":", 2)
-        if now - claimed_at > LEASE or len(parts) != 3 or not parts[1].isdigit():
-            return now - claimed_at > LEASE
+        if len(parts) != 3 or not parts[1].isdigit():
+            return False
         host, pid, token = parts[0], int(parts[1]), parts[2]
         if host != self.host:
             return False

@@ -9,8 +9,7 @@ from typing import Any
 from jinja2 import nodes
 
 from outreach.core.model import Dataset, Decision, Status
-from outreach.core.planning import Candidate, Engine
-from outreach.core.policies import Timing
+from outreach.core.planning import Candidate, Engine, soonest_ahead
 from outreach.core.rules import Rule
 from outreach.core.timing import zone
 from outreach.core.triggers import KINDS, Subject
@@ -70,7 +69,7 @@ def _explain_rule(
             rule.id, False, [seen, Step(False, f"no occasion before {until.date().isoformat()}")]
         )
     # The next occasion still to come; a missed (late) one only when nothing else is ahead.
-    candidates.sort(key=lambda c: (c.timing is Timing.LATE, c.send_at))
+    candidates.sort(key=soonest_ahead)
     verdicts = [(c, engine.condition(c)) for c in candidates]
     chosen, verdict = next(((c, v) for c, v in verdicts if v is not False), verdicts[0])
     steps = [seen, _occasion_step(chosen)]

@@ -80,6 +80,11 @@ class Candidate:
         }
 
 
+def soonest_ahead(candidate: Candidate) -> tuple[bool, datetime]:
+    """Sort key: occasions still to come first, the soonest first; missed (late) ones after."""
+    return candidate.timing is Timing.LATE, candidate.send_at
+
+
 @dataclass(frozen=True)
 class Engine:
     """The rules of a workspace, ready to plan against data."""

@@ -13,8 +13,7 @@ from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.model import Decision, Status
-from outreach.core.planning import Candidate
-from outreach.core.policies import Timing
+from outreach.core.planning import Candidate, soonest_ahead
 from outreach.errors import UsageError, UserError
 from outreach.services.channels import ChannelSet, Unusable
 from outreach.services.workspace import Workspace
@@ -58,13 +57,10 @@ def rehearsal(workspace: Workspace, rule_id: str, contact_id: str, now: datetime
 def _occasion(
     workspace: Workspace, rule_id: str, contact_id: str, now: datetime
 ) -> Candidate | None:
-    found = list(
-        workspace.engine.candidates(
-            workspace.data, now, now + LOOK_AHEAD, contacts=[contact_id], rules=[rule_id]
-        )
+    found = workspace.engine.candidates(
+        workspace.data, now, now + LOOK_AHEAD, contacts=[contact_id], rules=[rule_id]
     )
-    found.sort(key=lambda c: (c.timing is Timing.LATE, c.send_at))
-    return found[0] if found else None
+    return min(found, key=soonest_ahead, default=None)
 
 
 def rehearsal_row(decision: Decision, to: str, now: datetime) -> OutboxRow:
