@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 from helpers import outbox_row
 
+from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.files import FileChannel
 from outreach.adapters.channels.smtp import SmtpChannel
 from outreach.core.config import SmtpChannel as SmtpSettings
@@ -52,17 +53,31 @@ def smtp() -> Iterator[tuple[Recorder, SmtpChannel]]:
     handler, port = Recorder(), free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    settings = SmtpSettings.model_validate(
+    try:
+        yield handler, SmtpChannel(settings_for(port), None, None)
+    finally:
+        controller.stop()
+
+
+def settings_for(port: int, timeout: float = 5) -> SmtpSettings:
+    return SmtpSettings.model_validate(
         {
             "provider": "smtp",
             "host": "127.0.0.1",
             "port": port,
             "from": "Acme <hello@acme.test>",
-            "timeout": 5,
+            "timeout": timeout,
         }
     )
+
+
+def send_once(
+    controller: Controller, port: int, username: str | None = None, password: str | None = None
+) -> Delivery:
+    """Start the server, send one row through a channel pointed at it, stop the server."""
+    controller.start()
     try:
-        yield handler, SmtpChannel(settings, None, None)
+        return SmtpChannel(settings_for(port), username, password).send(outbox_row())
     finally:
         controller.stop()
 
@@ -117,29 +132,14 @@ def test_a_refused_login_pauses_the_channel_and_hides_the_password() -> None:
         auth_require_tls=False,
         authenticator=refuse_everyone,
     )
-    controller.start()
-    settings = SmtpSettings.model_validate(
-        {"provider": "smtp", "host": "127.0.0.1", "port": port, "from": "a@acme.test"}
-    )
-    try:
-        delivery = SmtpChannel(settings, "anna", "pa55word").send(outbox_row())
-    finally:
-        controller.stop()
+    delivery = send_once(controller, port, "anna", "pa55word")
     assert delivery.outcome == "paused" and "535" in (delivery.error or "")
     assert "pa55word" not in (delivery.error or "")
 
 
 def test_no_server_is_worth_a_retry() -> None:
-    settings = SmtpSettings.model_validate(
-        {
-            "provider": "smtp",
-            "host": "127.0.0.1",
-            "port": free_port(),
-            "from": "a@acme.test",
-            "timeout": 2,
-        }
-    )
-    assert SmtpChannel(settings, None, None).send(outbox_row()).outcome == "retry"
+    channel = SmtpChannel(settings_for(free_port(), timeout=2), None, None)
+    assert channel.send(outbox_row()).outcome == "retry"
 
 
 def test_no_field_can_inject_a_header(smtp) -> None:
@@ -186,15 +186,7 @@ class _GrumpyController(Controller):
 
 def test_what_the_server_says_to_quit_does_not_undo_a_delivery() -> None:
     handler, port = Recorder(), free_port()
-    controller = _GrumpyController(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings = SmtpSettings.model_validate(
-        {"provider": "smtp", "host": "127.0.0.1", "port": port, "from": "a@acme.test"}
-    )
-    try:
-        delivery = SmtpChannel(settings, None, None).send(outbox_row())
-    finally:
-        controller.stop()
+    delivery = send_once(_GrumpyController(handler, hostname="127.0.0.1", port=port), port)
     assert delivery.outcome == "sent" and len(handler.messages) == 1
 
 
@@ -204,12 +196,5 @@ def test_a_server_that_wants_a_login_pauses_the_channel() -> None:
     controller = Controller(
         Recorder(), hostname="127.0.0.1", port=port, auth_required=True, auth_require_tls=False
     )
-    controller.start()
-    settings = SmtpSettings.model_validate(
-        {"provider": "smtp", "host": "127.0.0.1", "port": port, "from": "a@acme.test"}
-    )
-    try:
-        delivery = SmtpChannel(settings, None, None).send(outbox_row())
-    finally:
-        controller.stop()
+    delivery = send_once(controller, port)
     assert delivery.outcome == "paused" and "530" in (delivery.error or "")
