@@ -55,15 +55,18 @@ def _explain_rule(
     now: datetime,
     until: datetime,
 ) -> Explanation:
-    kind = rule.trigger.kind
-    seen = Step(None, f"trigger {kind}: {KINDS[kind].describe(rule.trigger.params, subject)}")
+    seen = Step(None, f"trigger {rule.trigger.kind}: {_described(rule, subject)}")
     if not rule.enabled:
         return Explanation(rule.id, False, [seen, Step(False, "the rule is disabled")])
-    candidates = list(
+    found = list(
         engine.candidates(
             data=subject.data, now=now, until=until, contacts=[subject.contact.id], rules=[rule.id]
         )
     )
+    candidates = [c for c in found if isinstance(c, Candidate)]
+    failures = [d for d in found if isinstance(d, Decision)]
+    if failures and not candidates:
+        return Explanation(rule.id, False, [seen, Step(False, f"error: {failures[0].reason}")])
     if not candidates:
         return Explanation(
             rule.id, False, [seen, Step(False, f"no occasion before {until.date().isoformat()}")]
@@ -82,6 +85,13 @@ def _explain_rule(
         return Explanation(rule.id, False, steps)
     steps.append(_status_step(decision))
     return Explanation(rule.id, decision.status in FIRING, steps, decision)
+
+
+def _described(rule: Rule, subject: Subject) -> str:
+    try:
+        return KINDS[rule.trigger.kind].describe(rule.trigger.params, subject)
+    except Exception as exc:  # what the data holds must not stop the explanation
+        return f"cannot be read from this contact's data ({type(exc).__name__}: {exc})"
 
 
 def _occasion_step(candidate: Candidate) -> Step:

@@ -11,6 +11,8 @@ from enum import StrEnum
 from operator import itemgetter
 from typing import Any, NamedTuple, NoReturn
 
+from outreach.core.addresses import suppression_key
+
 
 class _Empty(Mapping[str, Any]):
     """An immutable, hashable empty mapping: a safe shared default for frozen dataclasses."""
@@ -57,6 +59,10 @@ class Contact:
     customer_since: date | None = None
     referred_by: str | None = None
     opted_out: bool = False
+    # Why nothing may be written to this person although they did not opt out: their row is
+    # ambiguous (a duplicate id, an opt-out cell that cannot be read). Fixing the file lifts it.
+    withheld: str | None = None
+    dates: Mapping[str, date] = EMPTY  # the date columns rules read, parsed and in range
 
     @property
     def name(self) -> str:
@@ -124,7 +130,9 @@ class Dataset:
     contacts: Mapping[str, Contact]
     companies: Mapping[str, Company]
     purchases: Mapping[str, tuple[Purchase, ...]]  # per contact, oldest first
-    suppressed_emails: frozenset[str]  # lower-cased
+    # Addresses never to be written to, by `suppression_key`, and why: the suppression list,
+    # and every address on a contact row that opted out (or may have).
+    do_not_write: Mapping[str, str]
     mentions: Mapping[str, tuple[Mention, ...]]  # per company
     referrals: Mapping[str, tuple[Contact, ...]]  # per referrer
 
@@ -136,7 +144,10 @@ class Dataset:
         purchases: Iterable[Purchase] = (),
         suppressed_emails: Iterable[str] = (),
         mentions: Iterable[Mention] = (),
+        opted_out_addresses: Mapping[str, str] = EMPTY,
     ) -> Dataset:
+        """`suppressed_emails`: the suppression list, as written; `opted_out_addresses`:
+        suppression key -> why, for addresses seen on rows that opted out."""
         by_contact: dict[str, list[Purchase]] = {}
         for purchase in purchases:
             by_contact.setdefault(purchase.contact_id, []).append(purchase)
@@ -151,7 +162,10 @@ class Dataset:
             contacts=contacts,
             companies=companies,
             purchases={cid: _chronological(items) for cid, items in by_contact.items()},
-            suppressed_emails=frozenset(email.lower() for email in suppressed_emails),
+            do_not_write={
+                **opted_out_addresses,
+                **{suppression_key(e): "on the suppression list" for e in suppressed_emails},
+            },
             mentions={k: tuple(v) for k, v in by_company.items()},
             referrals={k: tuple(v) for k, v in referrals.items()},
         )
@@ -173,6 +187,16 @@ def _chronological(purchases: list[Purchase]) -> tuple[Purchase, ...]:
 
 
 _date_of = itemgetter(2)  # Purchase.date, read in C
+
+
+# The occasion part of the key of an `error` decision when a trigger could not be evaluated
+# for a contact at all (so no occasion is known).
+TRIGGER_FAILED = "trigger-failed"
+
+
+def occurrence_key(rule_id: str, contact_id: str, occasion: str) -> str:
+    """The key that makes an action unique: rule, contact, occasion."""
+    return f"{rule_id}:{contact_id}:{occasion}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,16 @@ from zoneinfo import ZoneInfo
 
 from outreach.core.actions import Draft, action_details, check_action, check_message
 from outreach.core.config import Config
-from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
+from outreach.core.model import (
+    TRIGGER_FAILED,
+    Contact,
+    Dataset,
+    Decision,
+    Occurrence,
+    Owner,
+    Status,
+    occurrence_key,
+)
 from outreach.core.policies import (
     GiftLimit,
     History,
@@ -62,7 +71,7 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        return f"{self.rule.id}:{self.contact.id}:{self.occurrence.key}"
+        return occurrence_key(self.rule.id, self.contact.id, self.occurrence.key)
 
     @cached_property
     def variables(self) -> dict[str, Any]:
@@ -103,19 +112,46 @@ class Engine:
         contacts: Collection[str] | None = None,
         rules: Collection[str] | None = None,
     ) -> list[Decision]:
+        """Never raises for what the data, the feeds or the store hold: whatever fails for
+        one occurrence becomes that one decision's `error`, and the rest is planned."""
         history = history or History()
         now, until = now.astimezone(UTC), until.astimezone(UTC)  # see `candidates`
         drafts: list[Decision] = []
-        for candidate in self.candidates(data, now, until, contacts, rules):
-            if candidate.key in history.recorded:
+        for item in self.candidates(data, now, until, contacts, rules):
+            if item.key in history.recorded:
                 continue
-            verdict = self.condition(candidate)
-            if verdict is False:
-                continue
-            drafts.append(self.decide(candidate, verdict))
+            decision = item if isinstance(item, Decision) else self._decided(item)
+            if decision is not None:
+                drafts.append(decision)
         capped = apply_frequency_cap(drafts, self.config.policies.max_per_contact, history)
         capped.sort(key=_order)  # gift limits are spent in the order gifts go
         return self._limit_gifts(capped, data, history)
+
+    def _decided(self, candidate: Candidate) -> Decision | None:
+        """The decision for a candidate; None when its `when:` is false."""
+        try:
+            verdict = self.condition(candidate)
+            return None if verdict is False else self.decide(candidate, verdict)
+        except Exception as exc:  # a surprise in one occurrence is that occurrence's error
+            return self.failed(
+                candidate.rule, candidate.contact, candidate.key, now=candidate.now, exc=exc
+            )
+
+    def failed(
+        self, rule: Rule, contact: Contact, key: str, now: datetime, exc: BaseException
+    ) -> Decision:
+        """An `error` decision for an occurrence that could not be planned."""
+        return Decision(
+            rule_id=rule.id,
+            contact_id=contact.id,
+            action=rule.action.kind,
+            channel=ACTION_CHANNELS[rule.action.kind],
+            send_at=now.replace(microsecond=0),
+            key=key,
+            status=Status.ERROR,
+            priority=rule.priority,
+            reason=f"cannot plan it from this contact's data: {_described(exc)}",
+        )
 
     def _limit_gifts(
         self, decisions: list[Decision], data: Dataset, history: History
@@ -146,7 +182,9 @@ class Engine:
         until: datetime,
         contacts: Collection[str] | None = None,
         rules: Collection[str] | None = None,
-    ) -> Iterator[Candidate]:
+    ) -> Iterator[Candidate | Decision]:
+        """Every occurrence of the chosen rules for the chosen contacts, timed; what cannot
+        be evaluated comes as an `error` decision instead (see `plan`)."""
         # In UTC: aware datetimes that share a tzinfo compare and subtract by wall clock,
         # which is wrong across a DST change; against UTC they compare as instants.
         now, until = now.astimezone(UTC), until.astimezone(UTC)
@@ -172,10 +210,32 @@ class Engine:
             tz, here, spans = zones[name]
             subject = Subject.of(contact, data, here)
             for (rule, occurrences, params), span in zip(chosen, spans, strict=True):
-                for occurrence in occurrences(params, subject, span):
-                    candidate = self._timed(rule, subject, occurrence, tz, now)
-                    if candidate is not None and candidate.scheduled < until:
-                        yield candidate
+                try:
+                    found = list(occurrences(params, subject, span))
+                except Exception as exc:
+                    key = occurrence_key(rule.id, contact.id, TRIGGER_FAILED)
+                    yield self.failed(rule, contact, key, now, exc)
+                    continue
+                yield from self._timed_all(rule, subject, found, tz, now, until)
+
+    def _timed_all(
+        self,
+        rule: Rule,
+        subject: Subject,
+        found: list[Occurrence],
+        tz: ZoneInfo,
+        now: datetime,
+        until: datetime,
+    ) -> Iterator[Candidate | Decision]:
+        for occurrence in found:
+            try:
+                candidate = self._timed(rule, subject, occurrence, tz, now)
+            except Exception as exc:
+                key = occurrence_key(rule.id, subject.contact.id, occurrence.key)
+                yield self.failed(rule, subject.contact, key, now, exc)
+                continue
+            if candidate is not None and candidate.scheduled < until:
+                yield candidate
 
     def _dates(self, rule: Rule, now: datetime, until: datetime, tz: ZoneInfo) -> DateRange:
         earliest = now - rule.schedule.late_by_at_most - LATE_LISTED
@@ -302,6 +362,10 @@ def _late_reason(candidate: Candidate) -> str:
         f"was due {candidate.scheduled.isoformat(timespec='minutes')}, {window} or more ago "
         "(schedule.late_by_at_most)"
     )
+
+
+def _described(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 def _order(decision: Decision) -> tuple[float, str, str]:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from outreach.core.addresses import suppression_key
 from outreach.core.config import FrequencyCap
 from outreach.core.model import Contact, Dataset, Decision, Status
 from outreach.core.rules import Money, YearlyGiftLimit
@@ -41,11 +42,19 @@ class History:
 
 def suppression(contact: Contact, data: Dataset) -> str | None:
     """Why this contact must not be written to, or None."""
+    if contact.withheld:
+        return contact.withheld
     if contact.opted_out:
         return "opted out"
-    if contact.email and contact.email.lower() in data.suppressed_emails:
-        return f"{contact.email} is on the suppression list"
-    return None
+    return address_blocked(contact.email, data)
+
+
+def address_blocked(address: str | None, data: Dataset) -> str | None:
+    """Why this address must not be written to, however it is spelled, or None."""
+    if not address:
+        return None
+    why = data.do_not_write.get(suppression_key(address))
+    return f"{address} is {why}" if why else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +78,24 @@ def hold_at_send_time(
     default_zone: str,
 ) -> Hold | None:
     """Whether a due action must not go now. Opt-outs and the suppression list are read
-    again from today's data, not trusted from planning time; a contact missing from the
-    data is waited for, never written to and never given up on for that alone."""
+    again from today's data, not trusted from planning time, and win over everything; a
+    contact missing from the data, or withheld (an ambiguous row), is waited for until its
+    catch-up window closes: never written to, never given up on for that alone."""
     contact = data.contacts.get(contact_id)
-    if contact is None:
-        return Hold(None, f"contact {contact_id} is not in the contacts file; it waits")
-    blocked = suppression(contact, data)
-    if blocked is None and action == "email" and to and to.lower() in data.suppressed_emails:
-        blocked = f"{to} is on the suppression list"
+    blocked = None
+    if contact is not None:
+        blocked = "opted out" if contact.opted_out else address_blocked(contact.email, data)
+    if blocked is None and action == "email":
+        blocked = address_blocked(to, data)
     if blocked is not None:
         return Hold("cancelled", f"{blocked} (checked at send time)")
     if deadline is not None and now > deadline:
         when = deadline.isoformat(timespec="minutes")
         return Hold("late", f"not sent by {when}, the end of its catch-up window")
+    if contact is None:
+        return Hold(None, f"contact {contact_id} is not in the contacts file; it waits")
+    if contact.withheld:  # fixing the contacts file lifts it
+        return Hold(None, f"{contact.withheld}; it waits")
     if quiet is not None and action == "email":  # a note must not ping a phone at night
         local = now.astimezone(zone(contact.timezone or default_zone))
         later = quiet.defer(local)

@@ -12,6 +12,19 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(w|d|h|m|s)\s*$")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 MAX_DURATION = timedelta(days=3660)  # ten years: any longer is a typo
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# Dates read from data and feeds must lie within these years: then every sum planning makes
+# with them (lead days, offsets of a century, time zones) stays inside what datetime holds.
+EARLIEST_DATE = date(1800, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+
+
+def check_date(day: date) -> date:
+    """`day`, or ValueError when it lies outside the years outreach accepts from data."""
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(
+            f"{day.isoformat()} is outside the years {EARLIEST_DATE.year}-{LATEST_DATE.year}"
+        )
+    return day
 
 
 def parse_duration(text: str) -> timedelta:

@@ -57,10 +57,16 @@ def rehearsal(workspace: Workspace, rule_id: str, contact_id: str, now: datetime
 def _occasion(
     workspace: Workspace, rule_id: str, contact_id: str, now: datetime
 ) -> Candidate | None:
-    found = workspace.engine.candidates(
-        workspace.data, now, now + LOOK_AHEAD, contacts=[contact_id], rules=[rule_id]
+    found = list(
+        workspace.engine.candidates(
+            workspace.data, now, now + LOOK_AHEAD, contacts=[contact_id], rules=[rule_id]
+        )
     )
-    return min(found, key=soonest_ahead, default=None)
+    candidates = [c for c in found if isinstance(c, Candidate)]
+    failed = [d for d in found if isinstance(d, Decision)]
+    if failed and not candidates:
+        raise UserError(f"{rule_id} cannot be planned for {contact_id}: {failed[0].reason}")
+    return min(candidates, key=soonest_ahead, default=None)
 
 
 def rehearsal_row(decision: Decision, to: str, now: datetime) -> OutboxRow:

@@ -20,13 +20,8 @@ if TYPE_CHECKING:  # spaCy loads only when news is looked at
     from outreach.adapters.mentions import MentionFinder
 
 from outreach.adapters.feeds.sources import load_feed_sources
-from outreach.adapters.sources.data import (
-    check_references,
-    load_companies,
-    load_contacts,
-    load_purchases,
-    load_suppressions,
-)
+from outreach.adapters.sources.contacts import check_references, load_contacts
+from outreach.adapters.sources.data import load_companies, load_purchases, load_suppressions
 from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
 from outreach.core.config import Config
 from outreach.core.diagnostics import validation_problems
@@ -95,10 +90,10 @@ def shown(path: Path) -> str:
 def load_workspace(root: Path) -> Workspace:
     problems: list[Problem] = []
     config = load_config(root, problems)
-    with long_lived():
-        data = load_data(root, config, problems)
     templates = load_templates(root, config, problems)
     rules, conditions = load_rules(root, config, templates, problems)
+    with long_lived():  # after the rules: the date columns they read are checked on loading
+        data = load_data(root, config, problems, date_columns(rules))
     engine = Engine(config, tuple(rules), templates, conditions)
     problems.sort(key=_reading_order)
     unsafe = _unsafe_to_send(root, config, data, problems)
@@ -215,7 +210,18 @@ def _without(data: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[str, An
     return pruned
 
 
-def load_data(root: Path, config: Config, problems: list[Problem]) -> Dataset:
+def date_columns(rules: list[Rule]) -> set[str]:
+    """The contact columns the rules read as dates."""
+    return {
+        rule.trigger.params.field
+        for rule in rules
+        if rule.trigger.kind in ("anniversary", "date") and rule.trigger.params.field
+    }
+
+
+def load_data(
+    root: Path, config: Config, problems: list[Problem], dates: set[str] | None = None
+) -> Dataset:
     files = config.data
     contacts_path = root / files.contacts
     if not contacts_path.is_file():
@@ -228,8 +234,9 @@ def load_data(root: Path, config: Config, problems: list[Problem]) -> Dataset:
             )
         )
         return Dataset.build({})
-    contacts, found = load_contacts(contacts_path, shown(contacts_path))
-    problems += found
+    people = load_contacts(contacts_path, shown(contacts_path), sorted(dates or ()))
+    contacts = people.contacts
+    problems += people.problems
     companies: dict[str, Company] = {}
     if files.companies and (path := _optional(root, files.companies, "companies", problems)):
         companies, found = load_companies(path, shown(path))
@@ -248,7 +255,9 @@ def load_data(root: Path, config: Config, problems: list[Problem]) -> Dataset:
     _check_owners(config, contacts.values(), shown(contacts_path), problems)
     if files.feeds and (feeds_path := root / files.feeds).is_file():
         problems += load_feed_sources(feeds_path, shown(feeds_path), root)[1]
-    return Dataset.build(contacts, companies, purchases, suppressed)
+    return Dataset.build(
+        contacts, companies, purchases, suppressed, opted_out_addresses=people.do_not_write
+    )
 
 
 def _optional(root: Path, relative: str, what: str, problems: list[Problem]) -> Path | None:

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from outreach.adapters.sources.data import (
-    check_references,
-    load_companies,
-    load_contacts,
-    load_purchases,
-    load_suppressions,
-)
+from outreach.adapters.sources.contacts import check_references, load_contacts
+from outreach.adapters.sources.data import load_companies, load_purchases, load_suppressions
 from outreach.core.model import Birthday
 from outreach.core.problems import Location, Severity
 
@@ -28,8 +23,9 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
     return path
 
 
-def contacts_from(tmp_path: Path, text: str | bytes):
-    return load_contacts(write(tmp_path, "contacts.csv", text), "contacts.csv")
+def contacts_from(tmp_path: Path, text: str | bytes, date_columns=()):
+    found = load_contacts(write(tmp_path, "contacts.csv", text), "contacts.csv", date_columns)
+    return found.contacts, found.problems
 
 
 def where(problems) -> list[str]:
@@ -57,7 +53,9 @@ def test_good_rows_load_with_their_lines(tmp_path: Path) -> None:
     assert two.birthday is None and two.tags == ()
 
 
-def test_bad_rows_are_reported_at_line_and_column_and_skipped(tmp_path: Path) -> None:
+def test_a_bad_cell_is_reported_at_line_and_column_and_only_that_cell_is_lost(
+    tmp_path: Path,
+) -> None:
     contacts, problems = contacts_from(
         tmp_path,
         "id,first_name,email,birthday,timezone,customer_since,locale,opted_out\n"  # 1
@@ -72,8 +70,7 @@ def test_bad_rows_are_reported_at_line_and_column_and_skipped(tmp_path: Path) ->
         "c-9,Ida,ida@example.test,,,,,\n",  # 10 good
     )
 
-    assert sorted(contacts) == ["c-1", "c-9"]
-    assert contacts["c-9"].line == 10
+    assert sorted(contacts) == [f"c-{n}" for n in range(1, 10)], "no row is dropped"
     assert where(problems) == [
         "contacts.csv:3:38",
         "contacts.csv:4:24",
@@ -87,7 +84,44 @@ def test_bad_rows_are_reported_at_line_and_column_and_skipped(tmp_path: Path) ->
     assert "2020-13-45" in problems[0].message and "customer_since" in problems[0].message
     assert "1985-02-30" in problems[1].message
     assert "Mars/Olympus" in problems[2].message
-    assert all("skipped" in p.message for p in problems)
+    bob, cy, di, eve, fay = (contacts[f"c-{n}"] for n in range(2, 7))
+    assert bob.customer_since is None and bob.birthday == Birthday(6, 11, 1980)
+    assert cy.birthday is None and cy.email == "cy@example.test"
+    assert di.timezone is None and "time zone is used" in problems[2].message
+    assert eve.email is None and "nothing is emailed" in problems[3].message
+    assert fay.locale is None
+    gus = contacts["c-7"]
+    assert gus.withheld and "cannot be read" in gus.withheld, "an unreadable opt-out withholds"
+    assert "nothing is written" in problems[5].message
+
+
+def test_every_bad_cell_of_a_row_is_reported(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path,
+        "id,email,birthday,customer_since,renewal\nc-1,nope,1980-13-45,2020-02-30,2026-99-01\n",
+        date_columns=["renewal"],
+    )
+    assert where(problems) == [
+        "contacts.csv:2:5",
+        "contacts.csv:2:10",
+        "contacts.csv:2:21",
+        "contacts.csv:2:32",
+    ]
+    assert "renewal" in problems[3].message
+    assert contacts["c-1"].dates == {}
+
+
+def test_date_columns_the_rules_read_are_typed_and_bounded(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path,
+        "id,renewal,birthday\nc-1,2027-01-02,\nc-2,9999-12-31,0001-01-01\nc-3,,\n",
+        date_columns=["renewal"],
+    )
+    assert contacts["c-1"].dates == {"renewal": date(2027, 1, 2)}
+    assert contacts["c-2"].dates == {} and contacts["c-2"].birthday is None
+    assert contacts["c-3"].dates == {}
+    assert where(problems) == ["contacts.csv:3:5", "contacts.csv:3:16"]
+    assert all("outside the years 1800-2999" in p.message for p in problems)
 
 
 def test_bom_is_ignored(tmp_path: Path) -> None:
@@ -96,7 +130,7 @@ def test_bom_is_ignored(tmp_path: Path) -> None:
     )
 
     assert problems[0].location == Location("contacts.csv", 3, 9), "columns count from the text"
-    assert list(contacts) == ["c-1"]
+    assert contacts["c-2"].birthday is None
     assert contacts["c-1"].fields["first_name"] == "Ada"
 
 
@@ -104,7 +138,7 @@ def test_windows_line_endings(tmp_path: Path) -> None:
     contacts, problems = contacts_from(
         tmp_path, b"id,first_name,birthday\r\nc-1,Ada,1985-06-10\r\nc-2,Bob,1985-02-30\r\n"
     )
-    assert list(contacts) == ["c-1"]
+    assert contacts["c-2"].birthday is None
     assert where(problems) == ["contacts.csv:3:9"]
     assert contacts["c-1"].birthday == Birthday(6, 10, 1985)
 
@@ -136,19 +170,64 @@ def test_month_day_birthdays(tmp_path: Path) -> None:
     assert contacts["c-1"].birthday == Birthday(12, 7, None)
     assert contacts["c-2"].birthday == Birthday(2, 29, None), "02-29 is a real birthday"
     assert contacts["c-3"].birthday == Birthday(2, 29, 2000)
-    assert sorted(contacts) == ["c-1", "c-2", "c-3"]
+    assert all(contacts[f"c-{n}"].birthday is None for n in (4, 5, 6))
     assert [p.location.line for p in problems] == [5, 6, 7]
 
 
-def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
+def test_a_duplicate_id_withholds_the_contact(tmp_path: Path) -> None:
     contacts, problems = contacts_from(
         tmp_path, "id,first_name\nc-1,First\nc-2,Other\nc-1,Second\n"
     )
 
     assert contacts["c-1"].fields["first_name"] == "First"
+    assert contacts["c-1"].withheld and "lines 2 and 4" in contacts["c-1"].withheld
+    assert contacts["c-2"].withheld is None
     (problem,) = problems
     assert problem.location == Location("contacts.csv", 4, 1)
     assert "duplicate" in problem.message and "line 2" in problem.message
+
+
+def test_an_opt_out_on_any_row_counts(tmp_path: Path) -> None:
+    found = load_contacts(
+        write(
+            tmp_path,
+            "contacts.csv",
+            "id,email,opted_out\n"
+            "c-1,ann@example.test,false\n"
+            "c-1,ann.other@example.test,true\n"  # a duplicate that opted out
+            ",nobody@example.test,yes\n"  # no id: skipped, but its address is kept from
+            "c-3,Cy@Example.TEST,maybe\n",  # an unreadable opt-out
+        ),
+        "contacts.csv",
+    )
+    ann = found.contacts["c-1"]
+    assert ann.opted_out and ann.withheld
+    assert set(found.do_not_write) == {
+        "ann.other@example.test",
+        "nobody@example.test",
+        "cy@example.test",
+    }
+    assert "line 3" in found.do_not_write["ann.other@example.test"]
+
+
+@pytest.mark.parametrize(
+    "header", ["Opted Out", "OPTED_OUT", "opted-out", "unsubscribed", "Do Not Email", "optout"]
+)
+def test_opt_out_columns_however_spelled(tmp_path: Path, header: str) -> None:
+    contacts, problems = contacts_from(tmp_path, f"id,email,{header}\nc-1,a@example.test,yes\n")
+    assert contacts["c-1"].opted_out
+    assert problems and all(not p.is_error for p in problems), "a warning names the reading"
+    assert problems[0].location == Location("contacts.csv", 1, 10)
+
+
+def test_known_columns_however_spelled(tmp_path: Path) -> None:
+    contacts, problems = contacts_from(
+        tmp_path, "ID,First Name,E-mail,Birthday\nc-1,Ada,ada@example.test,1985-06-10\n"
+    )
+    ada = contacts["c-1"]
+    assert ada.fields["first_name"] == "Ada" and ada.email == "ada@example.test"
+    assert ada.birthday == Birthday(6, 10, 1985)
+    assert len(problems) == 4 and not any(p.is_error for p in problems)
 
 
 def test_empty_id_and_blank_lines(tmp_path: Path) -> None:
@@ -189,7 +268,8 @@ def test_not_utf8_is_one_clear_problem(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    contacts, problems = load_contacts(tmp_path / "nope.csv", "nope.csv")
+    found = load_contacts(tmp_path / "nope.csv", "nope.csv")
+    contacts, problems = found.contacts, found.problems
     assert contacts == {}
     assert problems and problems[0].location.path == "nope.csv"
 
@@ -273,13 +353,28 @@ def test_header_only_purchases(tmp_path: Path, people) -> None:
 # suppressions, companies, references -----------------------------------------------------
 
 
-def test_suppressions_are_lower_cased_and_a_bad_one_is_kept_as_written(tmp_path: Path) -> None:
+def test_suppressions_and_a_bad_one_is_kept_as_written(tmp_path: Path) -> None:
     emails, problems = load_suppressions(
         write(tmp_path, "s.csv", "email,reason\nAda@Example.TEST,asked\nNot An Email,x\n"), "s.csv"
     )
-    assert emails == {"ada@example.test", "not an email"}
+    assert emails == {"Ada@Example.TEST", "Not An Email"}
     assert where(problems) == ["s.csv:3:1"]
     assert not problems[0].is_error  # it warns; it does not stop sending
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "zed@example.test\n",  # one address, no header
+        "zed@example.test\nann@example.test\n",
+        "E-mail\nzed@example.test\n",
+        "Email Address,reason\nzed@example.test,asked\n",
+    ],
+)
+def test_suppression_files_without_a_proper_header_fail_closed(tmp_path: Path, text: str) -> None:
+    emails, problems = load_suppressions(write(tmp_path, "s.csv", text), "s.csv")
+    assert "zed@example.test" in emails
+    assert not any(p.is_error for p in problems)
 
 
 def test_companies(tmp_path: Path) -> None:

@@ -205,11 +205,13 @@ def test_preview_of_a_broken_workspace_still_plans_the_sound_parts(broken: Path)
     assert ("dupkey", "c-ok") in found
     assert found[("first-purchase", "c-ok")]["status"] == "planned"
     assert ("second-purchase", "c-ok") not in found
-    # Broken rules and skipped rows plan nothing.
+    # Broken rules plan nothing; a bad cell loses only itself: c-date's birthday still
+    # counts, and c-tz's note goes in the workspace's time zone.
     rules = {d["rule"] for d in plan}
     assert not rules & {"broken", "wedding", "misspelt", "badwhen"}
-    contacts = {d["contact"] for d in plan}
-    assert contacts <= {"c-ok", "c-ok2"}
+    assert found[("birthday-note", "c-date")]["status"] == "planned"
+    assert found[("birthday-note", "c-tz")]["send_at"].endswith("+00:00")
+    assert ("birthday-note", "c-feb30") not in found, "its birthday is the bad cell"
     # The problems went to stderr.
     assert "rules/b-kinds.yaml:4:7:" in result.stderr
     assert "data/contacts.csv:3:41:" in result.stderr

@@ -364,7 +364,7 @@ def test_nothing_is_sent_while_the_suppression_list_is_broken(tmp_path: Path) ->
     root = make_workspace(
         tmp_path / "ws",
         contacts=[contact("c-1")],
-        suppressions="e-mail\nc-1@example.test\n",  # the header is wrong
+        suppressions="who\nc-1@example.test\n",  # no address column to be found
         rules={"notes.yaml": BIRTHDAY_RULE},
         templates={"birthday.j2": BIRTHDAY_TEMPLATE},
     )

@@ -16,6 +16,7 @@ from outreach.adapters.feeds.addresses import _DEFAULT_PORTS
 from outreach.adapters.feeds.messages import error_text, safe_url
 from outreach.adapters.feeds.sources import is_http_url
 from outreach.core.model import FeedEntry
+from outreach.core.timing import check_date
 
 MAX_TEXT = 20_000  # characters kept of a title or summary
 _MAX_HTML = 200_000  # characters of markup looked at to produce that text
@@ -88,14 +89,18 @@ def _safe_link(value: str) -> str:
 
 
 def _published(raw: Any) -> datetime | None:
+    """The entry's date; None (undated: it counts from when it is first seen) when there is
+    none, or one no story can have (the year 9999)."""
     parsed = raw.get("published_parsed") or raw.get("updated_parsed")
     try:
         if not parsed:
             return None
         year, month, day, hour, minute, second = parsed[:6]
-        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+        moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+        check_date(moment.date())
     except (TypeError, ValueError, OverflowError):
         return None
+    return moment
 
 
 _BLOCKS = frozenset(

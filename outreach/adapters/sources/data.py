@@ -1,5 +1,5 @@
-"""Load contacts, purchases, suppressions and companies; every bad row becomes a problem
-pointing at its file and line, and the rest is used."""
+"""Load purchases, suppressions and companies (contacts: `contacts.py`); every bad row
+becomes a problem pointing at its file and line, and the rest is used."""
 
 from __future__ import annotations
 
@@ -7,205 +7,34 @@ import re
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from pydantic import Field, ValidationError
 
-from outreach.adapters.sources.csvfile import CsvFile, Row, cell
+from outreach.adapters.sources.cells import (
+    BadCell,
+    parse_amount,
+    parse_date,
+    parse_email,
+    plausible_amount,
+)
+from outreach.adapters.sources.csvfile import CsvFile, Row
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
-from outreach.core.model import EMPTY, Birthday, Company, Contact, Purchase
-from outreach.core.problems import Problem, Severity, problem, warning
+from outreach.core.model import EMPTY, Company, Contact, Purchase
+from outreach.core.problems import Problem, Severity, problem
 from outreach.core.schema_types import Strict
-from outreach.core.timing import zone
 
 PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
-_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
-_MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
-_TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
-
-
-class BadCell(ValueError):
-    """A cell that cannot be understood; the message says what is expected."""
-
-
-def parse_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadCell(f"'{text}' is not a date; write YYYY-MM-DD") from None
-
-
-def parse_birthday(text: str) -> Birthday:
-    short = _MONTH_DAY.match(text)
-    if short:
-        month, day = int(short[1]), int(short[2])
-        try:
-            date(2000, month, day)  # a leap year: 02-29 is a real birthday
-        except ValueError:
-            raise BadCell(f"'{text}' is not a day of the year; write MM-DD") from None
-        return Birthday(month, day)
-    try:
-        full = date.fromisoformat(text)
-    except ValueError:
-        raise BadCell(f"'{text}' is not a birthday; write YYYY-MM-DD, or MM-DD") from None
-    return Birthday(full.month, full.day, full.year)
-
-
-def parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise BadCell(f"'{text}' is not true or false")
-
-
-def parse_email(text: str) -> str:
-    if not _EMAIL.match(text):
-        raise BadCell(f"'{text}' is not an email address")
-    return text
-
-
-@lru_cache(maxsize=512)
-def parse_locale(text: str) -> str:
-    try:
-        Locale.parse(text.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        raise BadCell(
-            f"'{text}' is not a known locale; use a BCP 47 tag such as en-GB or is"
-        ) from None
-    return text
-
-
-def load_contacts(path: Path, shown_as: str) -> tuple[dict[str, Contact], list[Problem]]:
-    source = CsvFile(path, shown_as)
-    contacts: dict[str, Contact] = {}
-    problems: list[Problem] = []
-    for row in source.rows():
-        if not source.require("id"):
-            break
-        contact = _contact(source, row, problems)
-        if contact is None:
-            continue
-        if contact.id in contacts:
-            first = contacts[contact.id].line
-            problems.append(
-                source.at(
-                    row,
-                    "id",
-                    f"duplicate id '{contact.id}' (first on line {first}); this row is skipped",
-                )
-            )
-            continue
-        contacts[contact.id] = contact
-    return contacts, source.problems + problems
-
-
-def _contact(source: CsvFile, row: Row, problems: list[Problem]) -> Contact | None:
-    names, cells = source.names, row[0]
-    if len(cells) < len(names):
-        cells = cells + [""] * (len(names) - len(cells))
-    fields = dict(zip(names, map(str.strip, cells), strict=False))
-    fields.pop("", None)  # a column without a name
-    if not fields["id"]:
-        problems.append(source.at(row, "id", "the id is empty; this row is skipped"))
-        return None
-    try:
-        values = _typed_contact_fields(fields)
-    except _CellError as exc:
-        problems.append(
-            source.at(row, exc.column, f"{exc.column}: {exc.message}; this row is skipped")
-        )
-        return None
-    if values.pop("_zone_note", None):
-        problems.append(
-            _as_warning(
-                source.at(
-                    row,
-                    "timezone",
-                    f"timezone '{fields['timezone']}' is not an "
-                    f"IANA name; using {values['timezone']}",
-                )
-            )
-        )
-    return Contact(id=fields["id"], fields=MappingProxyType(fields), line=row[1], **values)
 
 
 class _CellError(Exception):
     def __init__(self, column: str, message: str) -> None:
         super().__init__(message)
         self.column, self.message = column, message
-
-
-def _typed_contact_fields(fields: dict[str, str]) -> dict[str, Any]:
-    def typed(column: str, parse: Any) -> Any:
-        text = fields.get(column, "")
-        if not text and parse is not parse_bool:
-            return None
-        try:
-            return parse(text)
-        except BadCell as exc:
-            raise _CellError(column, str(exc)) from None
-
-    tz_name = typed("timezone", _zone_name)
-    return {
-        "birthday": typed("birthday", parse_birthday),
-        "timezone": tz_name,
-        "_zone_note": tz_name is not None and tz_name != fields["timezone"],
-        "locale": typed("locale", parse_locale),
-        "company_id": fields.get("company_id") or None,
-        "owner": typed("owner", parse_email),
-        "email": typed("email", parse_email),
-        "tags": tuple(t.strip() for t in fields.get("tags", "").split(";") if t.strip()),
-        "customer_since": typed("customer_since", parse_date),
-        "referred_by": fields.get("referred_by") or None,
-        "opted_out": typed("opted_out", parse_bool),
-    }
-
-
-def _zone_name(text: str) -> str:
-    try:
-        return zone(text).key
-    except ValueError as exc:
-        raise BadCell(str(exc)) from None
-
-
-def _as_warning(found: Problem) -> Problem:
-    where = found.location
-    return warning(where.path, where.line, where.col, found.message)
-
-
-def check_references(
-    contacts: dict[str, Contact], companies: dict[str, Company], shown_as: str
-) -> list[Problem]:
-    """Warnings for contacts that refer to a company or a referrer that does not exist."""
-    found = []
-    for contact in contacts.values():
-        if contact.company_id and companies and contact.company_id not in companies:
-            found.append(
-                warning(
-                    shown_as,
-                    contact.line,
-                    None,
-                    f"company_id '{contact.company_id}' is not in companies",
-                )
-            )
-        if contact.referred_by and contact.referred_by not in contacts:
-            found.append(
-                warning(
-                    shown_as,
-                    contact.line,
-                    None,
-                    f"referred_by '{contact.referred_by}' is not a contact id",
-                )
-            )
-    return found
 
 
 def load_purchases(
@@ -253,7 +82,7 @@ class _PurchaseParser:
         try:
             pid, cid, day, amount, currency, product = self.columns(cells)
             value = Decimal(amount)
-            if pid and value >= 0 and value.is_finite() and not self.extra:
+            if pid and plausible_amount(value) and not self.extra:
                 fields = (
                     pid,
                     self.contacts[cid].id,
@@ -283,7 +112,7 @@ class _PurchaseParser:
             pid,
             contact.id,
             self._date(day),
-            _amount(amount),
+            self._amount(amount),
             self._currency(currency),
             self.products.setdefault(product, product),
             extra or EMPTY,
@@ -297,6 +126,13 @@ class _PurchaseParser:
                 raise _CellError("date", str(exc)) from None
         return self.dates[text]
 
+    @staticmethod
+    def _amount(text: str) -> Decimal:
+        try:
+            return parse_amount(text)
+        except BadCell as exc:
+            raise _CellError("amount", str(exc)) from None
+
     def _currency(self, text: str) -> str:
         code = text.upper()
         if not re.fullmatch(r"[A-Z]{3}", code):
@@ -304,34 +140,55 @@ class _PurchaseParser:
         return self.currencies.setdefault(text, code)
 
 
-def _amount(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise _CellError(
-            "amount", f"'{text}' is not an amount; write digits with a decimal point, e.g. 1234.50"
-        ) from None
-    if not value.is_finite() or value < 0:
-        raise _CellError("amount", f"'{text}' is not a positive amount")
-    return value
+_EMAIL_HEADERS = frozenset({"email", "e_mail", "email_address", "e_mail_address", "mail"})
 
 
 def load_suppressions(path: Path, shown_as: str) -> tuple[set[str], list[Problem]]:
+    """The addresses never to be written to, as written. The list fails closed: its `email`
+    column (however spelled), or — in a file without a header — every cell holding an @;
+    a malformed entry is kept as written, with a warning."""
     source = CsvFile(path, shown_as)
-    emails: set[str] = set()
+    listed: set[str] = set()
     problems: list[Problem] = []
+    column: int | None = None
     for row in source.rows():
-        if not source.require("email"):
+        if column is None and (column := _address_column(source, listed)) is None:
             break
-        text = cell(row, source.header, "email")
-        try:
-            emails.add(parse_email(text).lower())
-        except BadCell as exc:
-            # Kept as written: whoever it meant must not be written to by mistake.
-            emails.add(text.strip().lower())
-            found = source.at(row, "email", f"email: {exc}; kept on the list as written")
-            problems.append(replace(found, severity=Severity.WARNING))
-    return emails, source.problems + problems
+        indexes = range(len(row[0])) if column < 0 else range(column, min(column + 1, len(row[0])))
+        for index in indexes:
+            named = source.names[index] if index < len(source.names) else ""
+            text = row[0][index].strip()
+            problems += _listed(source, row, named, text, listed, headerless=column < 0)
+    if column is None and not source.problems:
+        _address_column(source, listed)  # a file of one line: the header may be the address
+    return listed, source.problems + problems
+
+
+def _address_column(source: CsvFile, listed: set[str]) -> int | None:
+    """The index of the address column; -1 when the file has no header (its first line,
+    already read as one, is listed); None, with a problem, when neither can be told."""
+    for index, name in enumerate(source.names):
+        if re.sub(r"[\s\-.]+", "_", name.lower()) in _EMAIL_HEADERS:
+            return index
+    if any("@" in name for name in source.names):
+        listed.update(name for name in source.names if "@" in name)
+        return -1
+    source.require("email")
+    return None
+
+
+def _listed(
+    source: CsvFile, row: Row, column: str, text: str, listed: set[str], headerless: bool
+) -> list[Problem]:
+    if not text or (headerless and "@" not in text):
+        return []
+    listed.add(text)  # kept whatever its form: whoever it meant must not be written to
+    try:
+        parse_email(text)
+    except BadCell as exc:
+        found = source.at(row, column, f"{exc}; kept on the list as written")
+        return [replace(found, severity=Severity.WARNING)]
+    return []
 
 
 class _CompanyModel(Strict):

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from outreach.core.model import Contact, Dataset, Occurrence, Purchase
+from outreach.core.timing import check_date
 
 
 @dataclass(slots=True)  # not frozen: one is made per contact, and frozen ones build slower
@@ -41,18 +42,22 @@ class TriggerKind:
 
 
 def date_field(contact: Contact, field: str) -> date | str:
-    """The date in column `field`, or a reason why there is none."""
+    """The date in column `field`, or a reason why there is none. Columns the rules read
+    were parsed and range-checked on loading (`contact.dates`); any other is read here,
+    under the same check."""
     if field == "customer_since" and contact.customer_since is not None:
         return contact.customer_since
+    if field in contact.dates:
+        return contact.dates[field]
     text = contact.fields.get(field)
     if text is None:
         return f"no column '{field}'"
     if not text:
         return f"{field} is empty"
     try:
-        return date.fromisoformat(text)
+        return check_date(date.fromisoformat(text))
     except ValueError:
-        return f"{field} '{text}' is not a date (YYYY-MM-DD)"
+        return f"{field} '{text}' is not a date between the years 1800 and 2999 (YYYY-MM-DD)"
 
 
 def _registry() -> dict[str, TriggerKind]:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 
 from outreach.core.model import Mention, Occurrence
 from outreach.core.rules import NewsMention
-from outreach.core.timing import DateRange
+from outreach.core.timing import DateRange, check_date
 from outreach.core.triggers import Subject
 
 
 def occurrences(params: NewsMention, subject: Subject, dates: DateRange) -> Iterator[Occurrence]:
     for mention in _relevant(params, subject):
-        published = mention.entry.published
+        published = dated(mention)
         day = published.astimezone(subject.now.tzinfo).date() if published else subject.today
         # Due the morning of the story, or the day outreach first saw it if that was later:
         # a story inside max_age is never "late" only because it was found late.
@@ -45,12 +46,22 @@ def occurrences(params: NewsMention, subject: Subject, dates: DateRange) -> Iter
         )
 
 
+def dated(mention: Mention) -> datetime | None:
+    """When the story was published; None (undated: known from when it was found) for a
+    date no story can have, which a feed may still claim."""
+    published = mention.entry.published
+    try:
+        return published if published is None or check_date(published.date()) else None
+    except ValueError:
+        return None
+
+
 def _relevant(params: NewsMention, subject: Subject) -> Iterator[Mention]:
     company = subject.contact.company_id
     if company is None or (params.companies is not None and company not in params.companies):
         return
     for mention in subject.data.mentions.get(company, ()):
-        published = mention.entry.published
+        published = dated(mention)
         if mention.confidence < params.min_confidence:
             continue
         if published is not None and subject.now - published > params.max_age:

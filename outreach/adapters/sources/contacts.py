@@ -1,0 +1,240 @@
+"""contacts.csv: one row per person, every problem located at its file:line:col.
+
+A bad cell makes only that cell unusable; the rest of the row still counts. Two cells are
+read the other way round, because a mistake there could mean writing to someone who said no:
+an opt-out that cannot be read, or an id on two rows, withholds the contact until the file is
+fixed, and every address on a row that opted out (or may have) is never written to, whoever
+else it is listed under.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from outreach.adapters.sources.cells import (
+    BadCell,
+    parse_birthday,
+    parse_bool,
+    parse_date,
+    parse_email,
+    parse_locale,
+    parse_zone,
+)
+from outreach.adapters.sources.csvfile import CsvFile, Row, column_offset
+from outreach.core.addresses import suppression_key
+from outreach.core.model import Company, Contact
+from outreach.core.problems import Problem, Severity, warning
+
+# The columns SPEC names; a header spelled differently ("First Name", "E-mail") is read as one.
+KNOWN_COLUMNS = (
+    "id", "first_name", "last_name", "email", "birthday", "timezone", "locale", "company_id",
+    "owner", "tier", "tags", "customer_since", "address_line1", "address_line2", "city",
+    "postal_code", "country", "referred_by", "opted_out",
+)  # fmt: skip
+_ALIASES = {
+    "e_mail": "email", "email_address": "email", "e_mail_address": "email",
+    "firstname": "first_name", "lastname": "last_name", "time_zone": "timezone",
+    "date_of_birth": "birthday", "dob": "birthday", "optedout": "opted_out",
+}  # fmt: skip
+# Headers that may mean "never write to this person": each one counts as an opt-out.
+_OPT_OUT = re.compile(
+    r"^(?:opted_?out|opt_?outs?|unsubscribed?|dnc|no_?contact|no_?e_?mail"
+    r"|do_?not_?(?:contact|e_?mail|mail|write|send))$"
+)
+_EMAIL_MAKES = "nothing is emailed to this contact until it is fixed"
+
+
+@dataclass
+class ContactsFile:
+    """What contacts.csv holds: the contacts by id, its problems, and the addresses (by
+    suppression key) seen on rows that opted out or may have, with why."""
+
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    do_not_write: dict[str, str] = field(default_factory=dict)
+
+
+def load_contacts(path: Path, shown_as: str, date_columns: Collection[str] = ()) -> ContactsFile:
+    """Read contacts.csv; `date_columns` are the columns rules read as dates (checked here,
+    where a bad cell can be pointed at)."""
+    source = CsvFile(path, shown_as)
+    reader: _Reader | None = None
+    found = ContactsFile()
+    for row in source.rows():
+        if reader is None:
+            reader = _Reader(source, found, tuple(date_columns))  # reads the header first
+            if not source.require("id"):
+                break
+        reader.read(row)
+    found.problems[:0] = source.problems
+    return found
+
+
+class _Reader:
+    def __init__(self, source: CsvFile, found: ContactsFile, date_columns: tuple[str, ...]):
+        self.source, self.found, self.date_columns = source, found, date_columns
+        self.opt_outs = _read_header(source, found.problems)
+
+    def read(self, row: Row) -> None:
+        fields = self._fields(row)
+        values, bad = _typed(fields, self.date_columns)
+        for column, message in sorted(bad, key=lambda cell: self.source.header[cell[0]]):
+            self._report(row, column, message)
+        if values["timezone"] and values["timezone"] != fields["timezone"]:
+            note = (
+                f"timezone '{fields['timezone']}' is not an IANA name; using {values['timezone']}"
+            )
+            found = self.source.at(row, "timezone", note)
+            self.found.problems.append(replace(found, severity=Severity.WARNING))
+        opted, unreadable = self._opt_out(row, fields)
+        line = row[1]
+        if opted or unreadable:
+            self._do_not_write(fields.get("email", ""), line, opted)
+        if not fields.get("id"):
+            self._report(row, "id", "the id is empty; this row is skipped")
+            return
+        withheld = (
+            f"withheld: its opt-out cell on line {line} cannot be read; "
+            "nothing is written to them until it is fixed"
+            if unreadable
+            else None
+        )
+        contact = Contact(
+            id=fields["id"],
+            fields=MappingProxyType(fields),
+            line=line,
+            opted_out=opted,
+            withheld=withheld,
+            **values,
+        )
+        self._keep(contact, row)
+
+    def _fields(self, row: Row) -> dict[str, str]:
+        names, cells = self.source.names, row[0]
+        if len(cells) < len(names):
+            cells = cells + [""] * (len(names) - len(cells))
+        fields = dict(zip(names, map(str.strip, cells), strict=False))
+        fields.pop("", None)  # a column without a name
+        return fields
+
+    def _opt_out(self, row: Row, fields: dict[str, str]) -> tuple[bool, bool]:
+        """(opted out, an opt-out cell cannot be read): any opt-out column counts."""
+        opted = unreadable = False
+        for column in self.opt_outs:
+            try:
+                opted |= parse_bool(fields.get(column, ""))
+            except BadCell as exc:
+                unreadable = True
+                self._report(
+                    row, column, f"{exc}; nothing is written to this contact until it is fixed"
+                )
+        return opted, unreadable
+
+    def _do_not_write(self, address: str, line: int, opted: bool) -> None:
+        if address:
+            why = "opted out" if opted else "possibly opted out (an opt-out cell cannot be read)"
+            self.found.do_not_write[suppression_key(address)] = (
+                f"{why}, {self.source.shown_as} line {line}"
+            )
+
+    def _keep(self, contact: Contact, row: Row) -> None:
+        first = self.found.contacts.get(contact.id)
+        if first is None:
+            self.found.contacts[contact.id] = contact
+            return
+        why = (
+            f"withheld: id '{contact.id}' is on lines {first.line} and {contact.line} of "
+            f"{self.source.shown_as}; nothing is written to them until one row is removed"
+        )
+        self.found.contacts[contact.id] = replace(
+            first, withheld=why, opted_out=first.opted_out or contact.opted_out
+        )
+        self._report(row, "id", f"duplicate id '{contact.id}' (first on line {first.line}); "
+                     "the contact is withheld until one row is removed")  # fmt: skip
+
+    def _report(self, row: Row, column: str, message: str) -> None:
+        self.found.problems.append(self.source.at(row, column, message))
+
+
+def _read_header(source: CsvFile, problems: list[Problem]) -> tuple[str, ...]:
+    """Read headers spelled unlike SPEC ("Opted Out", "E-mail") as the columns they name;
+    return the opt-out columns."""
+    opt_outs = []
+    written = ",".join(source.names)  # the header as read, for the notes' columns
+    for index, name in enumerate(list(source.names)):
+        key = re.sub(r"[\s\-.]+", "_", name.lower()).strip("_")
+        canonical = key if key in KNOWN_COLUMNS else _ALIASES.get(key)
+        if canonical and canonical != name and canonical not in source.header:
+            source.names[index] = canonical
+            source.header[canonical] = index
+            note = f"column '{name}' is read as {canonical}"
+            problems.append(_header_note(source.shown_as, written, index, note))
+            name = canonical
+        if _OPT_OUT.match(key) or name == "opted_out":
+            if name != "opted_out":
+                note = (
+                    f"column '{name}' is read as an opt-out: true there means never write to them"
+                )
+                problems.append(_header_note(source.shown_as, written, index, note))
+            opt_outs.append(name)
+    return tuple(opt_outs)
+
+
+def _header_note(shown_as: str, header: str, index: int, message: str) -> Problem:
+    return warning(shown_as, 1, column_offset(header, index), message)
+
+
+def _typed(
+    fields: dict[str, str], date_columns: tuple[str, ...]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The typed values of a row's known cells, and every bad cell as (column, message)."""
+    bad: list[tuple[str, str]] = []
+
+    def typed(column: str, parse: Callable[[str], Any], unusable: str = "") -> Any:
+        text = fields.get(column, "")
+        if not text:
+            return None
+        try:
+            return parse(text)
+        except BadCell as exc:
+            bad.append((column, f"{column}: {exc}; {unusable or 'the cell is not used'}"))
+            return None
+
+    dates: dict[str, date] = {}
+    for column in date_columns:
+        if (day := typed(column, parse_date)) is not None:
+            dates[column] = day
+    values = {
+        "birthday": typed("birthday", parse_birthday),
+        "timezone": typed("timezone", parse_zone, "the workspace's time zone is used"),
+        "locale": typed("locale", parse_locale, "the workspace's locale is used"),
+        "company_id": fields.get("company_id") or None,
+        "owner": typed("owner", parse_email),
+        "email": typed("email", parse_email, _EMAIL_MAKES),
+        "tags": tuple(t.strip() for t in fields.get("tags", "").split(";") if t.strip()),
+        "customer_since": typed("customer_since", parse_date),
+        "referred_by": fields.get("referred_by") or None,
+        "dates": MappingProxyType(dates),
+    }
+    return values, bad
+
+
+def check_references(
+    contacts: dict[str, Contact], companies: dict[str, Company], shown_as: str
+) -> list[Problem]:
+    """Warnings for contacts that refer to a company or a referrer that does not exist."""
+    found = []
+    for contact in contacts.values():
+        if contact.company_id and companies and contact.company_id not in companies:
+            message = f"company_id '{contact.company_id}' is not in companies"
+            found.append(warning(shown_as, contact.line, None, message))
+        if contact.referred_by and contact.referred_by not in contacts:
+            message = f"referred_by '{contact.referred_by}' is not a contact id"
+            found.append(warning(shown_as, contact.line, None, message))
+    return found

@@ -1,0 +1,91 @@
+"""Email addresses, read one way everywhere.
+
+`deliverable(text)` is strict: the address a message may be written to, or ValueError saying
+why — never something a mail library would turn into an empty or different recipient.
+
+`suppression_key(text)` is lenient: which mailbox an address reaches, however it is spelled.
+A comment (`ann@example.test(home)`), a display name, letter case, a trailing dot, an IDN
+domain in Unicode or in punycode, a `+tag`: all reach the same mailbox, so all meet the same
+suppression entry. When in doubt, two spellings are taken to be one person.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import unicodedata
+
+MAX_LOCAL = 64
+MAX_DOMAIN = 253
+# RFC 5322 atext, plus any non-ASCII letter or digit (RFC 6531 internationalised addresses).
+_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+def deliverable(text: str) -> str:
+    """`local@domain`, checked: the one mailbox a message to `text` reaches. ValueError with
+    the reason for anything else (a display name, a comment, quotes, a trailing dot...)."""
+    address = text.strip()
+    if "<" in address or "(" in address:
+        raise ValueError("write the bare address (name@example.com): no name, <> or (comment)")
+    if not address or any(c.isspace() or not c.isprintable() for c in address):
+        raise ValueError("an address has no spaces or control characters")
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        raise ValueError("an address needs a name before an @ and a domain after it")
+    _check_local(local)
+    ascii_domain = _ascii_domain(domain)
+    _check_domain(ascii_domain)
+    return f"{local}@{domain.lower()}"
+
+
+def _check_local(local: str) -> None:
+    if len(local) > MAX_LOCAL:
+        raise ValueError(f"the part before the @ is longer than {MAX_LOCAL} characters")
+    for atom in local.split("."):
+        if not atom:
+            raise ValueError("the part before the @ has a dot at its start, its end or twice")
+        if not all(_ATOM.match(c) or (ord(c) > 127 and c.isalnum()) for c in atom):
+            raise ValueError(
+                "the part before the @ holds characters an address cannot have "
+                "(quotes, brackets, commas, comments...)"
+            )
+
+
+def _ascii_domain(domain: str) -> str:
+    try:
+        return domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise ValueError(f"'{domain}' is not a domain name") from None
+
+
+def _check_domain(domain: str) -> None:
+    if not domain or len(domain) > MAX_DOMAIN:
+        raise ValueError("the domain after the @ is empty or too long")
+    if domain.endswith("."):
+        raise ValueError("the domain ends with a dot; remove it")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise ValueError(f"'{domain}' is not a domain name (like example.com)")
+    if labels[-1].isdigit():
+        raise ValueError(f"'{domain}' is not a domain name (like example.com)")
+
+
+def suppression_key(text: str) -> str:
+    """The mailbox `text` reaches, as one comparable string: for matching suppressions and
+    opt-outs, never for sending. Text without an @ comes back cleaned, as written."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    if "<" in value and ">" in value.rpartition("<")[2]:  # Name <address>
+        value = value.rpartition("<")[2].partition(">")[0]
+    while _COMMENT.search(value):
+        value = _COMMENT.sub("", value)
+    value = "".join(value.split())
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return value.casefold()
+    local = local.strip('"').casefold().partition("+")[0]
+    domain = domain.rstrip(".")
+    with contextlib.suppress(UnicodeError):  # not a domain IDNA knows: compared as written
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}@{domain.casefold()}"
