@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from outreach import __version__
 from outreach.adapters.store import Store
-from outreach.adapters.store.outbox import OPEN_STATUSES, OutboxRow
+from outreach.adapters.store.outbox import ATTENTION_STATUSES, OutboxRow
 from outreach.clock import fixed_clock, parse_now, system_clock
 from outreach.core.explaining import explain
 from outreach.core.model import with_mentions
@@ -427,7 +427,7 @@ def run(workspace: str | None, now: str | None, fmt: str) -> None:
     else:
         for line in run_lines(report):
             click.echo(line)
-    if loaded.errors or report.needs_operator:
+    if loaded.errors or report.needs_operator or report.errors:
         sys.exit(1)
 
 
@@ -446,9 +446,10 @@ def queue() -> None:
 def queue_list(
     workspace: str | None, statuses: tuple[str, ...], rule_id: str | None, fmt: str
 ) -> None:
-    """Actions not yet done: waiting for approval, pending, retrying, or needing a person."""
+    """Actions not yet done: waiting for approval, pending, retrying, or needing a person
+    (ambiguous, or in error: they cannot be prepared until something is fixed)."""
     store = _store(workspace)
-    chosen = list(statuses) or [*OPEN_STATUSES, "ambiguous"]
+    chosen = list(statuses) or list(ATTENTION_STATUSES)
     rows = listed(store, chosen, rule=rule_id) if store else []
     _print_rows(rows, fmt, "outbox: " + ", ".join(chosen))
 

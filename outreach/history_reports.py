@@ -23,7 +23,9 @@ STATUS_STYLE = {
     "rejected": "dim",
     "cancelled": "magenta",
     "late": "dim",
+    "error": "bold red",
 }
+SHOWN_ERRORS = 10
 
 
 def row_json(row: OutboxRow) -> dict[str, Any]:
@@ -86,6 +88,14 @@ def run_lines(report: RunReport) -> list[str]:
     if report.recovered:
         lines.append(f"recovered {report.recovered} left in `sending` by a dispatcher that died")
     lines.append(f"dispatched {sum(report.outcomes.values())}" + _counted(report.outcomes))
+    if report.errors:
+        lines.append(
+            f"error: {len(report.errors)} actions cannot be prepared; they wait in the outbox "
+            "until fixed (`outreach history --status error`):"
+        )
+        lines += [f"  {d.key}: {d.reason}" for d in report.errors[:SHOWN_ERRORS]]
+        if len(report.errors) > SHOWN_ERRORS:
+            lines.append(f"  ... and {len(report.errors) - SHOWN_ERRORS} more")
     for key, why in sorted(report.held.items()):
         lines.append(f"waiting: {key}: {why}")
     for channel, why in sorted(report.unusable.items()):
@@ -140,6 +150,10 @@ def run_json(report: RunReport) -> dict[str, Any]:
         "refused": report.refused,
         "unusable": report.unusable,
         "waiting": report.waiting,
+        "errors": [
+            {"key": d.key, "rule": d.rule_id, "contact": d.contact_id, "reason": d.reason}
+            for d in report.errors
+        ],
     }
 
 

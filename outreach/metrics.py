@@ -26,6 +26,10 @@ class Metrics:
         self.ticks = Histogram(
             "outreach_tick_seconds", "How long each job took", ["job"], registry=self.registry
         )
+        self.planned = Counter(
+            "outreach_planned", "Outbox rows recorded by planning (an error: new or changed)",
+            ["status"], registry=self.registry,
+        )  # fmt: skip
         self.feed_errors = Counter(
             "outreach_feed_errors", "Feed fetches that failed", ["feed"], registry=self.registry
         )
@@ -38,6 +42,8 @@ class Metrics:
         if isinstance(result, RunReport):
             for (channel, status), count in result.by_channel.items():
                 self.sends.labels(channel=channel, status=status).inc(count)
+            for status, count in result.recorded.items():
+                self.planned.labels(status=status).inc(count)
         if job.startswith("feed:") and getattr(result, "status", None) == "error":
             self.feed_errors.labels(feed=job.removeprefix("feed:")).inc()
         if job == "dispatch":

@@ -61,6 +61,7 @@ class RunReport:
     refused: dict[str, str] = field(default_factory=dict)  # channel -> credentials refused
     unusable: dict[str, str] = field(default_factory=dict)  # channel -> why
     waiting: dict[str, int] = field(default_factory=dict)  # open outbox rows, by status
+    errors: list[Decision] = field(default_factory=list)  # actions that cannot be prepared
 
     @property
     def needs_operator(self) -> bool:
@@ -70,28 +71,32 @@ class RunReport:
 
 def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Clock) -> RunReport:
     report = RunReport()
-    report.recorded = record_plan(workspace, store, clock()).rows
+    recorded = record_plan(workspace, store, clock())
+    report.recorded, report.errors = recorded.rows, recorded.errors
     if workspace.unsafe_to_send:
         report.unusable["all"] = workspace.unsafe_to_send
     else:
         Dispatcher(store, channels, workspace.data, workspace.config, clock, report).run()
     with store.engine.connect() as connection:
         counts = outbox.counts(connection)
-    report.waiting = {s: counts[s] for s in outbox.OPEN_STATUSES if counts.get(s)}
+    report.waiting = {s: counts[s] for s in outbox.ATTENTION_STATUSES if counts.get(s)}
     return report
 
 
 @dataclass(frozen=True)
 class Recorded:
-    rows: Counter[str]  # new outbox rows, by status
+    rows: Counter[str]  # new outbox rows, by status (an error: new, or its reason changed)
     next_send: datetime | None  # the earliest planned send still to come, if any
+    errors: list[Decision] = field(default_factory=list)  # in `error`, by send time
+    new_errors: list[Decision] = field(default_factory=list)  # of those, new or changed
 
 
 def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
-    """Plan against what the outbox holds and record what is due, late, or waiting for
-    approval. The plan is made outside the write lock (it can take seconds) and recorded
-    under it, if the outbox did not change meanwhile in a way that counts; if it did, it is
-    made again under the lock. Either way a plan is recorded against the history it saw."""
+    """Plan against what the outbox holds and record what is due, late, waiting for
+    approval, or in error. The plan is made outside the write lock (it can take seconds) and
+    recorded under it, if the outbox did not change meanwhile in a way that counts; if it
+    did, it is made again under the lock. Either way a plan is recorded against the history
+    it saw."""
     with store.engine.connect() as connection:
         seen = outbox.fingerprint(connection)
         decisions = _plan(workspace, connection, now)
@@ -100,9 +105,15 @@ def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
             connection.execute(text(f"SELECT pg_advisory_xact_lock({PLANNING_LOCK})"))
         if outbox.fingerprint(connection) != seen:
             decisions = _plan(workspace, connection, now)
-        rows = outbox.record(connection, [d for d in decisions if to_record(d, now)], now)
+        chosen = [d for d in decisions if to_record(d, now)]
+        written = outbox.record(connection, chosen, now)
+        planned = {d.key for d in decisions}
+        outbox.forget_errors(connection, {d.key for d in chosen}, planned, now)
     upcoming = [d.send_at for d in decisions if d.status is Status.PLANNED and d.send_at > now]
-    return Recorded(rows, min(upcoming, default=None))
+    rows = Counter(outbox.RECORDED[d.status] for d in written)
+    errors = [d for d in chosen if d.status is Status.ERROR]
+    new_errors = [d for d in written if d.status is Status.ERROR]
+    return Recorded(rows, min(upcoming, default=None), errors, new_errors)
 
 
 def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[Decision]:
@@ -126,10 +137,11 @@ def cancel_removed_rules(
 def to_record(decision: Decision, now: datetime) -> bool:
     """Rows are written when they are due (so a later edit of a rule or template still counts
     for what comes later), when they are late (never sent; kept for history), and as soon as
-    they are planned when a person must approve them first."""
+    they are planned when a person must act first: to approve it, or to fix what keeps it
+    from being prepared (an `error`, told well before it is due)."""
     if decision.status is Status.PLANNED:
         return decision.send_at <= now
-    return decision.status in (Status.NEEDS_APPROVAL, Status.LATE)
+    return decision.status in (Status.NEEDS_APPROVAL, Status.LATE, Status.ERROR)
 
 
 @dataclass

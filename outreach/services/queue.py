@@ -11,7 +11,7 @@ from outreach.adapters.store.outbox import OutboxRow
 from outreach.errors import UsageError
 
 APPROVABLE = ("needs_approval",)
-REJECTABLE = ("needs_approval", "pending", "failed")
+REJECTABLE = ("needs_approval", "pending", "failed", "error")
 RETRIABLE = ("dead", "ambiguous", "cancelled", "late", "rejected")
 
 

@@ -163,7 +163,17 @@ class Runtime:
         now, workspace = self.clock(), self._with_news(self.workspace)
         recorded = record_plan(workspace, self.store, now)
         self.next_send = recorded.next_send
-        report = RunReport(recorded=recorded.rows)
+        report = RunReport(recorded=recorded.rows, errors=recorded.errors)
+        for decision in recorded.new_errors:
+            log.warning(
+                "action cannot be prepared",
+                extra=fields(
+                    key=decision.key,
+                    rule=decision.rule_id,
+                    contact=decision.contact_id,
+                    error=decision.reason,
+                ),
+            )
         report.cancelled_rules = cancel_removed_rules(workspace, self.store, now, self._gone(now))
         for rule, rows in report.cancelled_rules.items():
             log.info("cancelled actions of a removed rule", extra=fields(rule=rule, rows=rows))

@@ -4,7 +4,9 @@ break into a header or an API's address field."""
 from __future__ import annotations
 
 from email.utils import formataddr
+from typing import Any
 
+from outreach.core.addresses import deliverable
 from outreach.core.schema_types import split_mailbox
 
 
@@ -12,6 +14,14 @@ def mailbox(text: str) -> tuple[str, str]:
     """(display name, address) of `Name <address>` or a bare address; ValueError otherwise.
     The same reading as `outreach validate` gives an address in outreach.yaml."""
     return split_mailbox(one_line(text))
+
+
+def recipient(details: dict[str, Any]) -> tuple[str, str]:
+    """(display name, address) of an action's recipient, the address checked the strict way
+    (`outreach.core.addresses.deliverable`): ValueError rather than a message that a mail
+    library would send to an empty or different address."""
+    name, address = mailbox(details["to"])
+    return one_line(details.get("to_name")) or name, deliverable(address)
 
 
 def formatted(text: str) -> str:

@@ -19,7 +19,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from outreach.adapters.channels import Delivery
-from outreach.adapters.channels.addressing import mailbox, one_line
+from outreach.adapters.channels.addressing import mailbox, one_line, recipient
 from outreach.adapters.channels.waiting import retry_after
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SendGridChannel as SendGridSettings
@@ -58,8 +58,7 @@ class SendGridChannel:
 def mail_body(row: OutboxRow, default_from: str) -> dict[str, Any]:
     """The v3 mail/send request for an outbox row."""
     payload, details = row.payload, row.payload.get("details", {})
-    to_name, to_address = mailbox(details["to"])
-    to = _address(to_address, one_line(details.get("to_name")) or to_name)
+    to = _address(*reversed(recipient(details)))
     content = [{"type": "text/plain", "value": payload.get("text") or ""}]
     if payload.get("html"):
         content.append({"type": "text/html", "value": payload["html"]})

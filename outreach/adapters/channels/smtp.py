@@ -9,11 +9,11 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formataddr, make_msgid
 from typing import Any
 
 from outreach.adapters.channels import Delivery
-from outreach.adapters.channels.addressing import formatted, mailbox, one_line
+from outreach.adapters.channels.addressing import formatted, mailbox, one_line, recipient
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SmtpChannel as SmtpSettings
 
@@ -34,7 +34,10 @@ class SmtpChannel:
             server = self._connect()
             if self.username and self.password:
                 server.login(self.username, self.password)
-            refused = server.send_message(message)
+            # The envelope names the checked addresses: never what a header parser makes of
+            # them (an address it cannot read becomes an empty RCPT TO).
+            sender, to = mailbox(message["From"])[1], recipient(row.payload["details"])[1]
+            refused = server.send_message(message, from_addr=sender, to_addrs=[to])
         except smtplib.SMTPResponseException as exc:
             return _answer(exc.smtp_code, exc.smtp_error)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -88,7 +91,7 @@ def build_message(row: OutboxRow, default_from: str) -> EmailMessage:
     payload, details = row.payload, row.payload.get("details", {})
     message = EmailMessage()
     message["From"] = formatted(details.get("from") or default_from)
-    message["To"] = _recipient(details)
+    message["To"] = formataddr(recipient(details))
     if details.get("reply_to"):
         message["Reply-To"] = formatted(details["reply_to"])
     message["Subject"] = one_line(payload.get("subject"))
@@ -98,11 +101,6 @@ def build_message(row: OutboxRow, default_from: str) -> EmailMessage:
     if payload.get("html"):
         message.add_alternative(payload["html"], subtype="html")
     return message
-
-
-def _recipient(details: dict[str, str]) -> str:
-    _, address = mailbox(details["to"])
-    return formatted(f"{one_line(details.get('to_name'))} <{address}>")
 
 
 def _said(code: int, text: bytes | str) -> str:

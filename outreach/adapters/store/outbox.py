@@ -10,6 +10,10 @@ A row is written when the plan is recorded and then only moves forward:
                       outreach.core.delivery.interrupted)
     late           its moment passed while nothing ran; never sent, kept for history
     dead, ambiguous, cancelled -> pending again only by a person (`queue retry`)
+    error          it cannot be prepared (a template error, no address...): recorded so that
+                   a person is told; planned again every time, so once the cause is fixed it
+                   becomes pending or needs_approval (or is forgotten, when it is not due yet);
+                   -> rejected (a person gives up on it)
 
 The key is the primary key, so recording the same plan twice, or two runs at once, writes each
 action once. A claim is a conditional UPDATE (from `pending` or `failed` to `sending`), so of
@@ -19,8 +23,7 @@ two dispatchers that want the same row exactly one gets it, on SQLite and Postgr
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -53,13 +56,19 @@ RECORDED = {
     Status.PLANNED: "pending",
     Status.NEEDS_APPROVAL: "needs_approval",
     Status.LATE: "late",
+    Status.ERROR: "error",
 }
+# What may take the place of an `error` row once its decision changes (not `late`: the error
+# is what kept it from going, and says more).
+REPLACES_ERROR = ("pending", "needs_approval", "error")
 # Rows that stand for a message the client gets, for the frequency cap and gift limits.
 COUNTED_STATUSES = ("needs_approval", "pending", "sending", "sent", "failed", "ambiguous")
 # Rows a person may act on, and rows no one will touch again unless a person asks.
 OPEN_STATUSES = ("needs_approval", "pending", "sending", "failed")
 FINAL_STATUSES = ("sent", "dead", "ambiguous", "rejected", "cancelled", "late")
-STATUSES = (*OPEN_STATUSES, *FINAL_STATUSES)
+STATUSES = (*OPEN_STATUSES, *FINAL_STATUSES, "error")
+# What a person should look at: open rows, and rows stuck for a reason a person must fix.
+ATTENTION_STATUSES = (*OPEN_STATUSES, "ambiguous", "error")
 
 
 @dataclass(frozen=True)
@@ -97,38 +106,81 @@ def payload_of(decision: Decision) -> dict[str, Any]:
     }
 
 
-def record(connection: Connection, decisions: Iterable[Decision], now: datetime) -> Counter[str]:
-    """Write each recordable decision not yet in the outbox; return the new ones by status."""
-    written: Counter[str] = Counter()
+def record(connection: Connection, decisions: Iterable[Decision], now: datetime) -> list[Decision]:
+    """Write each recordable decision not yet in the outbox; an `error` row is replaced by
+    its decision's new outcome. Return the decisions written (an error only when it is new,
+    or its reason changed)."""
+    written = []
     for decision in decisions:
         status = RECORDED.get(decision.status)
         if status is None:
             continue
-        values = {
-            "key": decision.key,
-            "rule_id": decision.rule_id,
-            "contact_id": decision.contact_id,
-            "action": decision.action,
-            "channel": decision.channel,
-            "status": status,
-            "send_at": iso(decision.send_at),
-            "deadline": iso(decision.deadline),
-            "payload": json.dumps(payload_of(decision), ensure_ascii=False, default=str),
-            "attempts": 0,
-            "created_at": iso(now),
-            "updated_at": iso(now),
-        }
+        values = _recorded_values(decision, status, now)
         try:
             with connection.begin_nested():  # a key already there is no error: it is the point
                 connection.execute(insert(outbox).values(**values))
-            written[status] += 1
+            written.append(decision)
         except IntegrityError:
-            continue
+            if status in REPLACES_ERROR and _replace_error(connection, values):
+                written.append(decision)
     return written
 
 
+def _recorded_values(decision: Decision, status: str, now: datetime) -> dict[str, Any]:
+    return {
+        "key": decision.key,
+        "rule_id": decision.rule_id,
+        "contact_id": decision.contact_id,
+        "action": decision.action,
+        "channel": decision.channel,
+        "status": status,
+        "send_at": iso(decision.send_at),
+        "deadline": iso(decision.deadline),
+        "payload": json.dumps(payload_of(decision), ensure_ascii=False, default=str),
+        "attempts": 0,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+    }
+
+
+def _replace_error(connection: Connection, values: dict[str, Any]) -> bool:
+    changed = values["status"] != "error" or outbox.c.payload != values["payload"]
+    fresh = {k: v for k, v in values.items() if k not in ("key", "created_at")}
+    result = connection.execute(
+        update(outbox)
+        .where(outbox.c.key == values["key"], outbox.c.status == "error", changed)
+        .values(**fresh)
+    )
+    return bool(result.rowcount)
+
+
+def forget_errors(
+    connection: Connection, recorded: Collection[str], planned: Collection[str], now: datetime
+) -> int:
+    """Drop the `error` rows a new plan has made moot: those it plans again but not to
+    record yet (the cause is gone; the action is recorded when due), and those it does not
+    plan at all while their window is still open (`when:` is false now, the contact left).
+    An error whose window closed stays: it is why that action never went."""
+    query = select(outbox.c.key, outbox.c.deadline).where(outbox.c.status == "error")
+    moment = iso(now) or ""
+    gone = sorted(
+        key
+        for key, deadline in connection.execute(query)
+        if key not in recorded and (key in planned or deadline is None or deadline > moment)
+    )
+    for start in range(0, len(gone), 500):
+        chunk = gone[start : start + 500]
+        connection.execute(
+            delete(outbox).where(outbox.c.key.in_(chunk), outbox.c.status == "error")
+        )
+    return len(gone)
+
+
 def keys(connection: Connection) -> frozenset[str]:
-    return frozenset(connection.execute(select(outbox.c.key)).scalars())
+    """Keys planning must leave alone: every row but an `error` (which is planned again)."""
+    return frozenset(
+        connection.execute(select(outbox.c.key).where(outbox.c.status != "error")).scalars()
+    )
 
 
 def history(connection: Connection) -> History:
@@ -366,7 +418,8 @@ def pauses(connection: Connection, now: datetime) -> dict[str, tuple[datetime, s
     }
 
 
-OPEN_FOR_CANCEL = ("needs_approval", "pending", "failed")  # not `sending`: that one finishes
+# Not `sending`: that one finishes.
+OPEN_FOR_CANCEL = ("needs_approval", "pending", "failed", "error")
 
 
 def open_rules(connection: Connection) -> set[str]:

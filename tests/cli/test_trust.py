@@ -1,0 +1,190 @@
+"""Issue 9's promise, as a user meets it with a real SMTP server: nobody who said no (or may
+have) is written to, and no note vanishes unreported."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, run_cli
+from local_smtp import Mailbox, smtp_server
+
+DUE = "2026-06-10T10:00:00+00:00"  # a birthday on 06-10 is due (09:00, within 2 days)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as server:
+        yield server
+
+
+def history(workspace: Path, *args: str) -> list[dict]:
+    result = run_cli("history", "--workspace", workspace, "--format", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# Opt-outs fail closed ----------------------------------------------------------------------
+
+CONTACTS = (
+    "id,first_name,email,birthday,Opted Out\n"  # 1: the opt-out header spelled as people do
+    "c-dup,Ann,ann@client.test,1980-06-10,false\n"  # 2
+    "c-dup,Ann,ann.home@client.test,1980-06-10,true\n"  # 3: the same person, opted out
+    "c-head,Bo,bo@client.test,1980-06-10,yes\n"  # 4: opted out under that header
+    "c-comment,Cy,zed0@client.test(x),1980-06-10,\n"  # 5: an address with a comment
+    "c-tag,Di,ZED0+news@Client.TEST,1980-06-10,\n"  # 6: the suppressed mailbox, other spelling
+    "c-dot,Ed,zed1@client.test.,1980-06-10,\n"  # 7: a trailing dot
+    "c-maybe,Fi,fi@client.test,1980-06-10,perhaps\n"  # 8: an opt-out that cannot be read
+    "c-twin,Gus,fi@client.test,1980-06-10,\n"  # 9: Fi's address under another id
+    "c-ok,Hal,hal@client.test,1980-06-10,\n"  # 10: the one to write to
+)
+
+
+@pytest.fixture
+def optouts(tmp_path: Path, mailbox: Mailbox) -> Path:
+    return make_workspace(
+        tmp_path / "ws",
+        config={"channels": {"email": mailbox.settings()}},
+        contacts=CONTACTS,
+        suppressions="zed0@client.test\n",  # one address, no header
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+
+
+def test_only_the_contact_who_may_be_written_to_is_written_to(
+    optouts: Path, mailbox: Mailbox
+) -> None:
+    result = run_cli("run", "--workspace", optouts, "--now", DUE)
+
+    assert mailbox.rcpt == ["hal@client.test"], "nobody else, and never an empty RCPT TO"
+    assert result.exit_code == 1, "the contacts file has errors; an email could not be prepared"
+    errors = {row["contact"]: row for row in history(optouts, "--status", "error")}
+    assert set(errors) == {"c-comment", "c-dot"}, "an unusable address is an error"
+    assert "'zed1@client.test.' is not a usable address" in errors["c-dot"]["reason"]
+    again = run_cli("run", "--workspace", optouts, "--now", DUE)
+    assert mailbox.rcpt == ["hal@client.test"], "nothing more on a second run"
+    assert again.exit_code == 1
+
+
+def test_validate_names_each_reading(optouts: Path) -> None:
+    stderr = run_cli("validate", "--workspace", optouts).stderr
+    assert "data/contacts.csv:1:30: warning: column 'Opted Out' is read as opted_out" in stderr
+    assert "data/contacts.csv:3:1: duplicate id 'c-dup'" in stderr
+    assert "data/contacts.csv:5:" in stderr and "zed0@client.test(x)" in stderr
+    assert "data/contacts.csv:7:" in stderr and "ends with a dot" in stderr
+    assert "data/contacts.csv:8:" in stderr and "'perhaps' is not true or false" in stderr
+
+
+def test_preview_says_why_each_is_withheld(optouts: Path) -> None:
+    result = run_cli(
+        "preview", "--workspace", optouts, "--now", DUE, "--days", "1", "--format", "json"
+    )
+    found = {d["contact"]: d for d in json.loads(result.stdout)}
+    assert found["c-ok"]["status"] == "planned"
+    for withheld in ("c-dup", "c-head", "c-tag", "c-maybe", "c-twin"):
+        assert found[withheld]["status"] == "suppressed", withheld
+    assert "withheld" in found["c-dup"]["reason"]
+    assert "suppression list" in found["c-tag"]["reason"]
+    assert "opted out" in found["c-twin"]["reason"] and "line 8" in found["c-twin"]["reason"]
+    assert found["c-comment"]["status"] == "error"
+
+
+# Errors are recorded, shown, counted, and cleared once fixed --------------------------------
+
+RULES = """\
+rules:
+  - id: note
+    trigger: {birthday: {}}
+    action: {email: {template: note}}
+    schedule: {late_by_at_most: 2d}
+  - id: scored
+    trigger: {birthday: {}}
+    when: "contact.score <= 6"
+    action: {task: {template: note, assignee: am@example.test}}
+    schedule: {late_by_at_most: 2d}
+  - id: gift
+    trigger: {birthday: {}}
+    action: {gift: {item: Pencil}}
+    approval: auto
+    schedule: {late_by_at_most: 2d}
+"""
+BROKEN = "{% block subject %}Hi {{ company.name }}{% endblock %}{% block text %}x{% endblock %}"
+FIXED = (
+    "{% block subject %}Hi {{ company.name if company else contact.first_name }}{% endblock %}"
+    "{% block text %}x{% endblock %}"
+)
+
+
+ADA = {
+    "id": "c-1",
+    "first_name": "Ada",
+    "email": "ada@client.test",
+    "birthday": "1980-06-10",
+    "score": "9",
+    "address_line1": "Main St 1",
+    "city": "Reykjavík",
+    "company_id": "acme",
+}
+BO = {"id": "c-2", "first_name": "Bo", "email": "", "birthday": "1980-06-10", "score": "3"}
+
+
+@pytest.fixture
+def erring(tmp_path: Path, mailbox: Mailbox) -> Path:
+    return make_workspace(
+        tmp_path / "ws",
+        config={"channels": {"email": mailbox.settings()}},
+        contacts=[ADA, BO],
+        companies=[{"id": "acme", "name": "Acme"}],
+        rules={"r.yaml": RULES},
+        templates={"note.j2": BROKEN},
+    )
+
+
+def test_every_error_is_recorded_shown_and_makes_run_fail(erring: Path, mailbox: Mailbox) -> None:
+    result = run_cli("run", "--workspace", erring, "--now", DUE)
+
+    assert result.exit_code == 1
+    errors = {(row["rule"], row["contact"]): row for row in history(erring, "--status", "error")}
+    assert set(errors) == {("note", "c-2"), ("scored", "c-1"), ("scored", "c-2"), ("gift", "c-2")}
+    assert "no email address" in errors["note", "c-2"]["reason"]
+    assert "'<=' not supported" in errors["scored", "c-1"]["reason"]
+    assert "shipping address" in errors["gift", "c-2"]["reason"]
+    assert all(row["status"] == "error" and row["key"] for row in errors.values())
+    assert "error: 4 actions cannot be prepared" in result.stdout
+    assert "note:c-2:2026" in result.stdout
+    queue = run_cli("queue", "list", "--workspace", erring, "--format", "json")
+    assert {r["status"] for r in json.loads(queue.stdout)} >= {"error"}
+    status = json.loads(run_cli("status", "--workspace", erring, "--format", "json").stdout)
+    assert status["outbox"]["error"] == 4
+    assert mailbox.rcpt == ["ada@client.test"], "the sound rest still goes"
+
+
+def test_a_fixed_error_is_planned_again_and_sent(erring: Path, mailbox: Mailbox) -> None:
+    template = erring / "templates" / "note.j2"
+    (erring / "data" / "companies.yaml").write_text("companies: []\n", encoding="utf-8")
+    run_cli("run", "--workspace", erring, "--now", DUE)
+    erring_keys = {row["key"] for row in history(erring, "--status", "error")}
+    assert "note:c-1:2026" in erring_keys
+    assert mailbox.rcpt == []
+
+    template.write_text(FIXED, encoding="utf-8")
+    run_cli("run", "--workspace", erring, "--now", DUE)
+
+    assert mailbox.rcpt == ["ada@client.test"]
+    (sent,) = history(erring, "--status", "sent", "--rule", "note")
+    assert sent["key"] == "note:c-1:2026"
+    assert ("note", "c-1") not in {
+        (r["rule"], r["contact"]) for r in history(erring, "--status", "error")
+    }
+
+
+def test_an_error_can_be_rejected_and_then_stays_quiet(erring: Path) -> None:
+    run_cli("run", "--workspace", erring, "--now", DUE)
+    rejected = run_cli("queue", "reject", "gift:c-2:2026", "--workspace", erring)
+    assert rejected.exit_code == 0, rejected.stdout
+    run_cli("run", "--workspace", erring, "--now", DUE)
+    (row,) = history(erring, "--rule", "gift", "--contact", "c-2")
+    assert row["status"] == "rejected"
