@@ -48,7 +48,13 @@ from outreach.services.channels import ChannelSet
 from outreach.services.init import create_workspace
 from outreach.services.preview import preview as plan_preview
 from outreach.services.queue import Change, approve, listed, reject, retry, waiting_keys
-from outreach.services.workspace import Workspace, find_root, load_config, load_workspace
+from outreach.services.workspace import (
+    Workspace,
+    find_root,
+    load_config,
+    load_workspace,
+    reading_order,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_PROBLEMS = 20
@@ -139,9 +145,23 @@ def _console() -> Console:
 
 @cli.command()
 @workspace_option
-def validate(workspace: str | None) -> None:
-    """Check config, data, rules and templates; every problem as path:line:col."""
-    loaded = _open(workspace)
+@now_option
+@click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=0, max=3660),
+    help="Try every rule on the real contacts over this many days (0: only check the files).",
+)
+def validate(workspace: str | None, now: str | None, days: int) -> None:
+    """Check config, data, rules and templates, then try every rule on the real contacts:
+    every problem as path:line:col."""
+    from outreach.services.validate import dry_run
+
+    loaded = _open(workspace, news=days > 0)
+    if days:
+        found = [*loaded.problems, *dry_run(loaded, _now(loaded, now), days)]
+        loaded.problems = sorted(found, key=reading_order)
     _report_problems(loaded.problems, limit=None)
     errors, warnings = len(loaded.errors), len(loaded.problems) - len(loaded.errors)
     rules, contacts = len(loaded.engine.rules), len(loaded.data.contacts)

@@ -251,3 +251,4 @@ class Decision:
     occasion: Mapping[str, Any] = EMPTY
     details: Mapping[str, Any] = EMPTY  # action particulars: recipient, gift...
     deadline: datetime | None = None  # the last moment it may still go (catch-up window)
+    error_at: str | None = None  # for an error in a template: where (path:line)

@@ -120,15 +120,16 @@ class Engine:
         for item in self.candidates(data, now, until, contacts, rules):
             if item.key in history.recorded:
                 continue
-            decision = item if isinstance(item, Decision) else self._decided(item)
+            decision = item if isinstance(item, Decision) else self.evaluate(item)
             if decision is not None:
                 drafts.append(decision)
         capped = apply_frequency_cap(drafts, self.config.policies.max_per_contact, history)
         capped.sort(key=_order)  # gift limits are spent in the order gifts go
         return self._limit_gifts(capped, data, history)
 
-    def _decided(self, candidate: Candidate) -> Decision | None:
-        """The decision for a candidate; None when its `when:` is false."""
+    def evaluate(self, candidate: Candidate) -> Decision | None:
+        """The decision for a candidate, before caps and limits; None when its `when:` is
+        false. Never raises: a surprise is this candidate's `error`."""
         try:
             verdict = self.condition(candidate)
             return None if verdict is False else self.decide(candidate, verdict)
@@ -332,7 +333,7 @@ class Engine:
             message = self.templates.render(template, candidate.locale, candidate.variables)
             check_message(draft, message)
         except RenderError as exc:
-            return replace(decision, status=Status.ERROR, reason=str(exc))
+            return replace(decision, status=Status.ERROR, reason=str(exc), error_at=exc.where)
         return replace(decision, message=message)
 
     @staticmethod

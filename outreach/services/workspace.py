@@ -10,7 +10,7 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from outreach.core.config import Config
 from outreach.core.diagnostics import validation_problems
 from outreach.core.model import Company, Dataset
 from outreach.core.planning import Engine
-from outreach.core.problems import Problem, problem, warning
+from outreach.core.problems import Location, Problem, problem, warning
 from outreach.core.rendering import Condition, TemplateFile, Templates, parse_template_filename
 from outreach.core.rules import ACTION_CHANNELS, Rule, RuleFile
 from outreach.core.timing import zone
@@ -35,6 +35,17 @@ from outreach.errors import WorkspaceError
 
 CONFIG_FILE = "outreach.yaml"
 MAX_TEMPLATE_BYTES = 512_000
+
+
+@dataclass(frozen=True)
+class RulePlace:
+    """Where a rule and its parts stand in its file, for messages about it."""
+
+    rule: Location
+    trigger: Location
+    when: Location
+    action: Location
+    flawed: bool = False  # its file reports errors about it (a missing template...)
 
 
 @dataclass
@@ -46,6 +57,7 @@ class Workspace:
     problems: list[Problem] = field(default_factory=list)
     finder: MentionFinder | None = None  # built on first use, by services.news
     unsafe_to_send: str | None = None  # why nothing may be sent now (see _unsafe_to_send)
+    rule_places: dict[str, RulePlace] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -91,13 +103,17 @@ def load_workspace(root: Path) -> Workspace:
     problems: list[Problem] = []
     config = load_config(root, problems)
     templates = load_templates(root, config, problems)
-    rules, conditions = load_rules(root, config, templates, problems)
+    places: dict[str, RulePlace] = {}
+    rules, conditions = load_rules(root, config, templates, problems, places)
     with long_lived():  # after the rules: the date columns they read are checked on loading
         data = load_data(root, config, problems, date_columns(rules))
     engine = Engine(config, tuple(rules), templates, conditions)
-    problems.sort(key=_reading_order)
+    problems += _unknown_date_columns(rules, data, places, shown(root / config.data.contacts))
+    problems.sort(key=reading_order)
     unsafe = _unsafe_to_send(root, config, data, problems)
-    return Workspace(root, config, engine, data, problems, unsafe_to_send=unsafe)
+    return Workspace(
+        root, config, engine, data, problems, unsafe_to_send=unsafe, rule_places=places
+    )
 
 
 def _unsafe_to_send(
@@ -134,7 +150,7 @@ def long_lived() -> Iterator[None]:
             gc.enable()
 
 
-def _reading_order(found: Problem) -> tuple[str, int, int]:
+def reading_order(found: Problem) -> tuple[str, int, int]:
     where = found.location
     return where.path, where.line or 0, where.col or 0
 
@@ -208,6 +224,26 @@ def _without(data: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[str, An
         else:
             pruned.pop(path[0], None)
     return pruned
+
+
+def _unknown_date_columns(
+    rules: list[Rule], data: Dataset, places: dict[str, RulePlace], contacts_file: str
+) -> list[Problem]:
+    """A rule reading a date column the contacts file does not have never fires: say so."""
+    some = next(iter(data.contacts.values()), None)
+    if some is None:
+        return []
+    found = []
+    for rule in rules:
+        column = date_columns([rule])
+        if column and not column <= set(some.fields):
+            where = places[rule.id].trigger
+            message = (
+                f"rule '{rule.id}' reads the date column '{column.pop()}', which "
+                f"{contacts_file} does not have; it never fires"
+            )
+            found.append(warning(where.path, where.line, where.col, message))
+    return found
 
 
 def date_columns(rules: list[Rule]) -> set[str]:
@@ -310,8 +346,14 @@ def load_templates(root: Path, config: Config, problems: list[Problem]) -> Templ
 
 
 def load_rules(
-    root: Path, config: Config, templates: Templates, problems: list[Problem]
+    root: Path,
+    config: Config,
+    templates: Templates,
+    problems: list[Problem],
+    places: dict[str, RulePlace] | None = None,
 ) -> tuple[list[Rule], dict[str, Condition]]:
+    """The sound rules and their compiled `when:`s; `places` (when given) learns where each
+    rule stands."""
     folder = root / "rules"
     paths = sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]) if folder.is_dir() else []
     if not paths:
@@ -336,10 +378,19 @@ def load_rules(
                 )
                 continue
             first_seen[rule.id] = str(where)
+            if places is not None:
+                trigger, when, action = (
+                    document.locate(("rules", index, part))
+                    for part in ("trigger", "when", "action")
+                )
+                places[rule.id] = RulePlace(where, trigger, when, action)
             condition = _condition(rule, templates, document, index, problems)
             if rule.when is not None and condition is None:
                 continue
-            problems += _cross_checks(rule, config, templates, document, index)
+            flaws = _cross_checks(rule, config, templates, document, index)
+            problems += flaws
+            if places is not None and any(p.is_error for p in flaws):
+                places[rule.id] = replace(places[rule.id], flawed=True)
             rules.append(rule)
             if condition is not None:
                 conditions[rule.id] = condition

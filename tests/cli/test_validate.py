@@ -322,11 +322,77 @@ def test_many_problems_are_all_listed_by_validate_but_summarised_by_preview(
     )
     validate = run_cli("validate", "--workspace", ".", cwd=ws)
     assert validate.exit_code == 1
-    assert len(_problem_lines(validate.stderr)) == 30
+    lines = _problem_lines(validate.stderr)
+    assert len(lines) == 31, "30 bad cells, and what the dry run finds"
     assert "data/contacts.csv:32:" in validate.stderr
+    assert "will fail: the contact has no email address" in lines[-1] and "c-0" in lines[-1]
 
     preview = run_cli("preview", "--workspace", ".", "--now", NOW, "--format", "json", cwd=ws)
     assert preview.exit_code == 1
     assert 0 < len(_problem_lines(preview.stderr)) < 30
     assert "outreach validate" in preview.stderr, "preview says where to see them all"
     assert [d["contact"] for d in json.loads(preview.stdout)] == ["c-0"]
+
+
+# The dry run: what sending would meet ------------------------------------------------------
+
+DRY_RULES = """\
+rules:
+  - id: note
+    trigger: {birthday: {}}
+    action: {email: {template: note}}
+  - id: scored
+    trigger: {birthday: {}}
+    when: "contact.score <= 6"
+    action: {email: {template: plain}}
+  - id: renewal
+    trigger: {date: {field: renewal, offset_days: -30}}
+    action: {email: {template: renewal}}
+"""
+NOTE = (
+    "{% block subject %}Hi{% endblock %}{% block text %}Dear {{ contact.first_name }},\n"
+    "greetings from {{ company.name }}.{% endblock %}"  # line 2: no company for some
+)
+RENEWAL = "{% block subject %}Renewal{% endblock %}{% block text %}{{ occasion.nope }}{% endblock %}"
+PLAIN = "{% block subject %}Hi{% endblock %}{% block text %}Hi{% endblock %}"
+
+
+def test_validate_tries_every_rule_on_the_real_contacts(tmp_path: Path) -> None:
+    people = [
+        {"id": f"c-{i}", "first_name": f"P{i}", "email": f"p{i}@example.test",
+         "birthday": "1980-06-20", "score": "3", "renewal": "2027-03-01",
+         "company_id": "acme" if i < 2 else ""}
+        for i in range(5)
+    ]  # fmt: skip
+    people[4]["renewal"] = "2027-02-30"  # a bad cell in a column a trigger reads
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts=people,
+        companies=[{"id": "acme", "name": "Acme"}],
+        rules={"r.yaml": DRY_RULES},
+        templates={"note.j2": NOTE, "renewal.j2": RENEWAL, "plain.j2": PLAIN},
+    )
+
+    result = run_cli("validate", "--workspace", ws, "--now", NOW, cwd=ws)
+
+    assert result.exit_code == 1
+    lines = _problem_lines(result.stderr)
+    note = [line for line in lines if "rule 'note'" in line]
+    assert note == [
+        "templates/note.j2:2: rule 'note' will fail: undefined: 'None' has no attribute 'name'; "
+        "guard it with {% if ... %} or |default (3 contacts: c-2, c-3, c-4)"
+    ], "once, at the template's line, with how many it hits"
+    (scored,) = [line for line in lines if "rule 'scored'" in line]
+    assert scored.startswith("rules/r.yaml:7:11: ") and "(5 contacts:" in scored
+    (renewal,) = [line for line in lines if "rule 'renewal'" in line]
+    assert renewal.startswith("templates/renewal.j2:1: ") and "next occasions tried" in renewal
+    assert "data/contacts.csv:6:" in result.stderr and "2027-02-30" in result.stderr
+    quick = run_cli("validate", "--workspace", ws, "--days", "0", cwd=ws)
+    assert "will fail" not in quick.stderr, "--days 0 checks only the files"
+    assert quick.exit_code == 1, "the bad cell is still an error"
+
+
+def test_a_sound_workspace_passes_the_dry_run(birthday_workspace: Path) -> None:
+    result = run_cli("validate", "--workspace", birthday_workspace, "--now", NOW)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("ok:")
