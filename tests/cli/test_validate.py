@@ -353,7 +353,7 @@ NOTE = (
     "{% block subject %}Hi{% endblock %}{% block text %}Dear {{ contact.first_name }},\n"
     "greetings from {{ company.name }}.{% endblock %}"  # line 2: no company for some
 )
-RENEWAL = "{% block subject %}Renewal{% endblock %}{% block text %}{{ occasion.nope }}{% endblock %}"
+RENEWAL = "{% block subject %}Renew{% endblock %}{% block text %}{{ occasion.nope }}{% endblock %}"
 PLAIN = "{% block subject %}Hi{% endblock %}{% block text %}Hi{% endblock %}"
 
 
