@@ -4,6 +4,7 @@ have) is written to, and no note vanishes unreported."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +189,84 @@ def test_an_error_can_be_rejected_and_then_stays_quiet(erring: Path) -> None:
     run_cli("run", "--workspace", erring, "--now", DUE)
     (row,) = history(erring, "--rule", "gift", "--contact", "c-2")
     assert row["status"] == "rejected"
+
+
+# No value from data, feeds or the store stops planning for anyone ---------------------------
+
+HOSTILE_RULES = """\
+rules:
+  - id: quiet
+    trigger: {inactivity: {days: 30}}
+    action: {task: {template: plain, assignee: am@example.test}}
+  - id: renewal
+    trigger: {date: {field: renewal, offset_days: -30}}
+    action: {task: {template: plain, assignee: am@example.test}}
+  - id: ended
+    trigger: {date: {field: ended, offset_days: 30}}
+    action: {task: {template: plain, assignee: am@example.test}}
+  - id: big
+    trigger: {purchase_milestone: {lifetime_total: [1000]}}
+    action: {task: {template: plain, assignee: am@example.test}}
+  - id: news
+    trigger: {news_mention: {min_confidence: 0.1}}
+    action: {task: {template: plain, assignee: am@example.test}}
+"""
+PLAIN = "{% block subject %}{{ rule.id }} {{ contact.id }}{% endblock %}"
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    return make_workspace(
+        tmp_path / "ws",
+        contacts=(
+            "id,first_name,company_id,renewal,ended\n"
+            "c-bad,Ann,acme,0001-01-01,9999-12-31\n"  # 2: dates no occasion can be built on
+            "c-ok,Bo,acme,2026-07-10,2026-05-02\n"
+        ),
+        purchases=(
+            "id,contact_id,date,amount,currency,product\n"
+            "p-1,c-bad,9999-12-31,10,EUR,Van\n"  # 2
+            "p-2,c-bad,2026-05-01,1e999999999,EUR,Van\n"  # 3
+            "p-3,c-bad,2026-05-01,1E-999999999,EUR,Van\n"  # 4
+            "p-4,c-ok,2026-06-09,1500,EUR,Van\n"
+        ),
+        companies=[{"id": "acme", "name": "Acme Hydraulics", "context": ["hydraulics"]}],
+        rules={"r.yaml": HOSTILE_RULES},
+        templates={"plain.j2": PLAIN},
+    )
+
+
+def test_out_of_range_values_are_refused_where_they_enter(hostile: Path) -> None:
+    result = run_cli("validate", "--workspace", hostile, "--days", "0", cwd=hostile)
+    for where, value in [
+        ("data/contacts.csv:2:16:", "0001-01-01"),
+        ("data/contacts.csv:2:27:", "9999-12-31"),
+        ("data/purchases.csv:2:11:", "9999-12-31"),
+        ("data/purchases.csv:3:22:", "1e999999999"),
+        ("data/purchases.csv:4:22:", "1E-999999999"),
+    ]:
+        line = next(line for line in result.stderr.splitlines() if line.startswith(where))
+        assert f"'{value}' is outside the years 1800-2999" in line or "out of range" in line
+
+
+def test_a_story_dated_9999_in_the_store_stops_nothing(hostile: Path) -> None:
+    assert run_cli("run", "--workspace", hostile, "--now", DUE).exit_code == 1  # makes the store
+    with sqlite3.connect(hostile / "outreach.db") as db:
+        db.execute(
+            "INSERT INTO entries (id, link_key, feed_url, language, title, link, published, "
+            "summary, first_seen) VALUES ('e-9999', '', 'x', 'en', 'Acme Hydraulics opens a "
+            "plant', '', '9999-12-31T23:59:59+00:00', 'Acme Hydraulics opens a hydraulics "
+            "plant.', '2026-06-10T08:00:00+00:00')"
+        )
+        db.execute(
+            "INSERT INTO mentions VALUES ('e-9999', 'acme', 'Acme Hydraulics opens a plant.',"
+            " 0.9, '2026-06-10T08:00:00+00:00')"
+        )
+    for command in (["run"], ["preview", "--days", "30"], ["explain", "c-ok"]):
+        result = run_cli(*command, "--workspace", hostile, "--now", DUE)
+        assert result.exit_code in (0, 1), (command, result.stderr)
+    status = run_cli("status", "--workspace", hostile)
+    assert status.exit_code == 0, status.stderr
+    keys = {row["key"] for row in history(hostile)}
+    assert {"news:c-ok:e-9999", "news:c-bad:e-9999", "big:c-ok:total-1000"} <= keys
+    assert "renewal:c-ok:2026-06-10" in keys

@@ -1,10 +1,12 @@
 """The plan end to end in memory: timing, time zones, locales and every policy status."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
-from outreach.core.model import Status
+from outreach.core.model import FeedEntry, Mention, Purchase, Status
+from outreach.core.planning import Engine
 from outreach.core.policies import History
 
 from .factory import at, bought, dataset, engine, person, plan, rule, sends
@@ -458,3 +460,57 @@ def test_milestone_keys_do_not_depend_on_how_the_number_is_written():
         )
     }
     assert keys == {"r:c-1:total-1000"}
+
+
+# Isolation: whatever the data holds fails one occurrence, never the plan ------------------
+
+
+def test_a_value_that_breaks_a_trigger_is_that_contacts_error_and_the_rest_is_planned():
+    eng = engine(
+        rule("quiet", trigger={"inactivity": {"days": 30}}),
+        rule("bday", trigger={"birthday": {}}),
+    )
+    broken = Purchase("p-x", "c-x", date(9999, 12, 31), Decimal(1), "EUR", "Van")  # unloaded
+    data = dataset(
+        person("c-x", birthday="1980-12-01"),
+        person("c-ok", birthday="1980-12-01"),
+        purchases=[broken, *bought("c-ok", "2026-11-01")],
+    )
+
+    decisions = {d.key: d for d in plan(eng, data, "2026-11-30T08:00:00+00:00")}
+
+    failed = decisions["quiet:c-x:trigger-failed"]
+    assert failed.status is Status.ERROR and "OverflowError" in (failed.reason or "")
+    assert decisions["quiet:c-ok:after-2026-11-01"].status is Status.PLANNED
+    assert decisions["bday:c-x:2026"].status is Status.PLANNED, "its other rules still plan"
+
+
+def test_a_surprise_in_one_occurrence_is_that_occurrences_error(monkeypatch):
+    eng = engine(rule("bday"))
+    data = dataset(person("c-1", birthday="1980-12-01"), person("c-2", birthday="1980-12-01"))
+    real = Engine.decide
+
+    def decide(self, candidate, verdict=True):
+        if candidate.contact.id == "c-1":
+            raise ArithmeticError("boom")
+        return real(self, candidate, verdict)
+
+    monkeypatch.setattr(Engine, "decide", decide)
+    decisions = {d.key: d for d in plan(eng, data, "2026-11-30T08:00:00+00:00")}
+    assert decisions["bday:c-1:2026"].status is Status.ERROR
+    assert "ArithmeticError: boom" in (decisions["bday:c-1:2026"].reason or "")
+    assert decisions["bday:c-2:2026"].status is Status.PLANNED
+
+
+def test_a_news_story_dated_in_the_year_9999_counts_from_when_it_was_found():
+    eng = engine(rule("news", trigger={"news_mention": {"min_confidence": 0.5}}))
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    story = FeedEntry("e-1", "Acme opens a plant", "https://n.test/1", far)
+    found = datetime(2026, 11, 30, 7, tzinfo=UTC)
+    data = dataset(
+        person("c-1", company_id="acme", tz="Pacific/Kiritimati"),
+        mentions=[Mention("acme", story, "Acme opens a plant.", 0.9, found)],
+    )
+    (decision,) = plan(eng, data, "2026-11-30T08:00:00+00:00")
+    assert decision.status is Status.PLANNED
+    assert decision.occasion["entry"]["published"] is None

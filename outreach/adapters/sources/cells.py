@@ -29,7 +29,7 @@ def parse_date(text: str) -> date:
     try:
         return check_date(date.fromisoformat(text))
     except ValueError as exc:
-        detail = str(exc) if "outside" in str(exc) else "not a date"
+        detail = str(exc) if str(exc).startswith("outside") else "not a date"
         raise BadCell(f"'{text}' is {detail}; write YYYY-MM-DD") from None
 
 
@@ -45,7 +45,7 @@ def parse_birthday(text: str) -> Birthday:
     try:
         full = check_date(date.fromisoformat(text))
     except ValueError as exc:
-        detail = str(exc) if "outside" in str(exc) else "not a birthday"
+        detail = str(exc) if str(exc).startswith("outside") else "not a birthday"
         raise BadCell(f"'{text}' is {detail}; write YYYY-MM-DD, or MM-DD") from None
     return Birthday(full.month, full.day, full.year)
 
