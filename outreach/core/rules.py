@@ -9,7 +9,6 @@ the list of known ones.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -21,7 +20,14 @@ from pydantic import (
     model_validator,
 )
 
-from outreach.core.schema_types import Clock, Duration, OwnerOrMailbox, SingleLine, Strict
+from outreach.core.schema_types import (
+    Amount,
+    Clock,
+    Duration,
+    OwnerOrMailbox,
+    SingleLine,
+    Strict,
+)
 from outreach.core.timing import parse_clock, parse_duration
 
 Feb29 = Literal["feb28", "mar1", "skip"]
@@ -62,8 +68,8 @@ class OnDate(Strict):
 
 class PurchaseMilestone(Strict):
     count: list[PositiveInt] | None = Field(None, description="fires on the Nth purchase")
-    lifetime_total: list[Decimal] | None = Field(None, description="fires when the sum crosses it")
-    single_amount_over: Decimal | None = Field(None, description="fires on each larger purchase")
+    lifetime_total: list[Amount] | None = Field(None, description="fires when the sum crosses it")
+    single_amount_over: Amount | None = Field(None, description="fires on each larger purchase")
     product: str | None = Field(None, description="only purchases whose product matches this glob")
 
     @model_validator(mode="after")
@@ -89,7 +95,7 @@ class ClientThreshold(Strict):
     """Whichever is reached first makes a client; give one or both."""
 
     count: PositiveInt | None = Field(None, description="purchases that make a client")
-    lifetime_total: Decimal | None = Field(None, description="lifetime total that makes one")
+    lifetime_total: Amount | None = Field(None, description="lifetime total that makes one")
 
     @model_validator(mode="after")
     def _something_to_reach(self) -> ClientThreshold:
@@ -121,15 +127,15 @@ class EmailAction(Strict):
 
 
 class Money(Strict):
-    amount: Decimal = Field(ge=0)
+    amount: Amount
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
 class YearlyGiftLimit(Strict):
     """What this rule may spend on gifts in a calendar year, in the budget's currency."""
 
-    per_contact: Decimal | None = Field(None, ge=0)
-    per_company: Decimal | None = Field(None, ge=0)
+    per_contact: Amount | None = None
+    per_company: Amount | None = None
 
 
 class GiftAction(Strict):

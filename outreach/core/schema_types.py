@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -11,6 +12,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     PlainSerializer,
     WithJsonSchema,
 )
@@ -47,6 +49,11 @@ Clock = Annotated[
         {"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$", "examples": ["09:00"]}
     ),
 ]
+
+
+# A sum of money or a threshold: from nothing up to a quadrillion (beyond, a mistake that
+# would only make arithmetic overflow).
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, allow_inf_nan=False)]
 
 
 _ADDRESS = r"[^<>@\s,;\"\x00-\x1f\x7f]+@[^<>@\s,;\"\x00-\x1f\x7f]+"

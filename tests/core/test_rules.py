@@ -136,3 +136,10 @@ def test_owner_names_are_one_line():
 
     with pytest.raises(ValidationError, match="line breaks"):
         Config.model_validate({"owners": {"bob@x.test": {"name": "Bob\r\nBcc: evil@z.test"}}})
+
+
+@pytest.mark.parametrize("amount", ["1e999999999", "Infinity", "NaN", "-1", "1e16"])
+def test_amounts_in_rules_are_bounded(amount: str) -> None:
+    milestone = {"purchase_milestone": {"lifetime_total": [amount]}}
+    with pytest.raises(ValidationError):
+        Rule.model_validate({"id": "x", "trigger": milestone, "action": {"email": {"template": "t"}}})

@@ -124,3 +124,33 @@ def test_the_lock_of_a_daemon_that_died_is_taken_over(runtime: Runtime) -> None:
     dead.acquire()
     runtime.acquire()  # no AlreadyRunning: its holder's process is gone
     assert runtime.heartbeat() is True
+
+
+def test_an_action_that_cannot_be_prepared_is_logged_once_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prometheus_client import generate_latest
+
+    from outreach.metrics import Metrics
+
+    root = make_workspace(
+        tmp_path / "ws",
+        contacts=[{"id": "c-1", "email": "", "birthday": "1980-06-10"}],  # no address
+        rules={"a.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    clock = lambda: datetime(2026, 6, 10, 10, tzinfo=UTC)  # noqa: E731
+    runtime = Runtime.start(root, {}, clock)
+    metrics = Metrics(runtime.queue_counts)
+    runtime.on_tick = metrics.on_tick
+
+    with caplog.at_level("WARNING", logger="outreach.daemon"):
+        runtime.tick("plan", runtime.plan)
+        runtime.tick("plan", runtime.plan)  # the same error again: told once
+
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert record.getMessage() == "action cannot be prepared"
+    assert record.fields["key"] == "birthday-note:c-1:2026"
+    assert "no email address" in record.fields["error"]
+    exposed = generate_latest(metrics.registry).decode()
+    assert 'outreach_planned_total{status="error"} 1.0' in exposed
