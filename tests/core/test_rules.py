@@ -141,5 +141,6 @@ def test_owner_names_are_one_line():
 @pytest.mark.parametrize("amount", ["1e999999999", "Infinity", "NaN", "-1", "1e16"])
 def test_amounts_in_rules_are_bounded(amount: str) -> None:
     milestone = {"purchase_milestone": {"lifetime_total": [amount]}}
+    rule = {"id": "x", "trigger": milestone, "action": {"email": {"template": "t"}}}
     with pytest.raises(ValidationError):
-        Rule.model_validate({"id": "x", "trigger": milestone, "action": {"email": {"template": "t"}}})
+        Rule.model_validate(rule)
