@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from outreach.core.addresses import deliverable
 from outreach.core.timing import format_duration, parse_clock, parse_duration
 
 
@@ -76,7 +77,7 @@ def split_mailbox(text: str) -> tuple[str, str]:
 
 
 def _mailbox(value: str) -> str:
-    split_mailbox(value)
+    deliverable(split_mailbox(value)[1])  # the same strict reading a recipient gets
     return value.strip()
 
 
