@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -451,6 +451,9 @@ def counts(connection: Connection) -> dict[str, int]:
     return {status: int(count) for status, count in connection.execute(query)}
 
 
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)  # a stored time that cannot be read
+
+
 def _row(row: Any) -> OutboxRow:
     return OutboxRow(
         key=row["key"],
@@ -459,12 +462,12 @@ def _row(row: Any) -> OutboxRow:
         action=row["action"],
         channel=row["channel"],
         status=row["status"],
-        send_at=from_iso(row["send_at"]) or datetime.min,
+        send_at=from_iso(row["send_at"]) or _LONG_AGO,
         payload=json.loads(row["payload"]),
         attempts=row["attempts"],
         provider_id=row["provider_id"],
         last_error=row["last_error"],
-        updated_at=from_iso(row["updated_at"]) or datetime.min,
+        updated_at=from_iso(row["updated_at"]) or _LONG_AGO,
         deadline=from_iso(row["deadline"]),
         doubtful=row["doubtful"] or 0,
         next_attempt_at=from_iso(row["next_attempt_at"]),

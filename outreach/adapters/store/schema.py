@@ -51,7 +51,13 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def from_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    """A stored time, aware; None for none — or for text that is not a time (a store edited
+    by hand must not stop planning or sending for everyone)."""
+    try:
+        moment = datetime.fromisoformat(text) if text else None
+    except (TypeError, ValueError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
 outbox = Table(
