@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from helpers import make_workspace
 from hypothesis import HealthCheck, given, settings
