@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from outreach.core.actions import Draft, action_details, check_action, check_message
 from outreach.core.config import Config
+from outreach.core.keys import occurrence_key
 from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
 from outreach.core.policies import (
     GiftLimit,
@@ -62,7 +63,7 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        return f"{self.rule.id}:{self.contact.id}:{self.occurrence.key}"
+        return occurrence_key(self.rule.id, self.contact.id, self.occurrence.key)
 
     @cached_property
     def variables(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError
 from outreach.adapters.sources.csvfile import CsvFile, Row, cell
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
+from outreach.core.keys import MAX_ID
 from outreach.core.model import EMPTY, Birthday, Company, Contact, Purchase
 from outreach.core.problems import Problem, Severity, problem, warning
 from outreach.core.schema_types import Strict
@@ -27,6 +28,7 @@ from outreach.core.timing import zone
 PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
+TOO_LONG = f"the id is longer than {MAX_ID} characters"  # it becomes part of action keys
 _TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
 
 
@@ -115,6 +117,9 @@ def _contact(source: CsvFile, row: Row, problems: list[Problem]) -> Contact | No
     fields.pop("", None)  # a column without a name
     if not fields["id"]:
         problems.append(source.at(row, "id", "the id is empty; this row is skipped"))
+        return None
+    if len(fields["id"]) > MAX_ID:
+        problems.append(source.at(row, "id", f"{TOO_LONG}; this row is skipped"))
         return None
     try:
         values = _typed_contact_fields(fields)
@@ -253,7 +258,7 @@ class _PurchaseParser:
         try:
             pid, cid, day, amount, currency, product = self.columns(cells)
             value = Decimal(amount)
-            if pid and value >= 0 and value.is_finite() and not self.extra:
+            if pid and len(pid) <= MAX_ID and value >= 0 and value.is_finite() and not self.extra:
                 fields = (
                     pid,
                     self.contacts[cid].id,
@@ -275,6 +280,8 @@ class _PurchaseParser:
             raise _CellError("id", f"{len(cells)} cells, fewer than the header's") from None
         if not pid:
             raise _CellError("id", "the id is empty")
+        if len(pid) > MAX_ID:
+            raise _CellError("id", TOO_LONG)
         contact = self.contacts.get(cid)
         if contact is None:
             raise _CellError("contact_id", f"no contact with id '{cid}'")
