@@ -72,7 +72,7 @@ def serve(runtime: Runtime, schedule: Schedule) -> None:
     log.info("daemon started", extra={"fields": {"worker": str(runtime.worker), **every}})
     while signals.received is None and not runtime.stop.is_set():
         time.sleep(0.2)
-    stopping = {"signal": signals.received or "lock lost"}
+    stopping = {"signal": signals.received or ("store lost" if runtime.lost else "lock lost")}
     log.info("stopping", extra={"fields": stopping})
     runtime.stop.set()  # the dispatcher takes no new row; the one in flight gets a grace
     scheduler.shutdown(wait=False)
@@ -171,4 +171,4 @@ def main(runtime: Runtime, schedule: Schedule) -> None:
     finally:
         runtime.release()
     logging.shutdown()
-    os._exit(0)
+    os._exit(1 if runtime.lost else 0)

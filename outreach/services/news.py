@@ -31,6 +31,7 @@ from outreach.adapters.feeds import (
 )
 from outreach.adapters.mentions import MentionFinder
 from outreach.adapters.store import Store
+from outreach.adapters.store.identity import open_lasting
 from outreach.core.config import Config
 from outreach.core.model import FeedEntry, Mention
 from outreach.core.problems import Problem
@@ -107,7 +108,12 @@ def scan_feeds(
     """Scan the workspace's feeds (or only those at `urls`)."""
     sources, _ = feed_sources(workspace)
     sources = [s for s in sources if urls is None or s.url in urls]
-    store = Store.open(workspace.config.store, workspace.root, create=not dry_run)
+    config, root = workspace.config, workspace.root
+    store = (
+        Store.open(config.store, root, create=False, memory_ok=True)
+        if dry_run
+        else open_lasting(config.store, root)
+    )
     finder = finder_for(workspace)
     reports = []
     seen: set[str] = set()  # a dry run stores nothing, so it remembers here what it has read
@@ -196,7 +202,7 @@ def _unseen(
 def mentions_for_planning(workspace: Workspace) -> list[Mention]:
     """Stored mentions, plus those in the workspace's own feed files (read now, not stored:
     a dry run writes nothing)."""
-    store = Store.open(workspace.config.store, workspace.root, create=False)
+    store = Store.open(workspace.config.store, workspace.root, create=False, memory_ok=True)
     found = store.mentions() if store else []
     sources, _ = feed_sources(workspace)
     local = [s for s in sources if not is_http_url(s.url)]
