@@ -29,6 +29,7 @@ from outreach.adapters.feeds import (
     normalise_link,
     parse_feed,
 )
+from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.mentions import MentionFinder
 from outreach.adapters.store import Store
 from outreach.adapters.store.identity import open_lasting
@@ -41,7 +42,7 @@ from outreach.services.workspace import Workspace, shown
 
 @dataclass
 class FeedReport:
-    url: str
+    url: str  # as shown and stored: `feed_key`, without the secrets of the feed's url
     status: str  # fetched | not_modified | error
     entries: int = 0  # entries in the feed
     new: int = 0  # not seen before
@@ -122,7 +123,7 @@ def scan_feeds(
             report = _scan_one(workspace, source, store, finder, now, dry_run, seen)
         except OperationalError as exc:  # the store is busy or broken: this feed waits
             report = FeedReport(
-                source.url,
+                feed_key(source.url),
                 "error",
                 error=f"the store is not available "
                 f"({' '.join(str(exc.orig).split())}); try again later",
@@ -145,7 +146,7 @@ def _scan_one(
     state = store.feed_state(source.url) if store else {}
     conditional = FetchState(state.get("etag"), state.get("last_modified"))
     result = fetch(source.url, conditional, fetch_policy(workspace.config), workspace.root)
-    report = FeedReport(source.url, result.status, error=result.error)
+    report = FeedReport(feed_key(source.url), result.status, error=result.error)
     if result.status != "fetched" or result.content is None:
         if store is not None and not dry_run:
             with store.transaction() as connection:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from outreach.adapters.feeds.messages import safe_url
+from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.processes import Worker
 from outreach.adapters.store import Store, daemons, outbox
 from outreach.adapters.store.identity import open_lasting
@@ -231,7 +231,7 @@ class Runtime:
 
         for report in scan_feeds(self.workspace, self.clock(), urls=[url]):
             level = logging.WARNING if report.status == "error" else logging.INFO
-            where = safe_url(url)
+            where = feed_key(url)
             log.log(level, "feed %s", report.status, extra=fields(feed=where, error=report.error))
             return report
         return None
