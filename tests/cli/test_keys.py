@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import make_workspace, run_cli
+from helpers import BIG_ORDER_RULE, NOTE_TEMPLATE, big_order, make_workspace, run_cli
 
 NOW = "2026-06-01T10:00:00+00:00"
-TEMPLATE = "{% block subject %}For {{ contact.id }}{% endblock %}{% block text %}x{% endblock %}"
-MILESTONE_RULE = """\
-rules:
-  - id: big-order
-    trigger:
-      purchase_milestone: {single_amount_over: 100}
-    action:
-      task: {template: note, assignee: am@acme.test}
-"""
 NEWS_RULE = """\
 rules:
   - id: news
@@ -26,11 +17,6 @@ rules:
       task: {template: note, assignee: am@acme.test}
 """
 STORY = "Delta Cold Chain opens a refrigerated hub; the logistics firm opened it in Newark."
-
-
-def purchase(purchase_id: str, contact: str) -> dict[str, object]:
-    return {"id": purchase_id, "contact_id": contact, "date": "2026-06-01", "amount": 500,
-            "currency": "EUR", "product": "p"}  # fmt: skip
 
 
 def task_keys(ws: Path) -> list[str]:
@@ -44,11 +30,11 @@ def test_a_contact_id_with_a_colon_gets_its_own_action(tmp_path: Path) -> None:
         tmp_path,
         contacts=[{"id": "c"}, {"id": "c:purchase-1"}],
         purchases=[
-            purchase("1:purchase-x", contact="c"),
-            purchase("x", contact="c:purchase-1"),
+            big_order("1:purchase-x", contact="c"),
+            big_order("x", contact="c:purchase-1"),
         ],
-        rules={"r.yaml": MILESTONE_RULE},
-        templates={"note.j2": TEMPLATE},
+        rules={"r.yaml": BIG_ORDER_RULE},
+        templates={"note.j2": NOTE_TEMPLATE},
     )
     result = run_cli("run", "--workspace", ws, "--now", NOW)
     assert result.exit_code == 0, result.output
@@ -65,7 +51,7 @@ def test_a_news_entry_id_with_a_colon_gets_its_own_action(tmp_path: Path) -> Non
         companies=[{"id": "delta", "name": "Delta Cold Chain", "context": ["logistics"]}],
         feeds=[{"url": "feeds/news.xml", "language": "en"}],
         rules={"news.yaml": NEWS_RULE},
-        templates={"note.j2": TEMPLATE},
+        templates={"note.j2": NOTE_TEMPLATE},
     )
     items = "".join(
         f"<item><guid>{guid}</guid><title>Delta Cold Chain opens a hub</title>"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import make_workspace, outbox_row
+from helpers import BIG_ORDER_RULE, NOTE_TEMPLATE, big_order, make_workspace, outbox_row
 
 from outreach.adapters.channels.files import FileChannel
 
@@ -24,17 +24,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is
 NOW = "2026-06-01T10:00:00+00:00"
 LIMIT = 4_000_000  # bytes any file may grow to; the store stays far below it
 ROOM = 40  # bytes left in the sink: less than one line
-RULE = """\
-rules:
-  - id: big-order
-    trigger:
-      purchase_milestone: {single_amount_over: 100}
-    action:
-      task: {template: note, assignee: am@acme.test}
-"""
-TEMPLATE = "{% block subject %}Thank {{ contact.id }}{% endblock %}{% block text %}x{% endblock %}"
-PURCHASE = {"id": "p-1", "contact_id": "c-1", "date": "2026-06-01", "amount": 500,
-            "currency": "EUR", "product": "p"}  # fmt: skip
 LIMITED_RUN = f"""\
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
@@ -58,9 +47,9 @@ def test_a_short_write_leaves_the_sink_whole_and_the_row_unsent(tmp_path: Path) 
     ws = make_workspace(
         tmp_path,
         contacts=[{"id": "c-1"}],
-        purchases=[PURCHASE],
-        rules={"r.yaml": RULE},
-        templates={"note.j2": TEMPLATE},
+        purchases=[big_order("p-1", contact="c-1")],
+        rules={"r.yaml": BIG_ORDER_RULE},
+        templates={"note.j2": NOTE_TEMPLATE},
     )
     before = filled_sink(ws / "out/tasks.jsonl")
     done = subprocess.run(
