@@ -30,6 +30,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import SingletonThreadPool
 
 from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.store import migrations
@@ -298,8 +299,10 @@ def _sqlite_file(url: URL) -> Path | None:
 
 
 def _engine(url: URL) -> Engine:
+    # One connection per thread keeps an in-memory database (a dry run's) alive.
+    options = {"poolclass": SingletonThreadPool} if in_memory(url) else {}
     try:
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, **options)
     except (NoSuchModuleError, ImportError) as exc:
         raise UserError(f"store: no driver for '{url.drivername}' ({exc})") from None
     if engine.dialect.name == "sqlite":
