@@ -411,10 +411,23 @@ def _store(workspace_dir: str | None, create: bool = False) -> Store | None:
 
 
 def _require_store(workspace_dir: str | None) -> Store:
-    store = _store(workspace_dir)
+    """The store, for a command that changes it: the one this workspace has used."""
+    from outreach.adapters.store.identity import open_lasting
+
+    root = find_root(workspace_dir)
+    store = open_lasting(load_config(root, []).store, root, create=False)
     if store is None:
         raise UserError("nothing recorded yet: the store does not exist (run `outreach run`)")
     return store
+
+
+def new_store_option(command: F) -> F:
+    return click.option(
+        "--new-store",
+        is_flag=True,
+        help="Start over with the configured store although it is not the one this workspace "
+        "has used (the old one was lost): what it knew is forgotten, notes may go again.",
+    )(command)
 
 
 @cli.command()
@@ -423,11 +436,13 @@ def _require_store(workspace_dir: str | None) -> Store:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def run(workspace: str | None, now: str | None, fmt: str) -> None:
+@new_store_option
+def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> None:
     """One pass: plan, record, then send what is due. Safe from cron every minute.
 
     --now may be in the past (send what was due then, as if it were that moment), never in
     the future."""
+    from outreach.adapters.store.identity import open_lasting
     from outreach.services.dispatch import run_once
 
     loaded = _open(workspace, news=True)
@@ -438,7 +453,7 @@ def run(workspace: str | None, now: str | None, fmt: str) -> None:
             "--now is in the future: run would send today what is due then; "
             "use `outreach preview --now` to look ahead"
         )
-    store = Store.open(loaded.config.store, loaded.root)
+    store = open_lasting(loaded.config.store, loaded.root, new_store)
     assert store is not None
     clock = fixed_clock(moment) if moment else system_clock
     report = run_once(loaded, store, _channels(loaded), clock)
@@ -571,6 +586,56 @@ def send_test_command(
     click.echo(f"sent to {to}: {decision.rule_id} for {contact_id} (occasion at {occasion})")
 
 
+# --- the store's schema --------------------------------------------------------------------
+
+
+@cli.group(cls=Outreach)
+def db() -> None:
+    """The store's schema: where it stands, and bringing it up to date."""
+
+
+@db.command(name="status")
+@workspace_option
+def db_status(workspace: str | None) -> None:
+    """The store's schema revision, and whether `outreach db upgrade` is needed."""
+    from outreach.adapters.store import migrations, shown_url
+
+    root = find_root(workspace)
+    url = load_config(root, []).store
+    found = Store.schema(url, root)
+    head, shown = migrations.head(), shown_url(url)
+    if found is None or found[0] is None:
+        click.echo(f"store {shown}: not made yet; it is made at schema {head} on first use")
+    elif found[0] == head:
+        click.echo(f"store {shown}: schema {head}, up to date")
+    elif not migrations.known(found[0]):
+        raise UserError(f"store {shown}: schema {found[0]}, made by a newer outreach than this")
+    else:
+        raise UserError(
+            f"store {shown}: schema {found[0]}; this outreach needs {head}: back the store up, "
+            "then run `outreach db upgrade`"
+        )
+
+
+@db.command(name="upgrade")
+@workspace_option
+def db_upgrade(workspace: str | None) -> None:
+    """Bring the store's schema up to this outreach's (back the store up first)."""
+    from outreach.adapters.store import shown_url
+
+    root = find_root(workspace)
+    url = load_config(root, []).store
+    found = Store.schema(url, root, upgrade=True)
+    if found is None:
+        click.echo(f"store {shown_url(url)}: not made yet; nothing to upgrade")
+        return
+    before, head = found
+    if before == head:
+        click.echo(f"store {shown_url(url)}: schema {head}, already up to date")
+    else:
+        click.echo(f"store {shown_url(url)}: upgraded from schema {before or 'none'} to {head}")
+
+
 # --- daemon --------------------------------------------------------------------------------
 
 
@@ -595,6 +660,7 @@ def send_test_command(
               help="Seconds a rule stays gone before its actions are cancelled.")  # fmt: skip
 @click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
               help="Serve Prometheus metrics on 127.0.0.1:PORT.")  # fmt: skip
+@new_store_option
 def daemon(
     workspace: str | None,
     log_format: str,
@@ -604,6 +670,7 @@ def daemon(
     watch_every: float,
     removal_grace: float,
     metrics_port: int | None,
+    new_store: bool,
 ) -> None:
     """Run until stopped: poll feeds, plan, dispatch; reload on edits. One per SQLite store."""
     import os
@@ -615,7 +682,7 @@ def daemon(
 
     exit_on_signals()
     logs.setup(log_format, log_level)
-    runtime = Runtime.start(find_root(workspace), os.environ)
+    runtime = Runtime.start(find_root(workspace), os.environ, new_store=new_store)
     if metrics_port is not None:
         from outreach.metrics import Metrics
 

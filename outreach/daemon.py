@@ -31,7 +31,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from outreach.adapters.feeds.messages import safe_url
+from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.store.daemons import HEARTBEAT
 from outreach.services.runtime import Runtime
 
@@ -72,7 +72,7 @@ def serve(runtime: Runtime, schedule: Schedule) -> None:
     log.info("daemon started", extra={"fields": {"worker": str(runtime.worker), **every}})
     while signals.received is None and not runtime.stop.is_set():
         time.sleep(0.2)
-    stopping = {"signal": signals.received or "lock lost"}
+    stopping = {"signal": signals.received or ("store lost" if runtime.lost else "lock lost")}
     log.info("stopping", extra={"fields": stopping})
     runtime.stop.set()  # the dispatcher takes no new row; the one in flight gets a grace
     scheduler.shutdown(wait=False)
@@ -139,8 +139,8 @@ def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
 
 def _sync_feeds(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
     """One job per feed at its interval; feeds gone from feeds.yaml lose theirs."""
-    # Named without the password a feed's url may carry: the name shows in logs and status.
-    wanted = {f"feed:{safe_url(url)}": (url, s) for url, s in runtime.feeds().items()}
+    # Named without the secrets a feed's url may carry: the name shows in logs and status.
+    wanted = {f"feed:{feed_key(url)}": (url, s) for url, s in runtime.feeds().items()}
     for job in scheduler.get_jobs():
         if job.id.startswith("feed:") and job.id not in wanted:
             job.remove()
@@ -171,4 +171,4 @@ def main(runtime: Runtime, schedule: Schedule) -> None:
     finally:
         runtime.release()
     logging.shutdown()
-    os._exit(0)
+    os._exit(1 if runtime.lost else 0)

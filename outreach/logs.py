@@ -43,7 +43,7 @@ def setup(form: str = "text", level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries talk at WARNING and above only: some log request headers (API keys) at DEBUG.
-    for noisy in ("apscheduler", "python_http_client", "httpx", "httpcore", "urllib3"):
+    for noisy in ("apscheduler", "python_http_client", "httpx", "httpcore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # A tick still running when its next one is due is skipped by design (max_instances=1).
     logging.getLogger("apscheduler.scheduler").addFilter(_NotSkippedTicks())

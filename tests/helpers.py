@@ -73,6 +73,26 @@ rules:
     schedule: {at: "09:00", late_by_at_most: 2d}
 """
 
+# A task for the account manager at each order over 100, written to the tasks sink.
+BIG_ORDER_RULE = """\
+rules:
+  - id: big-order
+    trigger:
+      purchase_milestone: {single_amount_over: 100}
+    action:
+      task: {template: note, assignee: am@acme.test}
+"""
+NOTE_TEMPLATE = (
+    "{% block subject %}For {{ contact.id }}{% endblock %}{% block text %}x{% endblock %}"
+)
+
+
+def big_order(purchase_id: str, contact: str) -> dict[str, object]:
+    """A purchase of 500 EUR on the day of NOW."""
+    return {"id": purchase_id, "contact_id": contact, "date": NOW[:10], "amount": 500,
+            "currency": "EUR", "product": "p"}  # fmt: skip
+
+
 BIRTHDAY_TEMPLATE = """\
 {% block subject %}Happy birthday, {{ contact.first_name }}!{% endblock %}
 {% block text %}Dear {{ contact.first_name }},

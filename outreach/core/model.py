@@ -189,16 +189,6 @@ def _chronological(purchases: list[Purchase]) -> tuple[Purchase, ...]:
 _date_of = itemgetter(2)  # Purchase.date, read in C
 
 
-# The occasion part of the key of an `error` decision when a trigger could not be evaluated
-# for a contact at all (so no occasion is known).
-TRIGGER_FAILED = "trigger-failed"
-
-
-def occurrence_key(rule_id: str, contact_id: str, occasion: str) -> str:
-    """The key that makes an action unique: rule, contact, occasion."""
-    return f"{rule_id}:{contact_id}:{occasion}"
-
-
 @dataclass(frozen=True, slots=True)
 class Occurrence:
     """One occasion a trigger found for one contact.

@@ -17,16 +17,8 @@ from zoneinfo import ZoneInfo
 
 from outreach.core.actions import Draft, action_details, check_action, check_message
 from outreach.core.config import Config
-from outreach.core.model import (
-    TRIGGER_FAILED,
-    Contact,
-    Dataset,
-    Decision,
-    Occurrence,
-    Owner,
-    Status,
-    occurrence_key,
-)
+from outreach.core.keys import TRIGGER_FAILED, occurrence_key
+from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
 from outreach.core.policies import (
     GiftLimit,
     History,

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from outreach.core.keys import MAX_RULE_ID
 from outreach.core.schema_types import (
     Amount,
     Clock,
@@ -295,7 +296,9 @@ class Schedule(Strict):
 
 
 class Rule(Strict):
-    id: str = Field(pattern=RULE_ID.pattern, description="unique across the workspace")
+    id: str = Field(
+        pattern=RULE_ID.pattern, max_length=MAX_RULE_ID, description="unique across the workspace"
+    )
     description: str = ""
     trigger: Trigger
     when: str | None = Field(None, description="a Jinja expression; the rule fires when true")

@@ -100,6 +100,7 @@ def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
     with store.engine.connect() as connection:
         seen = outbox.fingerprint(connection)
         decisions = _plan(workspace, connection, now)
+    store.check_intact()
     with store.transaction() as connection:
         if not store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
             connection.execute(text(f"SELECT pg_advisory_xact_lock({PLANNING_LOCK})"))
@@ -181,6 +182,7 @@ class Dispatcher:
         if self._stopped(channel_name) or (channel := self._channel(channel_name)) is None:
             return
         now = self.clock()
+        self.store.check_intact()  # a store deleted or replaced since: nothing more goes
         with self.store.transaction() as connection:
             row = outbox.claim(connection, key, now, str(self.worker))
             if row is None or self._held(connection, row, now):

@@ -29,8 +29,10 @@ from outreach.adapters.feeds import (
     normalise_link,
     parse_feed,
 )
+from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.mentions import MentionFinder
 from outreach.adapters.store import Store
+from outreach.adapters.store.identity import open_lasting
 from outreach.core.config import Config
 from outreach.core.model import FeedEntry, Mention
 from outreach.core.problems import Problem
@@ -40,7 +42,7 @@ from outreach.services.workspace import Workspace, shown
 
 @dataclass
 class FeedReport:
-    url: str
+    url: str  # as shown and stored: `feed_key`, without the secrets of the feed's url
     status: str  # fetched | not_modified | error
     entries: int = 0  # entries in the feed
     new: int = 0  # not seen before
@@ -107,7 +109,12 @@ def scan_feeds(
     """Scan the workspace's feeds (or only those at `urls`)."""
     sources, _ = feed_sources(workspace)
     sources = [s for s in sources if urls is None or s.url in urls]
-    store = Store.open(workspace.config.store, workspace.root, create=not dry_run)
+    config, root = workspace.config, workspace.root
+    store = (
+        Store.open(config.store, root, create=False, memory_ok=True)
+        if dry_run
+        else open_lasting(config.store, root)
+    )
     finder = finder_for(workspace)
     reports = []
     seen: set[str] = set()  # a dry run stores nothing, so it remembers here what it has read
@@ -116,7 +123,7 @@ def scan_feeds(
             report = _scan_one(workspace, source, store, finder, now, dry_run, seen)
         except OperationalError as exc:  # the store is busy or broken: this feed waits
             report = FeedReport(
-                source.url,
+                feed_key(source.url),
                 "error",
                 error=f"the store is not available "
                 f"({' '.join(str(exc.orig).split())}); try again later",
@@ -139,7 +146,7 @@ def _scan_one(
     state = store.feed_state(source.url) if store else {}
     conditional = FetchState(state.get("etag"), state.get("last_modified"))
     result = fetch(source.url, conditional, fetch_policy(workspace.config), workspace.root)
-    report = FeedReport(source.url, result.status, error=result.error)
+    report = FeedReport(feed_key(source.url), result.status, error=result.error)
     if result.status != "fetched" or result.content is None:
         if store is not None and not dry_run:
             with store.transaction() as connection:
@@ -196,7 +203,7 @@ def _unseen(
 def mentions_for_planning(workspace: Workspace) -> list[Mention]:
     """Stored mentions, plus those in the workspace's own feed files (read now, not stored:
     a dry run writes nothing)."""
-    store = Store.open(workspace.config.store, workspace.root, create=False)
+    store = Store.open(workspace.config.store, workspace.root, create=False, memory_ok=True)
     found = store.mentions() if store else []
     sources, _ = feed_sources(workspace)
     local = [s for s in sources if not is_http_url(s.url)]

@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from outreach.adapters.feeds.messages import safe_url
+from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.processes import Worker
 from outreach.adapters.store import Store, daemons, outbox
+from outreach.adapters.store.identity import open_lasting
 from outreach.clock import Clock, system_clock
 from outreach.core.model import with_mentions
-from outreach.errors import UserError, WorkspaceError
+from outreach.errors import StoreLost, UserError, WorkspaceError
 from outreach.logs import fields
 from outreach.services.channels import ChannelSet
 from outreach.services.dispatch import (
@@ -63,16 +64,23 @@ class Runtime:
     settling: Stamp = ()  # files seen changed once: taken when they look the same again
     removal_grace: timedelta = timedelta(minutes=5)
     missing_since: dict[str, datetime] = field(default_factory=dict)  # rule id -> first missed
+    lost: str | None = None  # why the store cannot be used any more: the daemon stops
 
     def __post_init__(self) -> None:
         self.channels = ChannelSet(self.workspace.config, self.root, self.environ)
         self.stamp = self.stamp or files_stamp(self.root, self.workspace)
 
     @classmethod
-    def start(cls, root: Path, environ: Mapping[str, str], clock: Clock = system_clock) -> Runtime:
+    def start(
+        cls,
+        root: Path,
+        environ: Mapping[str, str],
+        clock: Clock = system_clock,
+        new_store: bool = False,
+    ) -> Runtime:
         workspace = load_workspace(root)
         log_problems(workspace)
-        store = Store.open(workspace.config.store, root)
+        store = open_lasting(workspace.config.store, root, new_store)
         assert store is not None
         return cls(root, environ, workspace, store, clock)
 
@@ -92,6 +100,8 @@ class Runtime:
             )
 
     def release(self) -> None:
+        if self.lost:
+            return  # not a word more to a store that is gone (it would make a new file)
         with self.store.transaction() as connection:
             daemons.release(connection, self.worker)
 
@@ -100,6 +110,7 @@ class Runtime:
         e.g. after this one was suspended for minutes."""
         if not self.store.is_sqlite:
             return True
+        self.store.check_intact()
         with self.store.transaction() as connection:
             ours = daemons.beat(connection, self.worker, self.clock())
         if not ours:
@@ -230,7 +241,7 @@ class Runtime:
 
         for report in scan_feeds(self.workspace, self.clock(), urls=[url]):
             level = logging.WARNING if report.status == "error" else logging.INFO
-            where = safe_url(url)
+            where = feed_key(url)
             log.log(level, "feed %s", report.status, extra=fields(feed=where, error=report.error))
             return report
         return None
@@ -246,6 +257,11 @@ class Runtime:
         result = None
         try:
             result = work()
+        except StoreLost as exc:
+            self.lost = str(exc)
+            log.error("%s; the daemon stops", exc)
+            self.stop.set()
+            return
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.exception("%s failed", job)

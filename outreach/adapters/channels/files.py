@@ -4,8 +4,10 @@ resolved by looking (`confirm`), never by writing it twice."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +33,46 @@ class FileChannel:
         self.path = path
 
     def send(self, row: OutboxRow) -> Delivery:
+        """Append the row's line whole, or not at all: a short write (a full disk, a file
+        size limit) or a failed fsync is undone and answered `retry`, never `sent`."""
         line = json.dumps(sink_record(row), ensure_ascii=False, default=str) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One write of one line with O_APPEND: concurrent writers never interleave lines.
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    line = "\n" + line  # a line torn by a crash stays alone on its line
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
         except OSError as exc:
-            return Delivery("retry", error=f"cannot write {self.path}: {exc.strerror or exc}")
+            return self._failed(exc)
+        try:
+            # Writers of this sink take turns: a line written in several pieces is never
+            # interleaved with another's, and what is undone is only ours.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return self._append(fd, line)
+        except OSError as exc:
+            return self._failed(exc)
+        finally:
+            os.close(fd)
+
+    def _append(self, fd: int, line: str) -> Delivery:
+        before = os.fstat(fd).st_size
+        if before and os.pread(fd, 1, before - 1) != b"\n":
+            line = "\n" + line  # a line torn by a crash stays alone on its line
+        data = line.encode("utf-8")
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError as exc:
+            if _undo(fd, before, written):
+                return self._failed(exc)
+            # What we wrote stays (someone else appended after it): a whole line may be read
+            # as arrived, so a second one could make a duplicate.
+            whole = written == len(data)
+            return self._failed(exc, "; what was written stays in the file", doubtful=whole)
         return Delivery("sent", provider_id=f"file:{self.path.name}")
+
+    def _failed(self, exc: OSError, note: str = "", doubtful: bool = False) -> Delivery:
+        error = f"cannot write {self.path}: {exc.strerror or exc}{note}"
+        return Delivery("retry", error=error, doubtful=doubtful)
 
     def confirm(self, row: OutboxRow) -> bool | None:
         needle = json.dumps(row.key, ensure_ascii=False)
@@ -57,6 +83,21 @@ class FileChannel:
             return False
         except OSError:
             return None
+
+
+def _undo(fd: int, before: int, written: int) -> bool:
+    """Cut what we wrote, if the file is still what it was plus our bytes."""
+    if not written:
+        return True
+    try:
+        if os.fstat(fd).st_size != before + written:
+            return False
+        os.ftruncate(fd, before)
+    except OSError:
+        return False
+    with suppress(OSError):  # readers see the cut at once; making it durable is a bonus
+        os.fsync(fd)
+    return True
 
 
 def _key_of(line: str) -> object:

@@ -15,6 +15,7 @@ import feedparser  # type: ignore[import-untyped,unused-ignore]
 from outreach.adapters.feeds.addresses import _DEFAULT_PORTS
 from outreach.adapters.feeds.messages import error_text, safe_url
 from outreach.adapters.feeds.sources import is_http_url
+from outreach.core.keys import MAX_ENTRY_ID
 from outreach.core.model import FeedEntry
 from outreach.core.timing import check_date
 
@@ -58,9 +59,15 @@ def _entry(raw: Any, base: str) -> FeedEntry:
     summary = _text(raw.get("summary_detail") or _first(raw.get("content")))
     link = _safe_link(urljoin(base, str(raw.get("link") or "")))
     entry_id = " ".join(str(raw.get("id") or "").split())
-    if not entry_id or len(entry_id) > 500:
-        entry_id = link or "sha256:" + hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+    if not entry_id or len(entry_id) > MAX_ENTRY_ID:
+        entry_id = link if 0 < len(link) <= MAX_ENTRY_ID else _digest_id(link, title, summary)
     return FeedEntry(entry_id, title, link, _published(raw), summary)
+
+
+def _digest_id(link: str, title: str, summary: str) -> str:
+    """An id for an entry without a usable one: its link, or its text when it has none."""
+    named = link or f"{title}\n{summary}"
+    return "sha256:" + hashlib.sha256(named.encode()).hexdigest()
 
 
 def _first(items: Any) -> Any:

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from outreach.adapters.feeds.messages import safe_url
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
 from outreach.core.problems import Problem, problem, warning
@@ -98,7 +99,8 @@ def load_feed_sources(
         where = document.locate(("feeds", i), False)
         if model.url in sources:
             first = sources[model.url].line
-            message = f"feed '{model.url}' is listed twice (first at line {first}); skipped"
+            shown = safe_url(model.url)
+            message = f"feed '{shown}' is listed twice (first at line {first}); skipped"
             problems.append(warning(where.path, where.line, where.col, message))
             continue
         sources[model.url] = FeedSource(model.url, model.language, model.every, where.line or 0)

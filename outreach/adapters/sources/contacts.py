@@ -28,6 +28,7 @@ from outreach.adapters.sources.cells import (
 )
 from outreach.adapters.sources.csvfile import CsvFile, Row, column_offset
 from outreach.core.addresses import suppression_key
+from outreach.core.keys import MAX_ID
 from outreach.core.model import Company, Contact
 from outreach.core.problems import Problem, Severity, warning
 
@@ -98,6 +99,11 @@ class _Reader:
             self._do_not_write(fields.get("email", ""), line, opted)
         if not fields.get("id"):
             self._report(row, "id", "the id is empty; this row is skipped")
+            return
+        if len(fields["id"]) > MAX_ID:  # it becomes part of action keys
+            self._report(
+                row, "id", f"the id is longer than {MAX_ID} characters; this row is skipped"
+            )
             return
         withheld = (
             f"withheld: its opt-out cell on line {line} cannot be read; "

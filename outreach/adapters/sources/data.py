@@ -24,11 +24,13 @@ from outreach.adapters.sources.cells import (
 from outreach.adapters.sources.csvfile import CsvFile, Row
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
+from outreach.core.keys import MAX_ID
 from outreach.core.model import EMPTY, Company, Contact, Purchase
 from outreach.core.problems import Problem, Severity, problem
 from outreach.core.schema_types import Strict
 
 PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
+TOO_LONG = f"the id is longer than {MAX_ID} characters"  # it becomes part of action keys
 
 
 class _CellError(Exception):
@@ -82,7 +84,7 @@ class _PurchaseParser:
         try:
             pid, cid, day, amount, currency, product = self.columns(cells)
             value = Decimal(amount)
-            if pid and plausible_amount(value) and not self.extra:
+            if pid and len(pid) <= MAX_ID and plausible_amount(value) and not self.extra:
                 fields = (
                     pid,
                     self.contacts[cid].id,
@@ -104,6 +106,8 @@ class _PurchaseParser:
             raise _CellError("id", f"{len(cells)} cells, fewer than the header's") from None
         if not pid:
             raise _CellError("id", "the id is empty")
+        if len(pid) > MAX_ID:
+            raise _CellError("id", TOO_LONG)
         contact = self.contacts.get(cid)
         if contact is None:
             raise _CellError("contact_id", f"no contact with id '{cid}'")

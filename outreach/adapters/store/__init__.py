@@ -1,15 +1,19 @@
 """The store: what outreach remembers between runs, in SQLite (default) or PostgreSQL.
 
-SQLAlchemy Core, no ORM; the tables are in `schema.py`, created on first use:
+SQLAlchemy Core, no ORM; the tables are in `schema.py`, versioned by the migrations in
+`migrations/` (Alembic):
 
-    feeds     one row per feed url: conditional-GET state, last fetch, last error
+    store     its id, made with it (the workspace records which store it uses: `identity.py`)
+    feeds     one row per feed: conditional-GET state, last fetch, last error; known by
+              `feed_key` (the url without its secrets)
     entries   news entries, one per story: by id, and the same story from two feeds (same
               normalised link) is stored once
     mentions  (entry, company) pairs the matcher found, with confidence and sentence
     outbox    every action decided on, once, under its occurrence key (`outbox.py`)
     channel_pauses  channels resting after a 429 or a 401
 
-A newer outreach adds the columns it needs to an older store when it opens it.
+A new store is created at the newest schema on first use; one at an older schema is brought
+up to date by `outreach db upgrade`, and until then every command says so.
 """
 
 from __future__ import annotations
@@ -21,16 +25,31 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, insert, inspect, select, update
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import Engine, create_engine, event, insert, select, text, update
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import SingletonThreadPool
 
-from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, metadata
+from outreach.adapters.feeds.messages import feed_key
+from outreach.adapters.store import migrations
+from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, store
 from outreach.core.model import FeedEntry, Mention
-from outreach.errors import UserError
+from outreach.errors import StoreError, StoreLost, UserError
 
 BUSY_TIMEOUT_MS = 30_000
+SCHEMA_LOCK = 0x6F7575  # PostgreSQL advisory lock: one process creates or upgrades at a time
+IN_MEMORY = (
+    "store: '{url}' is an in-memory database: what it records is forgotten when the command "
+    "ends, so the next run would send everything again. Use a file (sqlite:///outreach.db) "
+    "or PostgreSQL; in-memory stores are for `preview`, `explain` and `validate` only"
+)
+LOST = (
+    "store: {file} was {what} while outreach worked on it; nothing more is sent. Restore the "
+    "file (e.g. from a backup), or start over with a new store with `--new-store` (on "
+    "`outreach run` or `outreach daemon`): what it knew is forgotten, so notes may go again"
+)
 
 
 def database_url(url: str, root: Path) -> str:
@@ -47,37 +66,94 @@ def database_url(url: str, root: Path) -> str:
     return url
 
 
+def shown_url(url: str) -> str:
+    """The store URL as put in messages: without its password."""
+    try:
+        return make_url(url).render_as_string()
+    except ArgumentError:
+        return url
+
+
+def in_memory(url: URL) -> bool:
+    """A SQLite database that lives in one process's memory (`sqlite://`, `:memory:`, a file
+    URI with mode=memory) and is gone when it ends."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return (
+        database in ("", ":memory:")
+        or ":memory:" in database
+        or "mode=memory" in database
+        or url.query.get("mode") == "memory"
+    )
+
+
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, store_id: str, file: Path | None = None) -> None:
         self.engine = engine
+        self.id = store_id
+        self.file = file  # a SQLite store's file, watched by `check_intact`
+        self._file_identity = _identity(file) if file else None
+        if file is not None:  # from now on, never create a new, empty file in its place
+            event.listen(engine, "do_connect", _existing_file_only)
 
     @classmethod
-    def open(cls, url: str, root: Path, create: bool = True) -> Store | None:
-        """The store at `url`; with `create=False`, None when a SQLite file does not exist yet
-        (a dry run writes nothing, not even an empty database)."""
-        full = database_url(url, root)
-        parsed = make_url(full)
-        if parsed.get_backend_name() == "sqlite" and parsed.database:
-            path = Path(parsed.database)
-            if not create and not path.exists():
+    def open(
+        cls, url: str, root: Path, create: bool = True, memory_ok: bool = False
+    ) -> Store | None:
+        """The store at `url`, at this outreach's schema (a new one is created at it); with
+        `create=False`, None when a SQLite file does not exist yet (a dry run writes nothing,
+        not even an empty database). In-memory SQLite only with `memory_ok` (dry runs)."""
+        parsed = _parsed(url, root, memory_ok)
+        file = _sqlite_file(parsed)
+        if file is not None:
+            if not create and not file.exists():
                 return None
-            path.parent.mkdir(parents=True, exist_ok=True)
+            file.parent.mkdir(parents=True, exist_ok=True)
+        engine = _engine(parsed)
+        with _schema_step(engine, parsed) as connection:
+            revision = migrations.current(connection)
+            if revision is None:
+                migrations.upgrade(connection)  # a new store
+            elif revision != migrations.head():
+                raise StoreError(_outdated(parsed, revision))
+            store_id = connection.execute(select(store.c.id)).scalar_one()
+        return cls(engine, store_id, file)
+
+    @classmethod
+    def schema(cls, url: str, root: Path, upgrade: bool = False) -> tuple[str | None, str] | None:
+        """The store's schema revision (None: an empty database) and this outreach's, after
+        upgrading it with `upgrade`; None when a SQLite store does not exist yet."""
+        parsed = _parsed(url, root, memory_ok=False)
+        file = _sqlite_file(parsed)
+        if file is not None and not file.exists():
+            return None
+        engine = _engine(parsed)
         try:
-            engine = create_engine(full, future=True)
-        except (NoSuchModuleError, ImportError) as exc:
-            raise UserError(f"store: no driver for '{parsed.drivername}' ({exc})") from None
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-            event.listen(engine, "begin", _sqlite_begin)
+            with _schema_step(engine, parsed) as connection:
+                revision = migrations.current(connection)
+                if upgrade and revision != migrations.head():
+                    if engine.dialect.name == "sqlite":  # what is rewritten leaves no trace
+                        connection.exec_driver_sql("PRAGMA secure_delete=ON")
+                    if revision is not None and not migrations.known(revision):
+                        raise StoreError(_outdated(parsed, revision))
+                    migrations.upgrade(connection)
+        finally:
+            engine.dispose()
+        return revision, migrations.head()
+
+    def check_intact(self) -> None:
+        """Raise StoreLost when the SQLite file was deleted or replaced since it was opened:
+        what this process would record from now on would be lost, or start a new store."""
+        if self.file is None:
+            return
         try:
-            with engine.connect() as connection:  # several processes may open it at once
-                connection.execution_options(sqlite_immediate=True)
-                with connection.begin():
-                    metadata.create_all(connection)
-                    _add_missing_columns(connection)
-        except OperationalError as exc:
-            raise UserError(f"store: cannot open {parsed.render_as_string()}: {exc.orig}") from None
-        return cls(engine)
+            identity: tuple[int, int] | None = _identity(self.file)
+        except FileNotFoundError:
+            identity = None
+        if identity != self._file_identity:
+            what = "deleted" if identity is None else "replaced"
+            raise StoreLost(LOST.format(file=self.file, what=what))
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,7 +171,8 @@ class Store:
 
     def feed_state(self, url: str) -> dict[str, str | None]:
         with self.engine.connect() as connection:
-            row = connection.execute(select(feeds).where(feeds.c.url == url)).mappings().first()
+            query = select(feeds).where(feeds.c.url == feed_key(url))
+            row = connection.execute(query).mappings().first()
         return dict(row) if row else {}
 
     def record_fetch(
@@ -116,6 +193,7 @@ class Store:
         }
         if status == "fetched":
             values.update(etag=etag, last_modified=last_modified)
+        url = feed_key(url)
         exists = connection.execute(select(feeds.c.url).where(feeds.c.url == url)).first()
         if exists:
             values["entries_seen"] = feeds.c.entries_seen + new_entries
@@ -146,7 +224,7 @@ class Store:
                 insert(entries).values(
                     id=entry.id,
                     link_key=link_key,
-                    feed_url=feed_url,
+                    feed_url=feed_key(feed_url),
                     language=language,
                     title=entry.title,
                     link=entry.link,
@@ -207,20 +285,69 @@ class Store:
         ]
 
 
-def _add_missing_columns(connection: Connection) -> None:
-    """Columns added since the store was created; each new one is nullable or has a default."""
-    inspector = inspect(connection)
-    for table in metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            kind = column.type.compile(connection.dialect)
-            default = getattr(column.default, "arg", None)
-            extra = f" NOT NULL DEFAULT {default!r}" if default is not None else ""
-            connection.exec_driver_sql(
-                f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{extra}"
-            )
+def _parsed(url: str, root: Path, memory_ok: bool) -> URL:
+    parsed = make_url(database_url(url, root))
+    if not memory_ok and in_memory(parsed):
+        raise StoreError(IN_MEMORY.format(url=parsed.render_as_string()))
+    return parsed
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or in_memory(url):
+        return None
+    return Path(url.database or "")
+
+
+def _engine(url: URL) -> Engine:
+    # One connection per thread keeps an in-memory database (a dry run's) alive.
+    options = {"poolclass": SingletonThreadPool} if in_memory(url) else {}
+    try:
+        engine = create_engine(url, future=True, **options)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise UserError(f"store: no driver for '{url.drivername}' ({exc})") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+@contextmanager
+def _schema_step(engine: Engine, url: URL) -> Iterator[Connection]:
+    """A transaction that holds the write lock while it looks at (and makes or upgrades) the
+    schema: several processes may open a new store at once, and one makes it."""
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(sqlite_immediate=True)
+            with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    connection.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
+                yield connection
+    except OperationalError as exc:
+        raise UserError(f"store: cannot open {url.render_as_string()}: {exc.orig}") from None
+
+
+def _outdated(url: URL, revision: str) -> str:
+    shown, head = url.render_as_string(), migrations.head()
+    if not migrations.known(revision):
+        return (
+            f"store: {shown} was made by a newer outreach (schema {revision}; this one knows "
+            f"up to {head}): run that version"
+        )
+    return (
+        f"store: {shown} has an older schema ({revision}; this outreach needs {head}): back "
+        "it up, then run `outreach db upgrade`"
+    )
+
+
+def _identity(file: Path) -> tuple[int, int]:
+    found = file.stat()
+    return found.st_dev, found.st_ino
+
+
+def _existing_file_only(_dialect: Any, _record: Any, cargs: list[Any], cparams: Any) -> None:
+    # A SQLite connection to a missing file would create it, empty: open it only as it is.
+    cargs[0] = f"file:{quote(str(cargs[0]))}?mode=rw"
+    cparams["uri"] = True
 
 
 def _sqlite_begin(connection: Connection) -> None:

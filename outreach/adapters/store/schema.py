@@ -1,5 +1,8 @@
 """Every table of the store, in one metadata, and how times are written: UTC ISO-8601 text,
-which sorts correctly and reads the same on SQLite and PostgreSQL."""
+which sorts correctly and reads the same on SQLite and PostgreSQL.
+
+This is the schema at the newest migration (`migrations/versions`): a change here comes with
+a new migration script, and tests/adapters/test_migrations.py checks the two agree."""
 
 from __future__ import annotations
 
@@ -9,10 +12,18 @@ from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, String, Tab
 
 metadata = MetaData()
 
+# Who this store is: one row, made with the store; the workspace records the id it uses.
+store = Table(
+    "store",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("created_at", String(40), nullable=False),
+)
+
 feeds = Table(
     "feeds",
     metadata,
-    Column("url", String(2000), primary_key=True),
+    Column("url", String(2000), primary_key=True),  # as `feed_key` gives it: no secrets
     Column("etag", String(500)),
     Column("last_modified", String(100)),
     Column("last_fetch", String(40)),
@@ -26,7 +37,7 @@ entries = Table(
     metadata,
     Column("id", String(2000), primary_key=True),
     Column("link_key", String(2000), index=True),
-    Column("feed_url", String(2000), nullable=False),
+    Column("feed_url", String(2000), nullable=False),  # the feed's key, as in `feeds`
     Column("language", String(20), nullable=False),
     Column("title", Text, nullable=False),
     Column("link", Text, nullable=False),

@@ -1,0 +1,75 @@
+"""Which store a workspace uses. The first command that sends or records adopts the
+configured store and writes its id beside the workspace, in `.outreach/store.json`; from then
+on such a command refuses a store with another id — the SQLite file deleted (a new one would
+be empty: every note would go again), replaced, or `store:` pointing at another database —
+until the right one is back, or a person starts over explicitly (`--new-store`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from outreach.adapters.store import Store, shown_url
+from outreach.errors import StoreError
+
+RECORD = Path(".outreach") / "store.json"
+START_OVER = (
+    "start over with this store with `--new-store` (on `outreach run` or `outreach daemon`): "
+    "what the old one knew is forgotten, so notes and gifts still in their catch-up window "
+    "may go again"
+)
+
+
+def open_lasting(
+    url: str, root: Path, new_store: bool = False, create: bool = True
+) -> Store | None:
+    """The store of a command that sends or records: on disk or a server, at this outreach's
+    schema, and the one this workspace has used. With `create=False`, None while there is
+    neither a store nor a record of one."""
+    known = recorded_id(root)
+    store = Store.open(url, root, create=new_store or (create and known is None))
+    if store is None:
+        if known is None:
+            return None
+        raise StoreError(
+            f"store: {shown_url(url)} does not exist, but this workspace has used store {known} "
+            f"(recorded in {RECORD}): was the file deleted or moved? Restore it; or {START_OVER}"
+        )
+    if known is not None and store.id != known and not new_store:
+        raise StoreError(
+            f"store: {shown_url(url)} is not the store this workspace has used (its id is "
+            f"{store.id}; {RECORD} says {known}): the file was replaced, or `store:` names "
+            f"another database. Restore the right one; or {START_OVER}"
+        )
+    if store.id != known:
+        _record(root, store.id)
+    return store
+
+
+def recorded_id(root: Path) -> str | None:
+    path = root / RECORD
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))["store_id"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise StoreError(
+            f"{path}: cannot read which store this workspace uses ({type(exc).__name__}); "
+            f"restore it, or {START_OVER}"
+        ) from None
+    if not isinstance(found, str):
+        raise StoreError(f"{path}: store_id is not text; restore it, or {START_OVER}")
+    return found
+
+
+def _record(root: Path, store_id: str) -> None:
+    """Written whole or not at all (two runs adopting the same store write the same)."""
+    path = root / RECORD
+    path.parent.mkdir(exist_ok=True)
+    adopted = datetime.now(UTC).isoformat(timespec="seconds")
+    content = json.dumps({"store_id": store_id, "adopted_at": adopted}, indent=2) + "\n"
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(content, encoding="utf-8")
+    temporary.replace(path)
