@@ -27,7 +27,7 @@ from outreach.adapters.store import Store, daemons, outbox
 from outreach.clock import Clock, system_clock
 from outreach.core.model import with_mentions
 from outreach.errors import UserError, WorkspaceError
-from outreach.logs import fields
+from outreach.logs import fields, hide
 from outreach.services.channels import ChannelSet
 from outreach.services.dispatch import (
     Dispatcher,
@@ -65,7 +65,7 @@ class Runtime:
     missing_since: dict[str, datetime] = field(default_factory=dict)  # rule id -> first missed
 
     def __post_init__(self) -> None:
-        self.channels = ChannelSet(self.workspace.config, self.root, self.environ)
+        self._use_channels(self.workspace)
         self.stamp = self.stamp or files_stamp(self.root, self.workspace)
 
     @classmethod
@@ -139,8 +139,13 @@ class Runtime:
             self._note_renames(candidate)
             log.info("workspace reloaded", extra=fields(rules=len(candidate.engine.rules)))
         self.workspace = candidate
-        self.channels = ChannelSet(candidate.config, self.root, self.environ)
+        self._use_channels(candidate)
         return True
+
+    def _use_channels(self, workspace: Workspace) -> None:
+        """Channels as `workspace` configures them; their secrets never reach a log line."""
+        self.channels = ChannelSet(workspace.config, self.root, self.environ)
+        hide(self.channels.redact)
 
     def _config_broken(self, problem: str) -> bool:
         reason = f"outreach.yaml has errors ({problem}); nothing is sent until it is fixed"
@@ -237,7 +242,7 @@ class Runtime:
         try:
             result = work()
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = self.channels.redact(f"{type(exc).__name__}: {exc}")
             log.exception("%s failed", job)
         seconds = time.monotonic() - began
         try:

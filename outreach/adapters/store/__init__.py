@@ -24,13 +24,18 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, insert, inspect, select, update
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
 from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, metadata
 from outreach.core.model import FeedEntry, Mention
 from outreach.errors import UserError
 
 BUSY_TIMEOUT_MS = 30_000
+_CHECK_ACCESS = "check that it and its folder exist and this user may read and write them"
+_NOT_A_STORE = (
+    "it is not an outreach store, or it is damaged: restore it from a backup, "
+    "or point `store:` in outreach.yaml at another file"
+)
 
 
 def database_url(url: str, root: Path) -> str:
@@ -57,11 +62,11 @@ class Store:
         (a dry run writes nothing, not even an empty database)."""
         full = database_url(url, root)
         parsed = make_url(full)
+        where = parsed.render_as_string()  # a password shown as ***
         if parsed.get_backend_name() == "sqlite" and parsed.database:
-            path = Path(parsed.database)
-            if not create and not path.exists():
+            where = parsed.database
+            if not _sqlite_file(Path(where), create):
                 return None
-            path.parent.mkdir(parents=True, exist_ok=True)
         try:
             engine = create_engine(full, future=True)
         except (NoSuchModuleError, ImportError) as exc:
@@ -76,7 +81,10 @@ class Store:
                     metadata.create_all(connection)
                     _add_missing_columns(connection)
         except OperationalError as exc:
-            raise UserError(f"store: cannot open {parsed.render_as_string()}: {exc.orig}") from None
+            hint = "try again" if "locked" in str(exc.orig) else _CHECK_ACCESS
+            raise UserError(f"store: cannot open {where}: {exc.orig}; {hint}") from None
+        except DatabaseError as exc:  # not a database, or a damaged one
+            raise UserError(f"store {where}: {exc.orig}; {_NOT_A_STORE}") from None
         return cls(engine)
 
     @property
@@ -205,6 +213,23 @@ class Store:
             )
             for row in rows
         ]
+
+
+def _sqlite_file(path: Path, create: bool) -> bool:
+    """Whether the store's file is there (its folder made, with `create`); UserError when a
+    file could never be there."""
+    try:
+        if path.is_dir():
+            raise UserError(f"store {path} is a folder: name a file in `store:`")
+        if not path.exists() and not create:
+            return False
+        for folder in path.parents:
+            if folder.exists() and not folder.is_dir():
+                raise UserError(f"store {path}: {folder} is not a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"store {path}: {exc.strerror}; {_CHECK_ACCESS}") from None
+    return True
 
 
 def _add_missing_columns(connection: Connection) -> None:
