@@ -18,10 +18,10 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 from rich.text import Text
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from outreach import __version__
-from outreach.adapters.store import Store
+from outreach.adapters.store import Store, advice
 from outreach.adapters.store.outbox import OPEN_STATUSES, OutboxRow
 from outreach.clock import fixed_clock, parse_now, system_clock
 from outreach.core.explaining import explain
@@ -69,17 +69,10 @@ class OutreachCommand(click.Command):
             raise click.UsageError(visible(str(exc)), ctx) from None
         except OutreachError as exc:
             raise click.ClickException(visible(str(exc))) from None
-        except OperationalError as exc:  # a store that is locked, gone, or unreachable
-            raise click.ClickException(visible(f"store: {exc.orig}; try again")) from None
         except IntegrityError:
-            raise
-        except DatabaseError as exc:  # a store damaged after it was opened
-            raise click.ClickException(
-                visible(
-                    f"store: {exc.orig}; restore it from a backup, or point `store:` in "
-                    "outreach.yaml at another file"
-                )
-            ) from None
+            raise  # a bug, not a store to fix
+        except DatabaseError as exc:  # a store locked, gone, unreachable or damaged
+            raise click.ClickException(visible(f"store: {exc.orig}; {advice(exc)}")) from None
 
 
 class Outreach(click.Group):
@@ -449,11 +442,12 @@ def run(workspace: str | None, now: str | None, fmt: str) -> None:
     store = Store.open(loaded.config.store, loaded.root)
     assert store is not None
     clock = fixed_clock(moment) if moment else system_clock
-    report = run_once(loaded, store, _channels(loaded), clock)
-    if fmt == "json":
-        _echo_json(run_json(report))
+    channels = _channels(loaded)
+    report = run_once(loaded, store, channels, clock)
+    if fmt == "json":  # redacted again: a channel pause an older outreach stored is shown
+        _echo_json(channels.redact.tree(run_json(report)))
     else:
-        _echo_lines(run_lines(report))
+        _echo_lines(map(channels.redact, run_lines(report)))
     if loaded.errors or report.needs_operator:
         sys.exit(1)
 

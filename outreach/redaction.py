@@ -1,13 +1,14 @@
 """Secrets never stored or printed: every configured secret, and the forms an echo of it may
 take, replaced wherever text leaves a channel, enters a log line or is shown.
 
-    redact = Redactor.of(["SG.abc…"], logins=[("anna", "pa55word")])
-    redact("SendGrid 400: Authorization: Bearer SG.abc…")  ->  "…: Bearer [redacted]"
+    redact = Redactor.of(["pa55word"], encoded=["\\0anna\\0pa55word"])
+    redact("535 refused pa55word (AHVzZXIAcGE1NXdvcmQ=)")  ->  "535 refused [redacted] ([redacted])"
 
-The forms: the value itself, URL-encoded, JSON-escaped, base64 (standard and URL-safe, with
-and without padding), and for a login the base64 an SMTP AUTH PLAIN ("\\0user\\0password") or
-an HTTP Basic ("user:password") header carries. Text cut short with `bounded` loses no secret
-to the cut: a secret's beginning right before the cut mark is a secret too.
+The forms of a secret: the value itself, URL-encoded (wholly or in part), JSON-escaped, and
+base64 (standard and URL-safe, with and without padding); of what carries a secret whole, as
+an SMTP AUTH PLAIN ("\\0user\\0password") or an HTTP header ("user:password", "Bearer key")
+does, its base64. Text cut short with `bounded` loses no secret to the cut: a secret's
+beginning right before the cut mark is a secret too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 from outreach.core.delivery import Delivery
 
@@ -35,29 +36,30 @@ def bounded(text: str, limit: int) -> str:
 
 @dataclass(frozen=True)
 class Redactor:
-    forms: frozenset[str] = frozenset()
+    patterns: frozenset[str] = frozenset()  # one regular expression per form of a secret
+    forms: frozenset[str] = frozenset()  # the forms as text, to find one cut short
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        longest_first = sorted(self.forms, key=len, reverse=True)
-        object.__setattr__(self, "pattern", re.compile("|".join(map(re.escape, longest_first))))
+        longest_first = sorted(self.patterns, key=len, reverse=True)
+        object.__setattr__(self, "pattern", re.compile("|".join(longest_first)))
 
     @classmethod
-    def of(cls, secrets: Iterable[str], logins: Iterable[tuple[str, str]] = ()) -> Redactor:
-        forms: set[str] = set()
-        for secret in secrets:
-            if len(secret) >= SHORTEST_SECRET:
-                forms |= _escaped(secret) | _base64(secret)
-        for user, password in logins:
-            if len(password) >= SHORTEST_SECRET:
-                forms |= _base64(f"\0{user}\0{password}") | _base64(f"{user}:{password}")
-        return cls(frozenset(forms))
+    def of(cls, secrets: Iterable[str], encoded: Iterable[str] = ()) -> Redactor:
+        """`secrets` in every form; `encoded`: what holds a secret, in base64 only."""
+        texts = [s for s in secrets if len(s) >= SHORTEST_SECRET]
+        literal = {form for secret in texts for form in _in_json(secret) | _base64(secret)}
+        literal |= {form for carrier in encoded if carrier for form in _base64(carrier)}
+        return cls(
+            frozenset(map(_url_encoded_or_not, texts)) | frozenset(map(re.escape, literal)),
+            frozenset(texts) | frozenset(quote(s, safe="") for s in texts) | literal,
+        )
 
     def __or__(self, other: Redactor) -> Redactor:
-        return Redactor(self.forms | other.forms)
+        return Redactor(self.patterns | other.patterns, self.forms | other.forms)
 
     def __call__(self, text: str) -> str:
-        if not self.forms or not text:
+        if not self.patterns or not text:
             return text
         text = self.pattern.sub(REDACTED, text)
         return self._cut_short(text) if CUT in text else text
@@ -98,12 +100,20 @@ class Redactor:
         return max(lengths, default=0)
 
 
-def _escaped(secret: str) -> set[str]:
-    """The value as text may carry it: itself, URL-encoded (either case of hex), in JSON."""
-    encoded = {quote(secret, safe=""), quote_plus(secret, safe="")}
-    encoded |= {re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), e) for e in encoded}
-    in_json = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
-    return {secret} | encoded | in_json
+def _url_encoded_or_not(secret: str) -> str:
+    """The secret with each character as written or percent-encoded, in either case (URL
+    encoders differ in what they leave alone), a space also as `+`."""
+    return "".join(_char_or_code(char) for char in secret)
+
+
+def _char_or_code(char: str) -> str:
+    code = "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+    spellings = [f"(?i:{code})", re.escape(char)] + (["\\+"] if char == " " else [])
+    return f"(?:{'|'.join(spellings)})"
+
+
+def _in_json(secret: str) -> set[str]:
+    return {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
 
 
 def _base64(value: str) -> set[str]:

@@ -34,6 +34,11 @@ def cell(value: object, style: str = "") -> Text:
     return Text(visible("" if value is None else str(value)), style=style)
 
 
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
 def _escape(found: re.Match[str]) -> str:
-    code = ord(found.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    char = found.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"

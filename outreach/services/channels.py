@@ -119,18 +119,23 @@ class ChannelSet:
 def redactor(config: Config, environ: Mapping[str, str]) -> Redactor:
     """What must never be stored or printed: the values of the variables `outreach.yaml`
     names for secrets (a username is not one: it only counts with its password)."""
-    channels = config.channels
-    named = [channels.email, channels.gifts, channels.tasks, channels.webhook]
-    variables = [getattr(settings, "secret_env", None) for settings in named]
-    logins: list[tuple[str, str]] = []
-    if isinstance(channels.email, SendGridChannel):
-        variables.append(channels.email.api_key_env)
-    elif isinstance(channels.email, SmtpChannel) and channels.email.password_env:
-        variables.append(channels.email.password_env)
-        user = environ.get(channels.email.username_env or "", "").strip()
-        logins.append((user, environ.get(channels.email.password_env, "").strip()))
-    values = [environ.get(variable, "").strip() for variable in variables if variable]
-    return Redactor.of(values, logins)
+
+    def value(variable: str | None) -> str:
+        return environ.get(variable or "", "").strip()
+
+    channels, email = config.channels, config.channels.email
+    sinks = [channels.gifts, channels.tasks, channels.webhook]
+    secrets = [value(getattr(sink, "secret_env", None)) for sink in sinks]
+    carriers: list[str] = []  # how a secret travels, base64-encoded whole
+    if isinstance(email, SendGridChannel) and (key := value(email.api_key_env)):
+        secrets.append(key)
+        carriers.append(f"Bearer {key}")
+    elif isinstance(email, SmtpChannel) and (password := value(email.password_env)):
+        user = value(email.username_env)
+        secrets.append(password)
+        plain = [f"\0{user}\0{password}", f"{user}\0{user}\0{password}"]  # SMTP AUTH PLAIN
+        carriers += [*plain, f"{user}:{password}"]  # and HTTP Basic
+    return Redactor.of(secrets, carriers)
 
 
 class Redacted:

@@ -31,11 +31,7 @@ from outreach.core.model import FeedEntry, Mention
 from outreach.errors import UserError
 
 BUSY_TIMEOUT_MS = 30_000
-_CHECK_ACCESS = "check that it and its folder exist and this user may read and write them"
-_NOT_A_STORE = (
-    "it is not an outreach store, or it is damaged: restore it from a backup, "
-    "or point `store:` in outreach.yaml at another file"
-)
+_CHECK_ACCESS = "check that this user may read and write it and its folder"
 
 
 def database_url(url: str, root: Path) -> str:
@@ -80,11 +76,8 @@ class Store:
                 with connection.begin():
                     metadata.create_all(connection)
                     _add_missing_columns(connection)
-        except OperationalError as exc:
-            hint = "try again" if "locked" in str(exc.orig) else _CHECK_ACCESS
-            raise UserError(f"store: cannot open {where}: {exc.orig}; {hint}") from None
-        except DatabaseError as exc:  # not a database, or a damaged one
-            raise UserError(f"store {where}: {exc.orig}; {_NOT_A_STORE}") from None
+        except DatabaseError as exc:
+            raise UserError(f"store {where} cannot be used: {exc.orig}; {advice(exc)}") from None
         return cls(engine)
 
     @property
@@ -220,16 +213,33 @@ def _sqlite_file(path: Path, create: bool) -> bool:
     file could never be there."""
     try:
         if path.is_dir():
-            raise UserError(f"store {path} is a folder: name a file in `store:`")
-        if not path.exists() and not create:
-            return False
+            raise UserError(f"store {path} is a folder: name a file in `store:` in outreach.yaml")
         for folder in path.parents:
             if folder.exists() and not folder.is_dir():
-                raise UserError(f"store {path}: {folder} is not a folder")
+                raise UserError(f"store {path} cannot be made: {folder} is not a folder")
+        if not path.exists() and not create:
+            return False
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"store {path}: {exc.strerror}; {_CHECK_ACCESS}") from None
+        raise UserError(f"store {path} cannot be used: {exc.strerror}; {_CHECK_ACCESS}") from None
     return True
+
+
+def advice(exc: DatabaseError) -> str:
+    """What to do about a store that fails."""
+    said = str(exc.orig)
+    if "locked" in said:
+        return "another outreach is writing to it; try again"
+    if not isinstance(exc.orig, sqlite3.Error):
+        return "check that the database is reachable and `store:` in outreach.yaml names it"
+    if isinstance(exc, OperationalError) and any(
+        trouble in said for trouble in ("unable to open", "readonly", "I/O")
+    ):
+        return _CHECK_ACCESS
+    return (
+        "it is not an outreach store, or it is damaged: restore it from a backup, "
+        "or point `store:` in outreach.yaml at another file"
+    )
 
 
 def _add_missing_columns(connection: Connection) -> None:
