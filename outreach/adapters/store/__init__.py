@@ -217,9 +217,12 @@ def _sqlite_file(path: Path, create: bool) -> bool:
         for folder in path.parents:
             if folder.exists() and not folder.is_dir():
                 raise UserError(f"store {path} cannot be made: {folder} is not a folder")
-        if not path.exists() and not create:
-            return False
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.stat()  # a symlink loop says so here
+        except FileNotFoundError:
+            if not create:
+                return False
+            path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"store {path} cannot be used: {exc.strerror}; {_CHECK_ACCESS}") from None
     return True
