@@ -76,6 +76,17 @@ def assert_nowhere(forms: list[str], *texts: str) -> None:
         assert not found, f"{found} in {text[:2000]}"
 
 
+def notes_workspace(root: Path, channels: dict, contacts: list[dict] = CONTACTS) -> Path:
+    """A birthday note, due at DUE for each contact, through these channels."""
+    return make_workspace(
+        root,
+        config={"channels": channels},
+        contacts=contacts,
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+
+
 @pytest.fixture
 def sendgrid() -> Iterator[FakeSendGrid]:
     with FakeSendGrid(api_key=KEY) as fake:
@@ -85,13 +96,7 @@ def sendgrid() -> Iterator[FakeSendGrid]:
 def test_an_api_key_echoed_by_the_provider_is_stored_and_shown_nowhere(
     tmp_path: Path, sendgrid: FakeSendGrid
 ) -> None:
-    root = make_workspace(
-        tmp_path / "ws",
-        config={"channels": sendgrid_channels(sendgrid.url)},
-        contacts=CONTACTS,
-        rules={"notes.yaml": BIRTHDAY_RULE},
-        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
-    )
+    root = notes_workspace(tmp_path / "ws", sendgrid_channels(sendgrid.url))
     sendgrid.script(Echo(400), Echo(500), Echo(401))  # dead, failed, and the channel paused
     env = {"SENDGRID_API_KEY": KEY}
     printed = shown(root, env)
@@ -123,13 +128,7 @@ def test_smtp_credentials_echoed_by_the_server_are_stored_and_shown_nowhere(
     try:
         email = {"host": "127.0.0.1", "port": controller.port,
                  "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"}  # fmt: skip
-        root = make_workspace(
-            tmp_path / "ws",
-            config={"channels": {"email": email}},
-            contacts=CONTACTS,
-            rules={"notes.yaml": BIRTHDAY_RULE},
-            templates={"birthday.j2": BIRTHDAY_TEMPLATE},
-        )
+        root = notes_workspace(tmp_path / "ws", {"email": email})
         printed = shown(root, {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD})
     finally:
         controller.stop()
@@ -140,13 +139,7 @@ def test_smtp_credentials_echoed_by_the_server_are_stored_and_shown_nowhere(
 def test_what_an_older_outreach_stored_is_shown_without_its_secrets(
     tmp_path: Path, sendgrid: FakeSendGrid
 ) -> None:
-    root = make_workspace(
-        tmp_path / "ws",
-        config={"channels": sendgrid_channels(sendgrid.url)},
-        contacts=CONTACTS[:2],
-        rules={"notes.yaml": BIRTHDAY_RULE},
-        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
-    )
+    root = notes_workspace(tmp_path / "ws", sendgrid_channels(sendgrid.url), CONTACTS[:2])
     env = {"SENDGRID_API_KEY": KEY}
     assert run_cli("run", "--workspace", root, "--now", DUE, env=env).exit_code == 0
     echo = f"SendGrid 400: Authorization: Bearer {KEY} ({quote(KEY, safe='')})"
@@ -163,7 +156,7 @@ def test_what_an_older_outreach_stored_is_shown_without_its_secrets(
 def test_a_daemon_tick_that_fails_stores_its_error_without_secrets(
     tmp_path: Path, sendgrid: FakeSendGrid
 ) -> None:
-    root = make_workspace(tmp_path / "ws", config={"channels": sendgrid_channels(sendgrid.url)})
+    root = notes_workspace(tmp_path / "ws", sendgrid_channels(sendgrid.url), [])
     env = {"SENDGRID_API_KEY": KEY}
     runtime = Runtime.start(root, env)
 
