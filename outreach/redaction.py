@@ -2,7 +2,7 @@
 take, replaced wherever text leaves a channel, enters a log line or is shown.
 
     redact = Redactor.of(["pa55word"], encoded=["\\0anna\\0pa55word"])
-    redact("535 refused pa55word (AHVzZXIAcGE1NXdvcmQ=)")  ->  "535 refused [redacted] ([redacted])"
+    redact("535 refused pa55word (AGFubmEAcGE1NXdvcmQ=)")  ->  "535 refused [redacted] ([redacted])"
 
 The forms of a secret: the value itself, URL-encoded (wholly or in part), JSON-escaped, and
 base64 (standard and URL-safe, with and without padding); of what carries a secret whole, as
