@@ -5,9 +5,11 @@ Exit codes: 0 ok, 1 a problem in the user's files or data, 2 wrong usage.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,10 +17,11 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy.exc import OperationalError
+from rich.text import Text
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from outreach import __version__
-from outreach.adapters.store import Store
+from outreach.adapters.store import Store, advice
 from outreach.adapters.store.outbox import ATTENTION_STATUSES, OutboxRow
 from outreach.clock import fixed_clock, parse_now, system_clock
 from outreach.core.explaining import explain
@@ -29,6 +32,7 @@ from outreach.core.timing import zone
 from outreach.errors import OutreachError, UsageError, UserError
 from outreach.history_reports import (
     changes_lines,
+    redacted,
     row_json,
     rows_table,
     run_json,
@@ -44,7 +48,7 @@ from outreach.reports import (
     print_mentions,
     summary,
 )
-from outreach.services.channels import ChannelSet
+from outreach.services.channels import ChannelSet, redactor
 from outreach.services.init import create_workspace
 from outreach.services.preview import preview as plan_preview
 from outreach.services.queue import Change, approve, listed, reject, retry, waiting_keys
@@ -55,6 +59,7 @@ from outreach.services.workspace import (
     load_workspace,
     reading_order,
 )
+from outreach.terminal import cell, visible, visible_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_PROBLEMS = 20
@@ -67,11 +72,13 @@ class OutreachCommand(click.Command):
         try:
             return super().invoke(ctx)
         except UsageError as exc:
-            raise click.UsageError(str(exc), ctx) from None
+            raise click.UsageError(visible(str(exc)), ctx) from None
         except OutreachError as exc:
-            raise click.ClickException(str(exc)) from None
-        except OperationalError as exc:  # a store that is locked, gone, or unreachable
-            raise click.ClickException(f"store: {exc.orig}; try again") from None
+            raise click.ClickException(visible(str(exc))) from None
+        except IntegrityError:
+            raise  # a bug, not a store to fix
+        except DatabaseError as exc:  # a store locked, gone, unreachable or damaged
+            raise click.ClickException(visible(f"store: {exc.orig}; {advice(exc)}")) from None
 
 
 class Outreach(click.Group):
@@ -127,8 +134,7 @@ def _now(workspace: Workspace, text: str | None) -> datetime:
 
 def _report_problems(problems: Sequence[Problem], limit: int | None = SHOWN_PROBLEMS) -> None:
     shown = problems if limit is None else problems[:limit]
-    for found in shown:
-        click.echo(str(found), err=True)
+    _echo_lines(map(str, shown), err=True)
     if limit is not None and len(problems) > limit:
         click.echo(f"... and {len(problems) - limit} more: run `outreach validate`", err=True)
 
@@ -141,6 +147,16 @@ def _finish(workspace: Workspace) -> None:
 
 def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 140, soft_wrap=False)
+
+
+def _echo_lines(lines: Iterable[str], err: bool = False) -> None:
+    """Lines that quote data (names, cells, errors) as they are safe to show on a terminal."""
+    for line in lines:
+        click.echo(visible(line), err=err)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(visible_json(json.dumps(value, ensure_ascii=False, indent=2, default=str)))
 
 
 @cli.command()
@@ -213,25 +229,31 @@ def preview(
     decisions = plan_preview(loaded, moment, days, rule_id, contact_id)
     _report_problems(loaded.problems)
     if fmt == "json":
-        _emit(decisions_json(decisions) + "\n", out)
+        _emit(visible_json(decisions_json(decisions)) + "\n", out)
     elif fmt == "html":
         title = f"outreach preview — {loaded.root.resolve().name}"
         _emit(decisions_html(decisions, title, moment, days), out)
     elif out is not None:
-        console = Console(file=out.open("w", encoding="utf-8"), width=160, no_color=True)
-        decisions_table(decisions, console)
+        table = io.StringIO()
+        decisions_table(decisions, Console(file=table, width=160, no_color=True))
+        _emit(table.getvalue(), out)
     else:
         decisions_table(decisions, _console())
     if out is not None:
-        click.echo(f"wrote {summary(decisions)} to {out}", err=True)
+        _echo_lines([f"wrote {summary(decisions)} to {out}"], err=True)
     _finish(loaded)
 
 
 def _emit(text: str, out: Path | None) -> None:
     if out is None:
-        click.echo(text, nl=False)
-    else:
+        click.echo(visible(text, lines=True), nl=False)
+        return
+    try:
         out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(
+            f"--out {out}: cannot write it ({exc.strerror}); pick another file"
+        ) from None
 
 
 @cli.command(name="explain")
@@ -255,7 +277,7 @@ def explain_command(
     moment = _now(loaded, now)
     found = explain(loaded.engine, loaded.data, contact_id, moment, rule_id)
     if fmt == "json":
-        click.echo(json.dumps([_explanation_json(e) for e in found], ensure_ascii=False, indent=2))
+        _echo_json([_explanation_json(e) for e in found])
     else:
         _print_explanations(loaded, contact_id, moment, found)
     _finish(loaded)
@@ -278,17 +300,18 @@ def _print_explanations(loaded: Workspace, contact_id: str, moment: datetime, fo
     tz = contact.timezone or f"{loaded.config.timezone} (workspace default)"
     locale = contact.locale or f"{loaded.config.locale} (workspace default)"
     console = _console()
+    now = moment.isoformat(timespec="minutes")
     console.print(
-        f"[bold]{contact.name}[/] ({contact_id}) · {tz} · {locale} · now "
-        f"{moment.isoformat(timespec='minutes')}",
-        highlight=False,
+        Text.assemble(
+            cell(contact.name, "bold"), cell(f" ({contact_id}) · {tz} · {locale} · now {now}")
+        )
     )
-    marks = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]·[/]"}
+    marks = {True: ("✓", "green"), False: ("✗", "red"), None: ("·", "dim")}
     for item in found:
-        verdict = "[green]fires[/]" if item.fires else "[dim]does not fire[/]"
-        console.print(f"\n[bold]{item.rule_id}[/]: {verdict}", highlight=False)
+        verdict = ("fires", "green") if item.fires else ("does not fire", "dim")
+        console.print(Text.assemble("\n", cell(item.rule_id, "bold"), ": ", verdict))
         for step in item.steps:
-            console.print(f"  {marks[step.ok]} {step.text}", highlight=False, markup=True)
+            console.print(Text.assemble("  ", marks[step.ok], " ", cell(step.text)))
 
 
 @cli.group(cls=Outreach)
@@ -358,7 +381,7 @@ def mentions(
     found = mentions_in_file(loaded, path, feed_file is not None, language)
     rows = [mention_json(m) for m in found]
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _echo_json(rows)
     else:
         print_mentions(rows, _console())
     _finish(loaded)
@@ -396,8 +419,6 @@ def init(directory: Path, force: bool) -> None:
 
 
 def _channels(loaded: Workspace) -> ChannelSet:
-    import os
-
     return ChannelSet(loaded.config, loaded.root, os.environ)
 
 
@@ -456,12 +477,12 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
     store = open_lasting(loaded.config.store, loaded.root, new_store)
     assert store is not None
     clock = fixed_clock(moment) if moment else system_clock
-    report = run_once(loaded, store, _channels(loaded), clock)
-    if fmt == "json":
-        click.echo(json.dumps(run_json(report), ensure_ascii=False, indent=2))
+    channels = _channels(loaded)
+    report = run_once(loaded, store, channels, clock)
+    if fmt == "json":  # redacted again: a channel pause an older outreach stored is shown
+        _echo_json(channels.redact.tree(run_json(report)))
     else:
-        for line in run_lines(report):
-            click.echo(line)
+        _echo_lines(map(channels.redact, run_lines(report)))
     if loaded.errors or report.needs_operator or report.errors:
         sys.exit(1)
 
@@ -486,7 +507,7 @@ def queue_list(
     store = _store(workspace)
     chosen = list(statuses) or list(ATTENTION_STATUSES)
     rows = listed(store, chosen, rule=rule_id) if store else []
-    _print_rows(rows, fmt, "outbox: " + ", ".join(chosen))
+    _print_rows(rows, fmt, "outbox: " + ", ".join(chosen), workspace)
 
 
 @queue.command(name="approve")
@@ -505,7 +526,7 @@ def queue_approve(
     store = _require_store(workspace)
     chosen = waiting_keys(store, rule_id) if every else list(keys)
     if every and not chosen:
-        click.echo("nothing waits for approval" + (f" for {rule_id}" if rule_id else ""))
+        _echo_lines(["nothing waits for approval" + (f" for {rule_id}" if rule_id else "")])
         return
     _report_changes(approve(store, chosen, system_clock()))
 
@@ -527,8 +548,7 @@ def queue_retry(keys: tuple[str, ...], workspace: str | None) -> None:
 
 
 def _report_changes(changes: list[Change]) -> None:
-    for line in changes_lines(changes):
-        click.echo(line)
+    _echo_lines(changes_lines(changes))
     if not all(c.done for c in changes):
         sys.exit(1)
 
@@ -551,16 +571,18 @@ def history(
     """Everything in the outbox: what was sent, when, through what, with its status."""
     store = _store(workspace)
     rows = listed(store, list(statuses) or None, contact_id, rule_id) if store else []
-    _print_rows(rows, fmt, "history")
+    _print_rows(rows, fmt, "history", workspace)
 
 
-def _print_rows(rows: Sequence[OutboxRow], fmt: str, title: str) -> None:
+def _print_rows(rows: Sequence[OutboxRow], fmt: str, title: str, workspace: str | None) -> None:
+    secrets = redactor(load_config(find_root(workspace), []), os.environ)
+    rows = [redacted(row, secrets) for row in rows]  # as an older outreach may have stored them
     if fmt == "json":
-        click.echo(json.dumps([row_json(r) for r in rows], ensure_ascii=False, indent=2))
+        _echo_json([row_json(r) for r in rows])
     elif rows:
         rows_table(rows, _console(), title)
     else:
-        click.echo(f"{title}: nothing", err=True)
+        _echo_lines([f"{title}: nothing"], err=True)
 
 
 @cli.command(name="send-test")
@@ -583,7 +605,7 @@ def send_test_command(
     occasion = decision.send_at.isoformat(timespec="minutes")
     if delivery.outcome != "sent":
         raise UserError(f"the test did not go: {delivery.error}")
-    click.echo(f"sent to {to}: {decision.rule_id} for {contact_id} (occasion at {occasion})")
+    _echo_lines([f"sent to {to}: {decision.rule_id} for {contact_id} (occasion at {occasion})"])
 
 
 # --- the store's schema --------------------------------------------------------------------
@@ -673,8 +695,6 @@ def daemon(
     new_store: bool,
 ) -> None:
     """Run until stopped: poll feeds, plan, dispatch; reload on edits. One per SQLite store."""
-    import os
-
     from outreach import logs
     from outreach.daemon import Schedule, exit_on_signals
     from outreach.daemon import main as run_daemon
@@ -702,12 +722,12 @@ def status_command(workspace: str | None, fmt: str) -> None:
     from outreach.services.status import status
 
     loaded = _open(workspace, news=True)
-    found = status(loaded, system_clock())
+    secrets = redactor(loaded.config, os.environ)  # in what an older outreach stored
+    found = secrets.tree(status(loaded, system_clock()))
     if fmt == "json":
-        click.echo(json.dumps(found, ensure_ascii=False, indent=2, default=str))
+        _echo_json(found)
     else:
-        for line in status_lines(found):
-            click.echo(line)
+        _echo_lines(status_lines(found))
 
 
 def main() -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.redaction import Redactor
 from outreach.services.dispatch import RunReport
 from outreach.services.queue import Change
+from outreach.terminal import cell
 
 STATUS_STYLE = {
     "needs_approval": "yellow",
@@ -49,19 +52,21 @@ def row_json(row: OutboxRow) -> dict[str, Any]:
     }
 
 
+def redacted(row: OutboxRow, redact: Redactor) -> OutboxRow:
+    """The row without the secrets an older outreach may have stored with it."""
+    error = redact(row.last_error) if row.last_error else row.last_error
+    return replace(row, last_error=error, payload=redact.tree(row.payload))
+
+
 def rows_table(rows: Sequence[OutboxRow], console: Console, title: str) -> None:
-    table = Table(header_style="bold", title=title, title_justify="left")
+    table = Table(header_style="bold", title=cell(title), title_justify="left")
     for column in ("send at (UTC)", "status", "rule", "contact", "action", "what", "key"):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
             row.send_at.strftime("%Y-%m-%d %H:%M"),
-            f"[{STATUS_STYLE.get(row.status, '')}]{row.status}[/]",
-            row.rule_id,
-            row.contact_id,
-            row.action,
-            _what(row),
-            row.key,
+            cell(row.status, STATUS_STYLE.get(row.status, "")),
+            *map(cell, (row.rule_id, row.contact_id, row.action, _what(row), row.key)),
         )
     console.print(table)
 

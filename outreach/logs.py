@@ -1,7 +1,9 @@
 """Logging for the daemon: readable lines by default, one JSON object per line on request.
 
 Messages carry facts as `extra={"fields": {...}}` (a key, a channel, a count); never a message
-body or a secret at INFO."""
+body or a secret at INFO. Whatever a line holds, the secrets `hide` was told of are redacted
+from it (message, fields and traceback alike), and a text line shows control characters as
+escapes: a line is one line, and a client's name cannot recolour the operator's terminal."""
 
 from __future__ import annotations
 
@@ -10,6 +12,17 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from outreach.redaction import Redactor
+from outreach.terminal import visible, visible_json
+
+_hidden = Redactor()
+
+
+def hide(secrets: Redactor) -> None:
+    """Redact these secrets, too, from every line logged from now on."""
+    global _hidden
+    _hidden = _hidden | secrets
 
 
 class JsonLines(logging.Formatter):
@@ -23,17 +36,29 @@ class JsonLines(logging.Formatter):
         }
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        as_json = json.loads(json.dumps(entry, default=str))  # anything else as its text
+        return visible_json(json.dumps(_hidden.tree(as_json), ensure_ascii=False))
 
 
 class Lines(logging.Formatter):
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S")
+        super().__init__(datefmt="%Y-%m-%d %H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
         fields = getattr(record, "fields", {})
-        return line + "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
+        said = record.getMessage() + "".join(
+            f" {k}={v}" for k, v in fields.items() if v is not None
+        )
+        line = f"{self.formatTime(record, self.datefmt)} {record.levelname:<7} {_shown(said)}"
+        if record.exc_info:
+            line += "\n" + _shown(self.formatException(record.exc_info), lines=True)
+        if record.stack_info:
+            line += "\n" + _shown(self.formatStack(record.stack_info), lines=True)
+        return line
+
+
+def _shown(text: str, lines: bool = False) -> str:
+    return visible(_hidden(text), lines)
 
 
 def setup(form: str = "text", level: str = "INFO") -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from outreach.core.model import Decision, Mention, Status
+from outreach.terminal import cell
 
 STATUS_STYLE = {
     Status.PLANNED: "green",
@@ -59,11 +60,11 @@ def decisions_table(decisions: Sequence[Decision], console: Console) -> None:
             what = f"{d.details.get('item')}" + (f" — {what}" if what else "")
         table.add_row(
             d.send_at.strftime("%Y-%m-%d %H:%M %z"),
-            d.rule_id,
-            d.contact_id,
+            cell(d.rule_id),
+            cell(d.contact_id),
             d.action,
-            f"[{style}]{d.status.value}[/]",
-            what or "",
+            cell(d.status.value, style),
+            cell(what),
         )
     console.print(table)
     console.print(summary(decisions))
@@ -164,10 +165,10 @@ def print_mentions(rows: Sequence[dict[str, Any]], console: Console) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
-            row["company"],
+            cell(row["company"]),
             f"{row['confidence']:.2f}",
-            row["title"] or row["entry"],
-            row["sentence"],
+            cell(row["title"] or row["entry"]),
+            cell(row["sentence"]),
         )
     console.print(table)
     console.print(f"{len(rows)} mentions")
@@ -181,12 +182,12 @@ def print_feed_reports(reports: Sequence[Any], console: Console, dry_run: bool) 
         style = {"fetched": "green", "not_modified": "dim", "error": "bold red"}[r.status]
         named = ", ".join(sorted({m.company_id for m in r.mentions}))
         table.add_row(
-            r.url,
-            f"[{style}]{r.status}[/]",
+            cell(r.url),
+            cell(r.status, style),
             str(r.entries),
             str(r.new),
-            f"{len(r.mentions)}" + (f" ({named})" if named else ""),
-            r.error or r.warning or "",
+            cell(f"{len(r.mentions)}" + (f" ({named})" if named else "")),
+            cell(r.error or r.warning),
         )
     console.print(table)
     found = sum(len(r.mentions) for r in reports)

@@ -8,11 +8,13 @@
 
 Every body is validated against SendGrid's own OpenAPI spec (when the file is present, with
 `custom_args` patched to what the real API takes) plus a few rules the schema cannot express.
-Scripted replies (`Reply`, `Drop`, `Stall`) simulate rate limits, 5xx, dead connections, timeouts.
+Scripted replies (`Reply`, `Drop`, `Stall`) simulate rate limits, 5xx, dead connections, timeouts;
+`Echo` a gateway whose error quotes our credentials back.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jsonschema.protocols import Validator  # type: ignore[import-untyped]
 from jsonschema.validators import validator_for  # type: ignore[import-untyped]
@@ -104,6 +107,19 @@ class Stall:
     """Read the request, sleep, then answer normally."""
 
     seconds: float
+
+
+@dataclass(frozen=True)
+class Echo:
+    """Answer `status` with an errors body that quotes the request's Authorization header, as
+    debugging gateways do: as sent, URL-encoded and base64-encoded."""
+
+    status: int
+
+    def reply(self, headers: dict[str, str]) -> Reply:
+        sent = headers.get("Authorization", "")
+        echoed = f"refused {sent!r} ({quote(sent)}, {base64.b64encode(sent.encode()).decode()})"
+        return Reply(self.status, body=_errors((None, echoed)))
 
 
 @dataclass(frozen=True)
@@ -202,7 +218,7 @@ class FakeSendGrid:
         self.accepted: list[Json] = []
         self.requests: list[RecordedRequest] = []
         self.spec_errors: list[str] = []
-        self._script: deque[Reply | Drop | Stall] = deque()
+        self._script: deque[Reply | Drop | Stall | Echo] = deque()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
@@ -227,7 +243,7 @@ class FakeSendGrid:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def script(self, *replies: Reply | Drop | Stall) -> None:
+    def script(self, *replies: Reply | Drop | Stall | Echo) -> None:
         """Queue replies, consumed one per mail-send request before normal behaviour resumes."""
         with self._lock:
             self._script.extend(replies)
@@ -252,13 +268,15 @@ class FakeSendGrid:
             self._accept(body)
         if isinstance(step, Drop):
             return self._finish(RecordedRequest(method, path, headers, body, None), None)
-        if isinstance(step, Reply):
+        if isinstance(step, Echo):
+            answer = step.reply(headers)
+        elif isinstance(step, Reply):
             answer = self._scripted(step, body)
         else:
             answer = self._normal(method, path, headers, body, valid_json)
         return self._finish(RecordedRequest(method, path, headers, body, answer.status), answer)
 
-    def _next_step(self) -> Reply | Drop | Stall | None:
+    def _next_step(self) -> Reply | Drop | Stall | Echo | None:
         with self._lock:
             return self._script.popleft() if self._script else None
 

@@ -1,12 +1,17 @@
 """Which adapter serves each channel of a workspace, built on first use from `outreach.yaml`
-and the environment (secrets are read from the variables the config names, nowhere else)."""
+and the environment (secrets are read from the variables the config names, nowhere else).
+
+Every adapter is wrapped so that what it answers never carries a secret: a provider's error
+that echoes our credentials is redacted before it reaches the outbox, a log or a report."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from outreach.adapters.channels import Channel
+from outreach.adapters.channels import Channel, Confirming
+from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import (
     Config,
     FileChannel,
@@ -16,6 +21,10 @@ from outreach.core.config import (
     WebhookChannel,
     WebhookSettings,
 )
+from outreach.core.delivery import Delivery
+from outreach.redaction import Redactor
+
+log = logging.getLogger(__name__)
 
 CHANNELS = ("email", "gifts", "tasks", "webhook")
 DEFAULT_TIMEOUT = 10.0  # seconds, for channels without their own (a file)
@@ -36,13 +45,16 @@ class ChannelSet:
         self.config = config
         self.root = root
         self.environ = environ
-        self.built: dict[str, Channel | Unusable] = dict(overrides or {})
+        self.redact = redactor(config, environ)
+        self.built: dict[str, Channel | Unusable] = {
+            name: Redacted(channel, self.redact) for name, channel in (overrides or {}).items()
+        }
 
     def get(self, name: str) -> Channel:
         """The channel's adapter; raises Unusable, with the reason, when there is none."""
         if name not in self.built:
             try:
-                self.built[name] = self._build(name)
+                self.built[name] = Redacted(self._build(name), self.redact)
             except Unusable as exc:
                 self.built[name] = exc
         found = self.built[name]
@@ -102,3 +114,51 @@ class ChannelSet:
         if any(c.isspace() for c in value.strip()) or not value.isprintable():
             raise Unusable(f"{variable} holds spaces or line breaks; set it again")
         return value.strip()
+
+
+def redactor(config: Config, environ: Mapping[str, str]) -> Redactor:
+    """What must never be stored or printed: the values of the variables `outreach.yaml`
+    names for secrets (a username is not one: it only counts with its password)."""
+
+    def value(variable: str | None) -> str:
+        return environ.get(variable or "", "").strip()
+
+    channels, email = config.channels, config.channels.email
+    sinks = [channels.gifts, channels.tasks, channels.webhook]
+    secrets = [value(getattr(sink, "secret_env", None)) for sink in sinks]
+    carriers: list[str] = []  # how a secret travels, base64-encoded whole
+    if isinstance(email, SendGridChannel) and (key := value(email.api_key_env)):
+        secrets.append(key)
+        carriers.append(f"Bearer {key}")
+    elif isinstance(email, SmtpChannel) and (password := value(email.password_env)):
+        user = value(email.username_env)
+        secrets.append(password)
+        plain = [f"\0{user}\0{password}", f"{user}\0{user}\0{password}"]  # SMTP AUTH PLAIN
+        carriers += [*plain, f"{user}:{password}"]  # and HTTP Basic
+    return Redactor.of(secrets, carriers)
+
+
+class Redacted:
+    """A channel whose answers carry no secret; like every channel, it never raises."""
+
+    def __init__(self, channel: Channel, redact: Redactor) -> None:
+        self.channel = channel
+        self.redact = redact
+
+    def send(self, row: OutboxRow) -> Delivery:
+        try:
+            delivery = self.channel.send(row)
+        except Exception as exc:
+            log.exception("the %s channel failed on %s", row.channel, row.key)
+            delivery = unexpected(exc, row.channel)
+        return self.redact.delivery(delivery)
+
+    def confirm(self, row: OutboxRow) -> bool | None:
+        """Did this row arrive? None when the channel cannot tell."""
+        return self.channel.confirm(row) if isinstance(self.channel, Confirming) else None
+
+
+def unexpected(exc: Exception, channel: str) -> Delivery:
+    """A surprise inside an adapter: worth another try."""
+    error = f"unexpected {type(exc).__name__} in the {channel} channel: {exc}"
+    return Delivery("retry", error=" ".join(error.split()))

@@ -34,7 +34,7 @@ from outreach.core.model import Dataset, Decision, Status
 from outreach.core.policies import Hold, hold_at_send_time
 from outreach.core.timing import QuietHours
 from outreach.logs import fields
-from outreach.services.channels import CHANNELS, ChannelSet, Unusable
+from outreach.services.channels import CHANNELS, ChannelSet, Unusable, unexpected
 from outreach.services.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -312,8 +312,7 @@ def send_within(
             answers.append(channel.send(row))
         except Exception as exc:
             log.exception("the %s channel failed on %s", row.channel, row.key)
-            error = f"unexpected {type(exc).__name__} in the {row.channel} channel: {exc}"
-            answers.append(Delivery("retry", error=" ".join(error.split())))
+            answers.append(unexpected(exc, row.channel))
 
     worker = threading.Thread(target=attempt, name=f"send {row.key}", daemon=True)
     worker.start()

@@ -28,7 +28,7 @@ from outreach.adapters.store.identity import open_lasting
 from outreach.clock import Clock, system_clock
 from outreach.core.model import with_mentions
 from outreach.errors import StoreLost, UserError, WorkspaceError
-from outreach.logs import fields
+from outreach.logs import fields, hide
 from outreach.services.channels import ChannelSet
 from outreach.services.dispatch import (
     Dispatcher,
@@ -67,7 +67,7 @@ class Runtime:
     lost: str | None = None  # why the store cannot be used any more: the daemon stops
 
     def __post_init__(self) -> None:
-        self.channels = ChannelSet(self.workspace.config, self.root, self.environ)
+        self._use_channels(self.workspace)
         self.stamp = self.stamp or files_stamp(self.root, self.workspace)
 
     @classmethod
@@ -150,8 +150,13 @@ class Runtime:
             self._note_renames(candidate)
             log.info("workspace reloaded", extra=fields(rules=len(candidate.engine.rules)))
         self.workspace = candidate
-        self.channels = ChannelSet(candidate.config, self.root, self.environ)
+        self._use_channels(candidate)
         return True
+
+    def _use_channels(self, workspace: Workspace) -> None:
+        """Channels as `workspace` configures them; their secrets never reach a log line."""
+        self.channels = ChannelSet(workspace.config, self.root, self.environ)
+        hide(self.channels.redact)
 
     def _config_broken(self, problem: str) -> bool:
         reason = f"outreach.yaml has errors ({problem}); nothing is sent until it is fixed"
@@ -263,7 +268,7 @@ class Runtime:
             self.stop.set()
             return
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = self.channels.redact(f"{type(exc).__name__}: {exc}")
             log.exception("%s failed", job)
         seconds = time.monotonic() - began
         try:

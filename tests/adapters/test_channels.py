@@ -4,7 +4,6 @@ localhost answering 250, 451 and 550."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
-from helpers import outbox_row
+from helpers import free_port, outbox_row
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.files import FileChannel
@@ -40,12 +39,6 @@ class Recorder:
         if self.drop_after_data:  # took the message, then the line went dead
             server.transport.close()
         return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

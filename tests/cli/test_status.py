@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import urllib.request
 from pathlib import Path
 
-from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, run_cli
+from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, free_port, make_workspace, run_cli
 
 from outreach import logs
 from outreach.metrics import Metrics
@@ -41,12 +40,6 @@ def test_status_after_a_run_shows_the_outbox_and_what_comes_next(tmp_path: Path)
     assert found["paused"] == {} and found["feeds"] == []
     text = run_cli("status", "--workspace", ws).stdout
     assert "outbox: 1 failed" in text
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_metrics_are_served_for_prometheus() -> None:

@@ -4,6 +4,7 @@ the catch-up window), stopped with SIGTERM, restarted, and edited under it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -13,9 +14,10 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from fake_sendgrid import FakeSendGrid
+from fake_sendgrid import Echo, FakeSendGrid
 from helpers import csv_text, make_workspace, run_cli, sendgrid_channels
 
 MOMENT = datetime.now(UTC) - timedelta(minutes=5)  # the occasions' send time: just passed
@@ -225,3 +227,21 @@ def test_a_send_goes_at_its_minute_not_at_the_next_planning_tick(
     late_by = datetime.now(UTC) - soon
     assert daemon.stop() == 0
     assert late_by < timedelta(seconds=20)
+
+
+def test_a_provider_echoing_the_api_key_never_puts_it_in_the_log(tmp_path: Path) -> None:
+    key = "SG.d43mon/s3cret+key"
+    with FakeSendGrid(api_key=key) as server:
+        server.script(Echo(400), Echo(500))  # dead, and failed: tried again later
+        people = [person(1, "a"), person(2, "a")]
+        root = workspace(
+            tmp_path / "ws", server, {"notes.yaml": "rules:\n" + rule("a", "a")}, people
+        )
+        daemon = Daemon(root, server)
+        wait_for(lambda: sorted(statuses(root).values()) == ["dead", "failed"])
+        assert daemon.stop() == 0
+    logged = daemon.log.read_text()
+    assert "SendGrid 400: refused" in logged and "Bearer [redacted]" in logged
+    encoded = base64.b64encode(key.encode()).decode()
+    for form in (key, quote(key, safe=""), quote(key), encoded, encoded.rstrip("=")):
+        assert form not in logged

@@ -23,6 +23,7 @@ from outreach.adapters.channels.addressing import mailbox, one_line, recipient
 from outreach.adapters.channels.waiting import retry_after
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SendGridChannel as SendGridSettings
+from outreach.redaction import bounded
 
 # The client logs request headers, the API key among them, at DEBUG: never let it.
 logging.getLogger("python_http_client").setLevel(logging.INFO)
@@ -103,4 +104,4 @@ def _errors(body: bytes | str | None) -> str:
         )
     except (ValueError, AttributeError):
         said = ""
-    return said or one_line(text)[:300] or "no details"
+    return said or bounded(one_line(text), 300) or "no details"

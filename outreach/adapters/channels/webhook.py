@@ -24,6 +24,7 @@ from outreach.adapters.channels.files import sink_record
 from outreach.adapters.channels.waiting import retry_after
 from outreach.adapters.feeds.addresses import NoHost, Refused, guarded_transport
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.redaction import bounded
 
 RETRIED_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 
@@ -85,7 +86,7 @@ def _answer(response: httpx.Response, url: str, shared: bool) -> Delivery:
     status = response.status_code
     if 200 <= status < 300:
         return Delivery("sent", provider_id=response.headers.get("X-Request-Id") or str(status))
-    error = f"webhook {_host(url)} answered {status}: {one_line(response.text)[:200]}"
+    error = f"webhook {_host(url)} answered {status}: {bounded(one_line(response.text), 200)}"
     if status in (401, 403) and shared:  # the sink refuses us: every row would fail alike
         return Delivery("paused", error=error)
     if status in RETRIED_STATUSES:

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import SingletonThreadPool
 
 from outreach.adapters.feeds.messages import feed_key
@@ -39,6 +39,7 @@ from outreach.core.model import FeedEntry, Mention
 from outreach.errors import StoreError, StoreLost, UserError
 
 BUSY_TIMEOUT_MS = 30_000
+_CHECK_ACCESS = "check that this user may read and write it and its folder"
 SCHEMA_LOCK = 0x6F7575  # PostgreSQL advisory lock: one process creates or upgrades at a time
 IN_MEMORY = (
     "store: '{url}' is an in-memory database: what it records is forgotten when the command "
@@ -106,10 +107,8 @@ class Store:
         not even an empty database). In-memory SQLite only with `memory_ok` (dry runs)."""
         parsed = _parsed(url, root, memory_ok)
         file = _sqlite_file(parsed)
-        if file is not None:
-            if not create and not file.exists():
-                return None
-            file.parent.mkdir(parents=True, exist_ok=True)
+        if file is not None and not _file_ready(file, create):
+            return None
         engine = _engine(parsed)
         with _schema_step(engine, parsed) as connection:
             revision = migrations.current(connection)
@@ -126,7 +125,7 @@ class Store:
         upgrading it with `upgrade`; None when a SQLite store does not exist yet."""
         parsed = _parsed(url, root, memory_ok=False)
         file = _sqlite_file(parsed)
-        if file is not None and not file.exists():
+        if file is not None and not _file_ready(file, create=False):
             return None
         engine = _engine(parsed)
         try:
@@ -322,8 +321,46 @@ def _schema_step(engine: Engine, url: URL) -> Iterator[Connection]:
                 if engine.dialect.name == "postgresql":
                     connection.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
                 yield connection
-    except OperationalError as exc:
-        raise UserError(f"store: cannot open {url.render_as_string()}: {exc.orig}") from None
+    except DatabaseError as exc:
+        where = _sqlite_file(url) or url.render_as_string()  # a password shown as ***
+        raise UserError(f"store {where} cannot be used: {exc.orig}; {advice(exc)}") from None
+
+
+def _file_ready(path: Path, create: bool) -> bool:
+    """Whether the store's file is there (its folder made, with `create`); UserError when a
+    file could never be there."""
+    try:
+        if path.is_dir():
+            raise UserError(f"store {path} is a folder: name a file in `store:` in outreach.yaml")
+        for folder in path.parents:
+            if folder.exists() and not folder.is_dir():
+                raise UserError(f"store {path} cannot be made: {folder} is not a folder")
+        try:
+            path.stat()  # a symlink loop says so here
+        except FileNotFoundError:
+            if not create:
+                return False
+            path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"store {path} cannot be used: {exc.strerror}; {_CHECK_ACCESS}") from None
+    return True
+
+
+def advice(exc: DatabaseError) -> str:
+    """What to do about a store that fails."""
+    said = str(exc.orig)
+    if "locked" in said:
+        return "another outreach is writing to it; try again"
+    if not isinstance(exc.orig, sqlite3.Error):
+        return "check that the database is reachable and `store:` in outreach.yaml names it"
+    if isinstance(exc, OperationalError) and any(
+        trouble in said for trouble in ("unable to open", "readonly", "I/O")
+    ):
+        return _CHECK_ACCESS
+    return (
+        "it is not an outreach store, or it is damaged: restore it from a backup, "
+        "or point `store:` in outreach.yaml at another file"
+    )
 
 
 def _outdated(url: URL, revision: str) -> str:
