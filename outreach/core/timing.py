@@ -62,9 +62,11 @@ def zone(name: str) -> ZoneInfo:
     A name with the right city under another region ('Europe/Reykjavik') resolves to the
     zone of that city ('Atlantic/Reykjavik'); callers compare `.key` to warn about it.
     """
+    if len(name) > 100:  # IANA names are short; a long one is no file name the OS takes
+        raise ValueError(f"'{name[:40]}...' is not a time zone; use an IANA name")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         pass
     same_city = _zones_by_city().get(name.rsplit("/", 1)[-1].lower(), [])
     if len(same_city) == 1:

@@ -121,7 +121,7 @@ def test_what_clients_and_feeds_wrote_is_printed_as_written_and_never_controls_t
     assert "Ada [/x] [bold]\\x1b[2J" in printed[f"explain c-[/x] --now {DUE}"]
     mentions = printed[f"mentions --feed {FEED}"]
     assert "[/x]" in mentions and "\\u202eevil" in mentions, mentions
-    assert "news [bold].xml" in printed["feeds scan"]
+    assert "[bold].xml" in printed["feeds scan"], "a feed named with markup, shown as named"
 
 
 def test_a_table_written_with_out_is_as_safe_as_one_printed(
