@@ -361,7 +361,7 @@ def schema(of_config: bool) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Write even if the folder already has a workspace.")
+@click.option("--force", is_flag=True, help="Replace the starter's files where they already exist.")
 def init(directory: Path, force: bool) -> None:
     """Write a starter workspace into DIRECTORY."""
     written = create_workspace(directory, force)
@@ -387,7 +387,7 @@ def _store(workspace_dir: str | None, create: bool = False) -> Store | None:
     root = find_root(workspace_dir)
     problems: list[Problem] = []
     config = load_config(root, problems)
-    return Store.open(config.store, root, create=create)
+    return Store.open(config.store, root, create=create, outside_workspace=config.outside_workspace)
 
 
 def _require_store(workspace_dir: str | None) -> Store:
@@ -418,7 +418,9 @@ def run(workspace: str | None, now: str | None, fmt: str) -> None:
             "--now is in the future: run would send today what is due then; "
             "use `outreach preview --now` to look ahead"
         )
-    store = Store.open(loaded.config.store, loaded.root)
+    store = Store.open(
+        loaded.config.store, loaded.root, outside_workspace=loaded.config.outside_workspace
+    )
     assert store is not None
     clock = fixed_clock(moment) if moment else system_clock
     report = run_once(loaded, store, _channels(loaded), clock)

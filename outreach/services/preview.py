@@ -45,7 +45,12 @@ def preview(
 
 def _history(workspace: Workspace) -> tuple[History, dict[str, str]]:
     try:
-        store = Store.open(workspace.config.store, workspace.root, create=False)
+        store = Store.open(
+            workspace.config.store,
+            workspace.root,
+            create=False,
+            outside_workspace=workspace.config.outside_workspace,
+        )
     except UserError as exc:  # a dry run still plans, without what the store knows
         workspace.problems.append(
             warning("outreach.yaml", None, None, f"{exc}; planned as if nothing was sent yet")

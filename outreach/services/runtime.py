@@ -72,7 +72,9 @@ class Runtime:
     def start(cls, root: Path, environ: Mapping[str, str], clock: Clock = system_clock) -> Runtime:
         workspace = load_workspace(root)
         log_problems(workspace)
-        store = Store.open(workspace.config.store, root)
+        store = Store.open(
+            workspace.config.store, root, outside_workspace=workspace.config.outside_workspace
+        )
         assert store is not None
         return cls(root, environ, workspace, store, clock)
 

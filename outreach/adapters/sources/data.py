@@ -16,7 +16,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from pydantic import Field, ValidationError
 
-from outreach.adapters.sources.csvfile import CsvFile, Row, cell
+from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, Row, cell
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
 from outreach.core.model import EMPTY, Birthday, Company, Contact, Purchase
@@ -83,8 +83,10 @@ def parse_locale(text: str) -> str:
     return text
 
 
-def load_contacts(path: Path, shown_as: str) -> tuple[dict[str, Contact], list[Problem]]:
-    source = CsvFile(path, shown_as)
+def load_contacts(
+    path: Path, shown_as: str, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[dict[str, Contact], list[Problem]]:
+    source = CsvFile(path, shown_as, max_bytes)
     contacts: dict[str, Contact] = {}
     problems: list[Problem] = []
     for row in source.rows():
@@ -209,9 +211,9 @@ def check_references(
 
 
 def load_purchases(
-    path: Path, shown_as: str, contacts: dict[str, Contact]
+    path: Path, shown_as: str, contacts: dict[str, Contact], max_bytes: int = MAX_FILE_BYTES
 ) -> tuple[list[Purchase], list[Problem]]:
-    source = CsvFile(path, shown_as)
+    source = CsvFile(path, shown_as, max_bytes)
     purchases: list[Purchase] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -316,8 +318,10 @@ def _amount(text: str) -> Decimal:
     return value
 
 
-def load_suppressions(path: Path, shown_as: str) -> tuple[set[str], list[Problem]]:
-    source = CsvFile(path, shown_as)
+def load_suppressions(
+    path: Path, shown_as: str, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[set[str], list[Problem]]:
+    source = CsvFile(path, shown_as, max_bytes)
     emails: set[str] = set()
     problems: list[Problem] = []
     for row in source.rows():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from sqlalchemy import Engine, create_engine, event, insert, inspect, select, up
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from outreach.adapters.sources.files import Boundary, Refused
 from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, metadata
 from outreach.core.model import FeedEntry, Mention
 from outreach.errors import UserError
@@ -33,18 +34,30 @@ from outreach.errors import UserError
 BUSY_TIMEOUT_MS = 30_000
 
 
-def database_url(url: str, root: Path) -> str:
-    """The store URL with a relative SQLite path made relative to the workspace."""
+def database_url(url: str, root: Path, outside_workspace: Sequence[str] = ()) -> str:
+    """The store URL with a relative SQLite path made relative to the workspace. A SQLite file
+    (or the journal files beside it) outside the workspace is refused, even through a symbolic
+    link, unless it is in a folder `outside_workspace` allows."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise UserError(f"store: '{url}' is not a database URL ({exc})") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database or "")
-        if not path.is_absolute():
-            path = root / path
+        path = root / (parsed.database or "")
+        try:
+            path = _confined(path, Boundary.of(root, outside_workspace))
+        except Refused as exc:
+            raise UserError(f"store: {path}: {exc}") from None
         return str(parsed.set(database=str(path)))
     return url
+
+
+def _confined(path: Path, boundary: Boundary) -> Path:
+    """The database file with symlinks resolved, the files SQLite keeps beside it included."""
+    found = boundary.confine(path)
+    for suffix in ("-journal", "-wal", "-shm"):
+        boundary.confine(found.with_name(found.name + suffix))
+    return found
 
 
 class Store:
@@ -52,10 +65,13 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, root: Path, create: bool = True) -> Store | None:
+    def open(
+        cls, url: str, root: Path, create: bool = True, outside_workspace: Sequence[str] = ()
+    ) -> Store | None:
         """The store at `url`; with `create=False`, None when a SQLite file does not exist yet
-        (a dry run writes nothing, not even an empty database)."""
-        full = database_url(url, root)
+        (a dry run writes nothing, not even an empty database). `outside_workspace`: the
+        folders outreach.yaml allows outside the workspace."""
+        full = database_url(url, root, outside_workspace)
         parsed = make_url(full)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             path = Path(parsed.database)
