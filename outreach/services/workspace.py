@@ -157,7 +157,7 @@ def _reading_order(found: Problem) -> tuple[str, int, int]:
 def load_config(root: Path, problems: list[Problem]) -> Config:
     shown_as = shown(root / CONFIG_FILE)
     try:  # outreach.yaml itself says which folders outside may be used: it must be inside
-        path = Boundary.of(root).confine(root / CONFIG_FILE)
+        path = Boundary.of(root).confine(root / CONFIG_FILE, "copy it into the workspace folder")
     except Refused as exc:
         raise WorkspaceError(f"{shown_as}: {exc}") from None
     document = load_yaml_file(path, shown_as, max_bytes=MAX_CONFIG_BYTES)
@@ -307,7 +307,7 @@ def data_file(
     try:
         confined = boundary.confine(path)
     except Refused as exc:
-        problems.append(problem(shown(path), None, None, f"{exc} (data.{what} in outreach.yaml)"))
+        problems.append(problem(shown(path), None, None, str(exc)))
         return None
     if confined.exists():
         return confined

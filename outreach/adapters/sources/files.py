@@ -38,6 +38,11 @@ _KINDS = {
 }
 
 
+_ALLOW = (
+    "move it into the workspace, or list its folder under `outside_workspace:` in outreach.yaml"
+)
+
+
 class Refused(ValueError):
     """A file outreach will not read or write; the message says why and what to do."""
 
@@ -56,18 +61,15 @@ class Boundary:
         base = root.resolve()
         return cls(base, tuple(_resolved(base / Path(f).expanduser()) for f in outside_workspace))
 
-    def confine(self, path: Path) -> Path:
+    def confine(self, path: Path, advice: str = _ALLOW) -> Path:
         """`path` with symlinks resolved; Refused when it leads outside the workspace and
-        every allowed folder."""
+        every allowed folder (the message ends with `advice`)."""
         written = Path(os.path.normpath(path.expanduser().absolute()))
         target = _resolved(written)
         if any(target.is_relative_to(folder) for folder in (self.root, *self.allowed)):
             return target
         link = target != _resolved(written.parent) / written.name
-        raise Refused(
-            f"{f'leads to {target}, ' if link else ''}outside the workspace; move it into the "
-            "workspace, or list its folder under `outside_workspace:` in outreach.yaml"
-        )
+        raise Refused(f"{f'leads to {target}, ' if link else ''}outside the workspace; {advice}")
 
 
 def _resolved(path: Path) -> Path:

@@ -1,0 +1,221 @@
+"""Hostile files in a workspace: a FIFO, a link to /dev/zero, to /proc/self/environ or out of
+the workspace, a folder named like a file, a file over its size cap — as a rule file, a
+template, each data file, a feed file and outreach.yaml. Each is one located error, read
+without hanging (commands run in a subprocess with a timeout) and without leaking a secret
+from the environment; the rest of the workspace is still planned."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, NOW, csv_text, make_workspace
+
+SECRET = "sg-7f3e-not-for-anyone"
+ENV = {"SENDGRID_API_KEY": SECRET, "SMTP_PASSWORD": SECRET}
+CONTACTS = [
+    {"id": "c-1", "first_name": "Ada", "email": "ada@example.test", "birthday": "1985-06-10"},
+]
+PURCHASE = {"id": "p-1", "contact_id": "c-1", "date": "2026-01-02", "amount": "10"}
+
+# What a sound file holds in each place, so that a link leading out of the workspace to one
+# would be read and used if it were followed.
+SOUND = {
+    "rules/extra.yaml": BIRTHDAY_RULE.replace("birthday-note", "outside-note"),
+    "templates/extra.j2": BIRTHDAY_TEMPLATE,
+    "data/contacts.csv": csv_text(CONTACTS),
+    "data/purchases.csv": csv_text([PURCHASE]),
+    "data/suppressions.csv": "email\nsomeone@example.test\n",
+    "data/companies.yaml": "companies:\n  - {id: acme, name: Acme}\n",
+    "data/feeds.yaml": "feeds: []\n",
+}
+# One byte over each cap: rules 1 MB, templates 512 kB, CSV data files data.max_file_mb (1 MiB
+# here), companies 50 MB, feeds.yaml and outreach.yaml 2 MB, feed files network.max_feed_mb.
+OVER_CAP = {
+    "rules/extra.yaml": 1_000_001,
+    "templates/extra.j2": 512_001,
+    "data/contacts.csv": 1024 * 1024 + 1,
+    "data/purchases.csv": 1024 * 1024 + 1,
+    "data/suppressions.csv": 1024 * 1024 + 1,
+    "data/companies.yaml": 50_000_001,
+    "data/feeds.yaml": 2_000_001,
+    "outreach.yaml": 2_000_001,
+    "data/news.xml": 10 * 1024 * 1024 + 1,
+}
+
+
+def _fifo(path: Path, outside: Path, over_cap: int) -> None:
+    os.mkfifo(path)
+
+
+def _dev_zero(path: Path, outside: Path, over_cap: int) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _environ(path: Path, outside: Path, over_cap: int) -> None:
+    path.symlink_to("/proc/self/environ")
+
+
+def _outside(path: Path, outside: Path, over_cap: int) -> None:
+    path.symlink_to(outside)
+
+
+def _folder(path: Path, outside: Path, over_cap: int) -> None:
+    path.mkdir()
+    (path / "inside").write_text("x", encoding="utf-8")
+
+
+def _too_large(path: Path, outside: Path, over_cap: int) -> None:
+    with path.open("wb") as handle:
+        handle.truncate(over_cap)  # sparse: its size says it all, nothing need be read
+
+
+HOSTILE: dict[str, tuple[Callable[[Path, Path, int], None], str]] = {
+    "fifo": (_fifo, "not a regular file (a FIFO)"),
+    "dev-zero": (_dev_zero, "leads to /dev/zero, outside the workspace"),
+    "environ": (_environ, "outside the workspace"),
+    "outside": (_outside, "outside the workspace; move it into the workspace"),
+    "folder": (_folder, "not a regular file (a folder)"),
+    "too-large": (_too_large, "over the limit of"),
+}
+
+
+def _workspace(root: Path) -> Path:
+    return make_workspace(
+        root / "ws",
+        config={"data": {"max_file_mb": 1}},
+        contacts=CONTACTS,
+        purchases=[PURCHASE],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+
+
+def _plant(ws: Path, place: str, kind: str) -> None:
+    """Put a hostile file of `kind` at `place`; a sound copy of what belongs there waits
+    outside the workspace."""
+    outside = ws.parent / f"outside-{Path(place).name}"
+    outside.write_text(SOUND.get(place, ""), encoding="utf-8")
+    target = ws / place
+    if target.exists() or target.is_symlink():
+        target.unlink()
+    HOSTILE[kind][0](target, outside, OVER_CAP[place])
+
+
+def outreach(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in its own process, bounded: a hang fails the test, never the suite."""
+    env = {**os.environ, **ENV}
+    env.pop("OUTREACH_WORKSPACE", None)
+    command = [sys.executable, "-m", "outreach", *args, "--workspace", str(ws)]
+    try:
+        return subprocess.run(
+            command, cwd=ws, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`outreach {' '.join(args)}` hung")
+
+
+def _refused(done: subprocess.CompletedProcess[str], place: str, expected: str) -> None:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith(f"{place}:")]
+    assert any(expected in line for line in lines), done.stderr
+    assert SECRET not in done.stdout + done.stderr
+
+
+PLACES = [
+    "rules/extra.yaml",
+    "templates/extra.j2",
+    "data/purchases.csv",
+    "data/suppressions.csv",
+    "data/companies.yaml",
+    "data/feeds.yaml",
+]
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+@pytest.mark.parametrize("place", PLACES)
+def test_a_hostile_file_is_one_located_error_and_the_rest_is_planned(
+    tmp_path: Path, place: str, kind: str
+) -> None:
+    ws = _workspace(tmp_path)
+    _plant(ws, place, kind)
+
+    done = outreach(ws, "preview", "--now", NOW, "--days", "30", "--format", "json")
+
+    _refused(done, place, HOSTILE[kind][1])
+    plan = json.loads(done.stdout)
+    assert [(d["rule"], d["contact"], d["status"]) for d in plan] == [
+        ("birthday-note", "c-1", "planned")
+    ]
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_a_hostile_contacts_file_is_a_located_error_not_a_hang(tmp_path: Path, kind: str) -> None:
+    ws = _workspace(tmp_path)
+    _plant(ws, "data/contacts.csv", kind)
+
+    done = outreach(ws, "validate")
+
+    _refused(done, "data/contacts.csv", HOSTILE[kind][1])
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_a_hostile_outreach_yaml_is_refused_with_its_reason(tmp_path: Path, kind: str) -> None:
+    ws = _workspace(tmp_path)
+    (ws.parent / "outside-outreach.yaml").write_bytes((ws / "outreach.yaml").read_bytes())
+    _plant(ws, "outreach.yaml", kind)
+
+    done = outreach(ws, "validate")
+
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("Error: outreach.yaml: ")
+    assert HOSTILE[kind][1].split(";")[0] in line
+    assert SECRET not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_a_hostile_feed_file_is_that_feeds_error(tmp_path: Path, kind: str) -> None:
+    ws = _workspace(tmp_path)
+    feeds = "feeds:\n  - {url: data/news.xml}\n  - {url: data/sound.xml}\n"
+    (ws / "data/feeds.yaml").write_text(feeds, encoding="utf-8")
+    rss = "<rss version='2.0'><channel><title>t</title></channel></rss>"
+    (ws / "data/sound.xml").write_text(rss, encoding="utf-8")
+    _plant(ws, "data/news.xml", kind)
+
+    done = outreach(ws, "feeds", "scan", "--dry-run")
+
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    said = " ".join((done.stdout + done.stderr).split())
+    assert HOSTILE[kind][1] in said  # at feeds.yaml's line, or as the feed's error
+    assert "data/sound.xml │ fetched" in said
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_a_template_linked_to_the_environment_leaks_nothing_anywhere(tmp_path: Path) -> None:
+    """The template a task rule writes is a link to /proc/self/environ: neither the preview,
+    the sink the task would be written to, nor the store may hold the secret."""
+    task_rule = (
+        "rules:\n  - id: note-task\n    trigger: {birthday: {}}\n"
+        "    action: {task: {template: leak}}\n    schedule: {late_by_at_most: 30d}\n"
+    )
+    ws = _workspace(tmp_path)
+    (ws / "rules/tasks.yaml").write_text(task_rule, encoding="utf-8")
+    (ws / "templates/leak.j2").symlink_to("/proc/self/environ")
+
+    previewed = outreach(ws, "preview", "--now", NOW, "--days", "30", "--format", "json")
+    ran = outreach(ws, "run", "--now", "2026-06-10T12:00:00+00:00")
+
+    _refused(previewed, "templates/leak.j2", "outside the workspace")
+    _refused(ran, "templates/leak.j2", "outside the workspace")
+    written = [p.read_bytes() for p in ws.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert written, "the run wrote its store"
+    assert not any(SECRET.encode() in content for content in written)
