@@ -34,14 +34,14 @@ SOUND = {
     "data/companies.yaml": "companies:\n  - {id: acme, name: Acme}\n",
     "data/feeds.yaml": "feeds: []\n",
 }
-# One byte over each cap: rules 1 MB, templates 512 kB, CSV data files data.max_file_mb (1 MiB
-# here), companies 50 MB, feeds.yaml and outreach.yaml 2 MB, feed files network.max_feed_mb.
+# One byte over each cap: rules 1 MB, templates 512 kB, CSV data files data.max_file_mb (1 GiB),
+# companies 50 MB, feeds.yaml and outreach.yaml 2 MB, feed files network.max_feed_mb (10 MiB).
 OVER_CAP = {
     "rules/extra.yaml": 1_000_001,
     "templates/extra.j2": 512_001,
-    "data/contacts.csv": 1024 * 1024 + 1,
-    "data/purchases.csv": 1024 * 1024 + 1,
-    "data/suppressions.csv": 1024 * 1024 + 1,
+    "data/contacts.csv": 1024**3 + 1,
+    "data/purchases.csv": 1024**3 + 1,
+    "data/suppressions.csv": 1024**3 + 1,
     "data/companies.yaml": 50_000_001,
     "data/feeds.yaml": 2_000_001,
     "outreach.yaml": 2_000_001,
@@ -88,7 +88,6 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path, int], None], str]] = {
 def _workspace(root: Path) -> Path:
     return make_workspace(
         root / "ws",
-        config={"data": {"max_file_mb": 1}},
         contacts=CONTACTS,
         purchases=[PURCHASE],
         rules={"notes.yaml": BIRTHDAY_RULE},
