@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, NOW, csv_text, make_workspace
+from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, NOW, csv_text, make_workspace, run_cli
 
 SECRET = "sg-7f3e-not-for-anyone"
 ENV = {"SENDGRID_API_KEY": SECRET, "SMTP_PASSWORD": SECRET}
@@ -218,3 +219,42 @@ def test_a_template_linked_to_the_environment_leaks_nothing_anywhere(tmp_path: P
     written = [p.read_bytes() for p in ws.rglob("*") if p.is_file() and not p.is_symlink()]
     assert written, "the run wrote its store"
     assert not any(SECRET.encode() in content for content in written)
+
+
+# --- YAML no parser survives: a located problem for that file --------------------------------
+
+HOSTILE_YAML = {
+    "5000-digit-int": ("x: " + "9" * 5_000, "too large a number"),
+    "huge-float": ("x: 1.0e999", "too large a number"),
+    "bad-date": ("x: 2026-02-30", "is not a valid date"),
+    "deep-list": ("x: " + "[" * 10_000 + "]" * 10_000, "nest"),
+    "deep-alias": ("x: &a " + "[" * 500 + "]" * 500 + "\ny: *a", "nested more than"),
+    "tagged-bool": ("x: !!bool perhaps", "is not a valid true or false"),
+}
+YAML_FILES = {
+    "rules/extra.yaml": "rules:\n  - id: extra\n    {}\n",
+    "data/companies.yaml": "companies:\n  - id: acme\n    name: Acme\n    extra:\n      {}\n",
+    "data/feeds.yaml": "feeds:\n  - url: https://news.example/rss\n    {}\n",
+    "outreach.yaml": "timezone: UTC\n{}\n",
+}
+
+
+@pytest.mark.parametrize("value", HOSTILE_YAML)
+@pytest.mark.parametrize("place", YAML_FILES)
+def test_a_yaml_value_no_parser_survives_is_located(tmp_path: Path, place: str, value: str) -> None:
+    ws = _workspace(tmp_path)
+    text, says = HOSTILE_YAML[value]
+    indent = " " * (6 if "companies" in place else 4 if place != "outreach.yaml" else 0)
+    body = text.replace("\n", "\n" + indent)
+    (ws / place).write_text(YAML_FILES[place].format(body), encoding="utf-8")
+
+    result = run_cli(
+        "preview", "--workspace", ws, "--now", NOW, "--days", "30", "--format", "json", cwd=ws
+    )
+
+    assert result.exit_code == 1, result.stderr
+    located = rf"(Error: )?{re.escape(place)}:\d+:\d+: .*{re.escape(says)}"
+    assert any(re.match(located, line) for line in result.stderr.splitlines()), result.stderr
+    if place != "outreach.yaml":  # the rest of the workspace is still planned
+        plan = json.loads(result.stdout)
+        assert [(d["rule"], d["status"]) for d in plan] == [("birthday-note", "planned")]
