@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +24,13 @@ ENV = {"SENDGRID_API_KEY": SECRET, "SMTP_PASSWORD": SECRET}
 CONTACTS = [
     {"id": "c-1", "first_name": "Ada", "email": "ada@example.test", "birthday": "1985-06-10"},
 ]
-PURCHASE = {"id": "p-1", "contact_id": "c-1", "date": "2026-01-02", "amount": "10"}
+PURCHASE = {
+    "id": "p-1",
+    "contact_id": "c-1",
+    "date": "2026-01-02",
+    "amount": "10",
+    "currency": "EUR",
+}
 
 # What a sound file holds in each place, so that a link leading out of the workspace to one
 # would be read and used if it were followed.
@@ -258,3 +266,41 @@ def test_a_yaml_value_no_parser_survives_is_located(tmp_path: Path, place: str, 
     if place != "outreach.yaml":  # the rest of the workspace is still planned
         plan = json.loads(result.stdout)
         assert [(d["rule"], d["status"]) for d in plan] == [("birthday-note", "planned")]
+
+
+def test_the_daemon_starts_watches_and_stops_beside_hostile_files(tmp_path: Path) -> None:
+    """A FIFO rule file and template and a link to /dev/zero: the daemon logs each, keeps
+    watching (an edit is taken) and stops on SIGTERM."""
+    ws = _workspace(tmp_path)
+    _plant(ws, "rules/extra.yaml", "fifo")
+    _plant(ws, "templates/extra.j2", "fifo")
+    (ws / "templates/zero.j2").symlink_to("/dev/zero")
+    env = {**os.environ, **ENV}
+    env.pop("OUTREACH_WORKSPACE", None)
+    log = tmp_path / "daemon.log"
+    command = [sys.executable, "-m", "outreach", "daemon", "--workspace", str(ws)]
+    command += ["--watch-every", "0.5", "--log-format", "json"]
+    with log.open("w") as out:
+        daemon = subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ws)
+    try:
+        _wait_for(lambda: "daemon started" in log.read_text(encoding="utf-8"))
+        (ws / "rules/notes.yaml").write_text(BIRTHDAY_RULE.replace("09:00", "10:00"))
+        _wait_for(lambda: "reloaded" in log.read_text(encoding="utf-8"))
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    said = log.read_text(encoding="utf-8")
+    assert "rules/extra.yaml: not a regular file (a FIFO)" in said
+    assert "templates/extra.j2: cannot use template: not a regular file (a FIFO)" in said
+    assert "Traceback" not in said and SECRET not in said
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 40) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting")
+        time.sleep(0.2)
