@@ -142,9 +142,10 @@ class Config(Strict):
     )
     outside_workspace: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
-        description="folders outside the workspace that outreach may read data from and write "
-        "its store and sink files to (absolute, or relative to the workspace); nothing else "
-        "outside it is read or written, not even through a symbolic link",
+        description="folders outside the workspace that outreach may read files from (data "
+        "files, links from rules/ or templates/) and write its SQLite store and file sinks to "
+        "(absolute, or relative to the workspace); nothing else outside it is read or written, "
+        "not even through a symbolic link",
     )
 
     def channel_configured(self, channel: str) -> bool:

@@ -138,6 +138,7 @@ def test_config_schema() -> None:
     assert result.exit_code == 0
     document = json.loads(result.stdout)
     assert {"timezone", "locale", "data", "channels", "policies"} <= set(document["properties"])
+    assert "outside the workspace" in document["properties"]["outside_workspace"]["description"]
 
 
 def _demo_rule_files() -> list[Path]:
