@@ -55,6 +55,7 @@ OVER_CAP = {
     "data/feeds.yaml": 2_000_001,
     "outreach.yaml": 2_000_001,
     "data/news.xml": 10 * 1024 * 1024 + 1,
+    "article.txt": 10 * 1024 * 1024 + 1,
 }
 
 
@@ -227,6 +228,42 @@ def test_a_template_linked_to_the_environment_leaks_nothing_anywhere(tmp_path: P
     written = [p.read_bytes() for p in ws.rglob("*") if p.is_file() and not p.is_symlink()]
     assert written, "the run wrote its store"
     assert not any(SECRET.encode() in content for content in written)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_data_outside_the_workspace_is_read_only_from_an_allowed_folder(
+    tmp_path: Path, allowed: bool
+) -> None:
+    ws = _workspace(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (ws / "data/contacts.csv").rename(shared / "contacts.csv")
+    config = (ws / "outreach.yaml").read_text(encoding="utf-8")
+    config = config.replace("data/contacts.csv", str(shared / "contacts.csv"))
+    config += "outside_workspace: [../shared]\n" if allowed else ""
+    (ws / "outreach.yaml").write_text(config, encoding="utf-8")
+
+    done = outreach(ws, "preview", "--now", NOW, "--days", "30", "--format", "json")
+
+    if allowed:
+        assert done.returncode == 0, done.stderr
+        assert [d["contact"] for d in json.loads(done.stdout)] == ["c-1"]
+    else:
+        _refused(done, str(shared / "contacts.csv"), "outside the workspace")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
+@pytest.mark.parametrize("option", ["--text", "--feed"])
+def test_mentions_of_a_file_that_is_no_file_is_an_error_not_a_hang(
+    tmp_path: Path, kind: str, option: str
+) -> None:
+    ws = _workspace(tmp_path)
+    _plant(ws, "article.txt", kind)
+
+    done = outreach(ws, "mentions", option, str(ws / "article.txt"))
+
+    assert done.returncode in (1, 2), done.stderr  # 2: click itself refuses a folder
+    assert "Traceback" not in done.stderr, done.stderr
 
 
 # --- YAML no parser survives: a located problem for that file --------------------------------
