@@ -346,7 +346,7 @@ def load_templates(root: Path, config: Config, problems: list[Problem]) -> Templ
         try:
             source = read_text(boundary.confine(path), MAX_TEMPLATE_BYTES, "split it into parts")
         except (Refused, OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else exc
+            reason = (exc.strerror or exc) if isinstance(exc, OSError) else exc
             problems.append(problem(shown(path), None, None, f"cannot use template: {reason}"))
             continue
         name, locale = parse_template_filename(filename)

@@ -68,8 +68,8 @@ class Boundary:
         target = _resolved(written)
         if any(target.is_relative_to(folder) for folder in (self.root, *self.allowed)):
             return target
-        link = target != _resolved(written.parent) / written.name
-        raise Refused(f"{f'leads to {target}, ' if link else ''}outside the workspace; {advice}")
+        where = f"leads to {target}, " if target != written else ""
+        raise Refused(f"{where}outside the workspace; {advice}")
 
 
 def _resolved(path: Path) -> Path:
