@@ -114,8 +114,7 @@ def parse_yaml(text: str, shown_as: str) -> YamlDocument:
     except _TooLarge:
         return _failed(shown_as, 1, 1, f"more than {MAX_NODES} values (alias bomb?)")
     except _BadValue as exc:
-        hint = "; write it in quotes if it is text" if "nested" not in str(exc) else ""
-        return _failed(shown_as, exc.mark.line + 1, exc.mark.column + 1, f"{exc}{hint}")
+        return _failed(shown_as, exc.mark.line + 1, exc.mark.column + 1, str(exc))
     except RecursionError:  # the pure-Python parser, without libyaml's own depth limit
         return _failed(shown_as, None, None, f"nested more than {MAX_DEPTH} levels deep")
     finally:
@@ -142,6 +141,9 @@ _KINDS = {
     "tag:yaml.org,2002:bool": "true or false",
     "tag:yaml.org,2002:timestamp": "date",
 }
+
+
+_QUOTE = "; write it in quotes if it is text"
 
 
 def _excerpt(value: object) -> str:
@@ -175,16 +177,17 @@ class _Builder:
         """A plain value; one PyYAML cannot turn into its type (a date 2020-13-45, a number
         of 5,000 digits, a float beyond the largest) is a located problem, not a traceback."""
         kind = _KINDS.get(node.tag, "value")
+        too_large = f"{_excerpt(node.value)} is too large a number{_QUOTE}"
         if kind.endswith("number") and len(node.value) > MAX_NUMBER_LENGTH:
-            raise _BadValue(node, f"{_excerpt(node.value)} is too large a number")
+            raise _BadValue(node, too_large)
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:
             raise
         except Exception as exc:  # PyYAML's constructors raise ValueError, KeyError, ...
-            raise _BadValue(node, f"{_excerpt(node.value)} is not a valid {kind}") from exc
+            raise _BadValue(node, f"{_excerpt(node.value)} is not a valid {kind}{_QUOTE}") from exc
         if isinstance(value, float) and not math.isfinite(value):
-            raise _BadValue(node, f"{_excerpt(node.value)} is too large a number")
+            raise _BadValue(node, too_large)
         return value
 
     def _item(self, node: yaml.Node, loc: Loc, key_mark: yaml.Mark | None) -> Any:
