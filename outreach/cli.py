@@ -404,7 +404,7 @@ def schema(of_config: bool) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Write even if the folder already has a workspace.")
+@click.option("--force", is_flag=True, help="Replace the starter's files where they already exist.")
 def init(directory: Path, force: bool) -> None:
     """Write a starter workspace into DIRECTORY."""
     written = create_workspace(directory, force)
@@ -428,7 +428,7 @@ def _store(workspace_dir: str | None, create: bool = False) -> Store | None:
     root = find_root(workspace_dir)
     problems: list[Problem] = []
     config = load_config(root, problems)
-    return Store.open(config.store, root, create=create)
+    return Store.of(config, root, create=create)
 
 
 def _require_store(workspace_dir: str | None) -> Store:
@@ -436,7 +436,7 @@ def _require_store(workspace_dir: str | None) -> Store:
     from outreach.adapters.store.identity import open_lasting
 
     root = find_root(workspace_dir)
-    store = open_lasting(load_config(root, []).store, root, create=False)
+    store = open_lasting(load_config(root, []), root, create=False)
     if store is None:
         raise UserError("nothing recorded yet: the store does not exist (run `outreach run`)")
     return store
@@ -474,7 +474,7 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
             "--now is in the future: run would send today what is due then; "
             "use `outreach preview --now` to look ahead"
         )
-    store = open_lasting(loaded.config.store, loaded.root, new_store)
+    store = open_lasting(loaded.config, loaded.root, new_store)
     assert store is not None
     clock = fixed_clock(moment) if moment else system_clock
     channels = _channels(loaded)
@@ -623,8 +623,9 @@ def db_status(workspace: str | None) -> None:
     from outreach.adapters.store import migrations, shown_url
 
     root = find_root(workspace)
-    url = load_config(root, []).store
-    found = Store.schema(url, root)
+    config = load_config(root, [])
+    url = config.store
+    found = Store.schema(url, root, outside_workspace=config.outside_workspace)
     head, shown = migrations.head(), shown_url(url)
     if found is None or found[0] is None:
         click.echo(f"store {shown}: not made yet; it is made at schema {head} on first use")
@@ -646,8 +647,9 @@ def db_upgrade(workspace: str | None) -> None:
     from outreach.adapters.store import shown_url
 
     root = find_root(workspace)
-    url = load_config(root, []).store
-    found = Store.schema(url, root, upgrade=True)
+    config = load_config(root, [])
+    url = config.store
+    found = Store.schema(url, root, upgrade=True, outside_workspace=config.outside_workspace)
     if found is None:
         click.echo(f"store {shown_url(url)}: not made yet; nothing to upgrade")
         return

@@ -25,6 +25,9 @@ class DataFiles(Strict):
     purchases: str | None = "data/purchases.csv"
     feeds: str | None = "data/feeds.yaml"
     suppressions: str | None = None
+    max_file_mb: float = Field(
+        1024, gt=0, le=1_000_000, description="largest CSV data file read, in MB"
+    )
 
 
 class SendGridChannel(Strict):
@@ -136,6 +139,13 @@ class Config(Strict):
     mentions: Mentions = Mentions()
     owners: dict[str, OwnerProfile] = Field(
         default_factory=dict, description="account managers by email: name, title, phone"
+    )
+    outside_workspace: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="folders outside the workspace that outreach may read files from (data "
+        "files, links from rules/ or templates/) and write its SQLite store and file sinks to "
+        "(absolute, or relative to the workspace); nothing else outside it is read or written, "
+        "not even through a symbolic link",
     )
 
     def channel_configured(self, channel: str) -> bool:

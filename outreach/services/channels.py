@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from outreach.adapters.channels import Channel, Confirming
+from outreach.adapters.sources.files import Boundary, Refused
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import (
     Config,
@@ -75,7 +76,7 @@ class ChannelSet:
                 return self._sendgrid(channels.email)
             return self._smtp(channels.email)
         if name in ("gifts", "tasks") and getattr(channels, name) is not None:
-            return self._sink(getattr(channels, name))
+            return self._sink(name, getattr(channels, name))
         if name == "webhook":
             return self._webhook(channels.webhook or WebhookSettings())
         raise Unusable(f"no channels.{name} in outreach.yaml")
@@ -92,12 +93,16 @@ class ChannelSet:
         password = self._secret(settings.password_env) if settings.password_env else None
         return Adapter(settings, username, password)
 
-    def _sink(self, settings: SinkChannel) -> Channel:
+    def _sink(self, name: str, settings: SinkChannel) -> Channel:
         if isinstance(settings, FileChannel):
             from outreach.adapters.channels.files import FileChannel as Adapter
 
-            path = Path(settings.path).expanduser()
-            return Adapter(path if path.is_absolute() else self.root / path)
+            within = Boundary.of(self.root, self.config.outside_workspace)
+            try:
+                path = within.confine(self.root / Path(settings.path).expanduser())
+            except Refused as exc:
+                raise Unusable(f"channels.{name}.path: {settings.path}: {exc}") from None
+            return Adapter(path, within)
         return self._webhook(settings)
 
     def _webhook(self, settings: WebhookChannel | WebhookSettings) -> Channel:

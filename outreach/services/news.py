@@ -31,13 +31,14 @@ from outreach.adapters.feeds import (
 )
 from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.mentions import MentionFinder
+from outreach.adapters.sources.files import Refused, read_bytes
 from outreach.adapters.store import Store
 from outreach.adapters.store.identity import open_lasting
 from outreach.core.config import Config
 from outreach.core.model import FeedEntry, Mention
 from outreach.core.problems import Problem
 from outreach.errors import UserError
-from outreach.services.workspace import Workspace, shown
+from outreach.services.workspace import Workspace, data_file, shown
 
 
 @dataclass
@@ -52,11 +53,14 @@ class FeedReport:
 
 
 def feed_sources(workspace: Workspace) -> tuple[list[FeedSource], list[Problem]]:
-    relative = workspace.config.data.feeds
-    if not relative or not (workspace.root / relative).is_file():
+    """The feeds feeds.yaml lists; none when it is missing or refused (`validate` says why)."""
+    relative, within = workspace.config.data.feeds, workspace.boundary
+    if not relative:
         return [], []
-    path = workspace.root / relative
-    return load_feed_sources(path, shown(path), workspace.root)
+    path = data_file(within, workspace.root, relative, "feeds", [], optional=True)
+    if path is None:
+        return [], []
+    return load_feed_sources(path, shown(workspace.root / relative), within)
 
 
 def fetch_policy(config: Config) -> FetchPolicy:
@@ -66,6 +70,7 @@ def fetch_policy(config: Config) -> FetchPolicy:
         read_timeout=min(15.0, network.timeout),
         max_bytes=int(network.max_feed_mb * 1024 * 1024),
         allow_private=network.allow_private,
+        outside_workspace=tuple(config.outside_workspace),
     )
 
 
@@ -111,9 +116,9 @@ def scan_feeds(
     sources = [s for s in sources if urls is None or s.url in urls]
     config, root = workspace.config, workspace.root
     store = (
-        Store.open(config.store, root, create=False, memory_ok=True)
+        Store.of(config, root, create=False, memory_ok=True)
         if dry_run
-        else open_lasting(config.store, root)
+        else open_lasting(config, root)
     )
     finder = finder_for(workspace)
     reports = []
@@ -203,7 +208,7 @@ def _unseen(
 def mentions_for_planning(workspace: Workspace) -> list[Mention]:
     """Stored mentions, plus those in the workspace's own feed files (read now, not stored:
     a dry run writes nothing)."""
-    store = Store.open(workspace.config.store, workspace.root, create=False, memory_ok=True)
+    store = Store.of(workspace.config, workspace.root, create=False, memory_ok=True)
     found = store.mentions() if store else []
     sources, _ = feed_sources(workspace)
     local = [s for s in sources if not is_http_url(s.url)]
@@ -230,9 +235,10 @@ def mentions_in_file(
     finder = finder_for(workspace)
     default = (language or workspace.config.locale).split("-")[0]
     limit = fetch_policy(workspace.config).max_bytes
-    if path.stat().st_size > limit:
-        raise UserError(f"{path} is larger than {limit // 1_000_000} MB (network.max_feed_mb)")
-    content = path.read_bytes()
+    try:  # a file named on the command line: any folder, but never a FIFO, never unbounded
+        content = read_bytes(path.resolve(), limit, "raise network.max_feed_mb in outreach.yaml")
+    except Refused as exc:
+        raise UserError(f"{path}: {exc}") from None
     if is_feed:
         parsed = parse_feed(content, str(path), default)
         keyed = [(entry, normalise_link(entry.link)) for entry in parsed.entries]

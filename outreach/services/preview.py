@@ -45,7 +45,7 @@ def preview(
 
 def _history(workspace: Workspace) -> tuple[History, dict[str, str]]:
     try:
-        store = Store.open(workspace.config.store, workspace.root, create=False, memory_ok=True)
+        store = Store.of(workspace.config, workspace.root, create=False, memory_ok=True)
     except UserError as exc:  # a dry run still plans, without what the store knows
         workspace.problems.append(
             warning("outreach.yaml", None, None, f"{exc}; planned as if nothing was sent yet")

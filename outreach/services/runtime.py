@@ -80,7 +80,7 @@ class Runtime:
     ) -> Runtime:
         workspace = load_workspace(root)
         log_problems(workspace)
-        store = open_lasting(workspace.config.store, root, new_store)
+        store = open_lasting(workspace.config, root, new_store)
         assert store is not None
         return cls(root, environ, workspace, store, clock)
 

@@ -19,7 +19,7 @@ NEXT = 10
 
 
 def status(workspace: Workspace, now: datetime) -> dict[str, Any]:
-    store = Store.open(workspace.config.store, workspace.root, create=False)
+    store = Store.of(workspace.config, workspace.root, create=False)
     report: dict[str, Any] = {"now": now.isoformat(timespec="seconds"), "store": bool(store)}
     if store is not None:
         with store.engine.connect() as connection:

@@ -22,8 +22,10 @@ if TYPE_CHECKING:  # spaCy loads only when news is looked at
 from outreach.adapters.feeds.sources import load_feed_sources
 from outreach.adapters.sources.contacts import check_references, load_contacts
 from outreach.adapters.sources.data import load_companies, load_purchases, load_suppressions
+from outreach.adapters.sources.files import Boundary, Refused, read_text
 from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
-from outreach.core.config import Config
+from outreach.adapters.store import database_url
+from outreach.core.config import Config, FileChannel
 from outreach.core.diagnostics import validation_problems
 from outreach.core.model import Company, Dataset
 from outreach.core.planning import Engine
@@ -31,9 +33,11 @@ from outreach.core.problems import Location, Problem, problem, warning
 from outreach.core.rendering import Condition, TemplateFile, Templates, parse_template_filename
 from outreach.core.rules import ACTION_CHANNELS, Rule, RuleFile
 from outreach.core.timing import zone
-from outreach.errors import WorkspaceError
+from outreach.errors import UserError, WorkspaceError
 
 CONFIG_FILE = "outreach.yaml"
+MAX_CONFIG_BYTES = 2_000_000
+MAX_RULES_BYTES = 1_000_000
 MAX_TEMPLATE_BYTES = 512_000
 
 
@@ -77,13 +81,18 @@ class Workspace:
         ]
 
     @property
+    def boundary(self) -> Boundary:
+        return Boundary.of(self.root, self.config.outside_workspace)
+
+    @property
     def watches_news(self) -> bool:
         return any(r.enabled and r.trigger.kind == "news_mention" for r in self.engine.rules)
 
 
 def find_root(given: str | None) -> Path:
     root = Path(given or os.environ.get("OUTREACH_WORKSPACE") or ".").expanduser()
-    if not (root / CONFIG_FILE).is_file():
+    config = root / CONFIG_FILE
+    if not (config.exists() or config.is_symlink()):  # a FIFO or a link is refused when read
         raise WorkspaceError(
             f"no {CONFIG_FILE} in {root}; pass --workspace DIR, set OUTREACH_WORKSPACE, "
             "or create one with `outreach init DIR`"
@@ -92,10 +101,11 @@ def find_root(given: str | None) -> Path:
 
 
 def shown(path: Path) -> str:
-    """A path as the user should see it: relative to the current folder when inside it."""
+    """A path as the user should see it: relative to the current folder when inside it, and
+    named as written (a symbolic link is shown as the link, not where it leads)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):
         return str(path)
 
 
@@ -156,12 +166,18 @@ def reading_order(found: Problem) -> tuple[str, int, int]:
 
 
 def load_config(root: Path, problems: list[Problem]) -> Config:
-    document = load_yaml_file(root / CONFIG_FILE, shown(root / CONFIG_FILE))
+    shown_as = shown(root / CONFIG_FILE)
+    try:  # outreach.yaml itself says which folders outside may be used: it must be inside
+        path = Boundary.of(root).confine(root / CONFIG_FILE, "copy it into the workspace folder")
+    except Refused as exc:
+        raise WorkspaceError(f"{shown_as}: {exc}") from None
+    document = load_yaml_file(path, shown_as, max_bytes=MAX_CONFIG_BYTES)
     problems += document.problems
     if document.problems and document.data is None:
         raise WorkspaceError("; ".join(str(p) for p in document.problems))
     data = document.data if isinstance(document.data, dict) else {}
     config = _validated_config(document, data, problems)
+    problems += _outside_writes(root, config, document)
     if config.mentions.ner_model and not _pipeline_installed(config.mentions.ner_model, root):
         where = document.locate(("mentions", "ner_model"), False)
         problems.append(
@@ -185,6 +201,30 @@ def load_config(root: Path, problems: list[Problem]) -> Config:
             )
         )
     return config
+
+
+def _outside_writes(root: Path, config: Config, document: YamlDocument) -> list[Problem]:
+    """Where outreach writes (a SQLite store, file sinks) must be inside the workspace or a
+    folder `outside_workspace:` allows; said here at the setting's line, and checked again
+    wherever the write happens."""
+    found: list[Problem] = []
+    try:
+        database_url(config.store, root, config.outside_workspace)
+    except UserError as exc:
+        where = document.locate(("store",), False)
+        found.append(problem(where.path, where.line, where.col, str(exc)))
+    boundary = Boundary.of(root, config.outside_workspace)
+    for name in ("gifts", "tasks"):
+        sink = getattr(config.channels, name)
+        if not isinstance(sink, FileChannel):
+            continue
+        try:
+            boundary.confine(root / sink.path)
+        except Refused as exc:
+            where = document.locate(("channels", name, "path"), False)
+            message = f"channels.{name}.path: {sink.path}: {exc}"
+            found.append(problem(where.path, where.line, where.col, message))
+    return found
 
 
 def _pipeline_installed(name: str, root: Path) -> bool:
@@ -258,51 +298,67 @@ def date_columns(rules: list[Rule]) -> set[str]:
 def load_data(
     root: Path, config: Config, problems: list[Problem], dates: set[str] | None = None
 ) -> Dataset:
-    files = config.data
+    files, boundary = config.data, Boundary.of(root, config.outside_workspace)
+    max_bytes = int(files.max_file_mb * 1024 * 1024)
     contacts_path = root / files.contacts
-    if not contacts_path.is_file():
-        problems.append(
-            problem(
-                shown(contacts_path),
-                None,
-                None,
-                "contacts file not found (data.contacts in outreach.yaml)",
-            )
-        )
+    path = data_file(boundary, root, files.contacts, "contacts", problems)
+    if path is None:
         return Dataset.build({})
-    people = load_contacts(contacts_path, shown(contacts_path), sorted(dates or ()))
+    people = load_contacts(path, shown(contacts_path), sorted(dates or ()), max_bytes=max_bytes)
     contacts = people.contacts
     problems += people.problems
     companies: dict[str, Company] = {}
-    if files.companies and (path := _optional(root, files.companies, "companies", problems)):
-        companies, found = load_companies(path, shown(path))
+    if files.companies and (
+        path := data_file(boundary, root, files.companies, "companies", problems)
+    ):
+        companies, found = load_companies(path, shown(root / files.companies))
         problems += found
     problems += check_references(contacts, companies, shown(contacts_path))
     purchases: list[Any] = []
-    if files.purchases and (path := _optional(root, files.purchases, "purchases", problems)):
-        purchases, found = load_purchases(path, shown(path), contacts)
+    if files.purchases and (
+        path := data_file(boundary, root, files.purchases, "purchases", problems)
+    ):
+        purchases, found = load_purchases(
+            path, shown(root / files.purchases), contacts, max_bytes=max_bytes
+        )
         problems += found
     suppressed: set[str] = set()
     if files.suppressions and (
-        path := _optional(root, files.suppressions, "suppressions", problems)
+        path := data_file(boundary, root, files.suppressions, "suppressions", problems)
     ):
-        suppressed, found = load_suppressions(path, shown(path))
+        suppressed, found = load_suppressions(
+            path, shown(root / files.suppressions), max_bytes=max_bytes
+        )
         problems += found
     _check_owners(config, contacts.values(), shown(contacts_path), problems)
-    if files.feeds and (feeds_path := root / files.feeds).is_file():
-        problems += load_feed_sources(feeds_path, shown(feeds_path), root)[1]
+    if files.feeds and (path := data_file(boundary, root, files.feeds, "feeds", problems, True)):
+        problems += load_feed_sources(path, shown(root / files.feeds), boundary)[1]
     return Dataset.build(
         contacts, companies, purchases, suppressed, opted_out_addresses=people.do_not_write
     )
 
 
-def _optional(root: Path, relative: str, what: str, problems: list[Problem]) -> Path | None:
+def data_file(
+    boundary: Boundary,
+    root: Path,
+    relative: str,
+    what: str,
+    problems: list[Problem],
+    optional: bool = False,
+) -> Path | None:
+    """The data file `data.<what>` names, confined to the workspace; None (and a problem,
+    unless it is `optional`) when it is missing or refused."""
     path = root / relative
-    if path.is_file():
-        return path
-    problems.append(
-        problem(shown(path), None, None, f"{what} file not found (data.{what} in outreach.yaml)")
-    )
+    try:
+        confined = boundary.confine(path)
+    except Refused as exc:
+        problems.append(problem(shown(path), None, None, str(exc)))
+        return None
+    if confined.exists():
+        return confined
+    if not optional:
+        message = f"{what} file not found (data.{what} in outreach.yaml)"
+        problems.append(problem(shown(path), None, None, message))
     return None
 
 
@@ -328,21 +384,36 @@ def _check_owners(config: Config, contacts: Any, path: str, problems: list[Probl
 
 def load_templates(root: Path, config: Config, problems: list[Problem]) -> Templates:
     folder = root / "templates"
+    boundary = Boundary.of(root, config.outside_workspace)
     files = []
-    for path in sorted(folder.rglob("*.j2")) if folder.is_dir() else []:
+    for path in _files_in(folder, ("*.j2",), boundary, problems):
         filename = path.relative_to(folder).as_posix()
         try:
-            if path.stat().st_size > MAX_TEMPLATE_BYTES:
-                raise ValueError(f"larger than {MAX_TEMPLATE_BYTES} bytes")
-            source = path.read_text(encoding="utf-8")
-        except (OSError, ValueError) as exc:
-            problems.append(problem(shown(path), None, None, f"cannot use template: {exc}"))
+            source = read_text(boundary.confine(path), MAX_TEMPLATE_BYTES, "split it into parts")
+        except (Refused, OSError, UnicodeDecodeError) as exc:
+            reason = (exc.strerror or exc) if isinstance(exc, OSError) else exc
+            problems.append(problem(shown(path), None, None, f"cannot use template: {reason}"))
             continue
         name, locale = parse_template_filename(filename)
         files.append(TemplateFile(name, locale, filename, shown(path), source))
     templates = Templates(files, config.locale)
     problems += templates.check()
     return templates
+
+
+def _files_in(
+    folder: Path, patterns: tuple[str, ...], boundary: Boundary, problems: list[Problem]
+) -> list[Path]:
+    """The files under `folder` matching `patterns`, as named there (each one is confined
+    when it is read); none when the folder itself leads outside the workspace."""
+    if not folder.is_dir():
+        return []
+    try:
+        boundary.confine(folder)
+    except Refused as exc:
+        problems.append(problem(shown(folder), None, None, str(exc)))
+        return []
+    return sorted(path for pattern in patterns for path in folder.rglob(pattern))
 
 
 def load_rules(
@@ -355,14 +426,15 @@ def load_rules(
     """The sound rules and their compiled `when:`s; `places` (when given) learns where each
     rule stands."""
     folder = root / "rules"
-    paths = sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]) if folder.is_dir() else []
+    boundary = Boundary.of(root, config.outside_workspace)
+    paths = _files_in(folder, ("*.yaml", "*.yml"), boundary, problems)
     if not paths:
         problems.append(warning(shown(folder), None, None, "no rule files (rules/*.yaml)"))
     rules: list[Rule] = []
     conditions: dict[str, Condition] = {}
     first_seen: dict[str, str] = {}
     for path in paths:
-        document = load_yaml_file(path, shown(path), max_bytes=1_000_000)
+        document = _rule_file(path, boundary)
         problems += document.problems
         for index, rule in _rules_of(document, problems):
             where = document.locate(("rules", index, "id"), False)
@@ -395,6 +467,16 @@ def load_rules(
             if condition is not None:
                 conditions[rule.id] = condition
     return rules, conditions
+
+
+def _rule_file(path: Path, boundary: Boundary) -> YamlDocument:
+    try:
+        confined = boundary.confine(path)
+    except Refused as exc:
+        return YamlDocument(
+            shown(path), None, problems=[problem(shown(path), None, None, str(exc))]
+        )
+    return load_yaml_file(confined, shown(path), max_bytes=MAX_RULES_BYTES)
 
 
 def _rules_of(document: YamlDocument, problems: list[Problem]) -> list[tuple[int, Rule]]:

@@ -31,6 +31,7 @@ from outreach.adapters.feeds import (
     parse_feed,
     parsing,
 )
+from outreach.adapters.sources.files import Boundary
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Nordic business</title><link>https://news.example/</link>
@@ -403,7 +404,10 @@ def test_a_file_feed_over_the_cap(tmp_path: Path) -> None:
 
     result = fetch("news.xml", FetchState(), FetchPolicy(max_bytes=100), tmp_path)
 
-    assert result.error == "feed file news.xml is larger than 100 bytes"
+    assert result.error == (
+        f"feed file news.xml: {len(RSS)} bytes, over the limit of 100 bytes; "
+        "raise network.max_feed_mb in outreach.yaml if it is the right file"
+    )
 
 
 @pytest.mark.parametrize("ref", ["../outside.xml", "data/../../outside.xml", "{outside}"])
@@ -418,8 +422,8 @@ def test_a_path_escaping_the_workspace_is_refused(ref: str, tmp_path: Path) -> N
 
     assert result.status == "error"
     assert result.error == (
-        f"refused {ref}: '{ref}' is outside the workspace {root.resolve()}; "
-        "put the feed file inside it"
+        f"feed file {ref}: outside the workspace; move it into the workspace, "
+        "or list its folder under `outside_workspace:` in outreach.yaml"
     )
 
 
@@ -616,7 +620,7 @@ def test_load_feed_sources(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(FEEDS_YAML)
 
-    sources, problems = load_feed_sources(path, "data/feeds.yaml", root=tmp_path)
+    sources, problems = load_feed_sources(path, "data/feeds.yaml", Boundary.of(tmp_path))
 
     assert [(s.url, s.language, s.every, s.line) for s in sources] == [
         ("https://news.example/rss", "is", timedelta(hours=2), 2),

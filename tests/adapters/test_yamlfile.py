@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from outreach.adapters.sources.yamlfile import MAX_NODES, load_yaml_file, parse_yaml
 from outreach.core.problems import Location
@@ -229,3 +231,90 @@ def test_large_but_honest_document_loads() -> None:
     doc = parse_yaml(text, "big.yaml")
     assert doc.problems == []
     assert len(doc.data["items"]) == count
+
+
+# --- values PyYAML cannot build: located problems, never tracebacks -------------------------
+
+DEEP = 10_000
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col", "says"),
+    [
+        pytest.param(
+            "a: 1\nb: " + "9" * 5_000 + "\n", 2, 4, "too large a number", id="5000-digit-int"
+        ),
+        pytest.param(
+            "a: -" + "1" * 4_301 + "\n", 1, 4, "too large a number", id="4301-digit-negative"
+        ),
+        pytest.param(
+            "a: !!int 0x" + "f" * 5_000 + "\n", 1, 4, "too large a number", id="hex-int"
+        ),  # prints as 6,000 digits
+        pytest.param("a: 1.0e999\n", 1, 4, "too large a number", id="huge-float"),
+        pytest.param("a: -2.5e400\n", 1, 4, "too large a number", id="huge-negative-float"),
+        pytest.param("rules:\n  - at: 2026-13-45\n", 2, 9, "is not a valid date", id="month-13"),
+        pytest.param("a: 0000-01-01\n", 1, 4, "is not a valid date", id="year-0"),
+        pytest.param(
+            "a: !!timestamp 2026-01-01T25:00:00\n", 1, 4, "is not a valid date", id="hour-25"
+        ),
+        pytest.param("a: !!float abc\n", 1, 4, "is not a valid number", id="tagged-float"),
+        pytest.param("a: !!int 12abc\n", 1, 4, "is not a valid whole number", id="tagged-int"),
+        pytest.param("a: !!bool maybe\n", 1, 4, "is not a valid true or false", id="tagged-bool"),
+        pytest.param(
+            "? " + "9" * 5_000 + "\n: x\n", 1, 3, "too large a number", id="huge-key"
+        ),  # as a key
+        pytest.param(
+            "a: " + "[" * 150 + "]" * 150 + "\n",
+            1,
+            104,
+            "nested more than 100 levels deep",
+            id="150-deep",
+        ),
+        pytest.param(
+            "a: " + "[" * DEEP + "]" * DEEP + "\n", 1, None, "", id="10000-deep-flow"
+        ),  # libyaml stops at 1,000
+        pytest.param(
+            "a:\n" + "".join(" " * i + "- \n" for i in range(DEEP)),
+            None,
+            None,
+            "",
+            id="10000-deep-block",
+        ),
+        pytest.param("a: " + "{b: " * DEEP + "}" * DEEP + "\n", 1, None, "", id="10000-deep-maps"),
+        pytest.param(
+            "x: &a " + "[" * 500 + "]" * 500 + "\ny: *a\n", 1, None, "nested", id="deep-alias"
+        ),
+    ],
+)
+def test_a_value_that_cannot_be_built_is_a_located_problem(
+    text: str, line: int | None, col: int | None, says: str
+) -> None:
+    doc = parse_yaml(text, "v.yaml")
+
+    assert doc.data is None, "a file with such a value is not used"
+    (problem,) = doc.problems
+    assert problem.is_error and problem.location.path == "v.yaml"
+    assert problem.location.line is not None and problem.location.col is not None
+    if line is not None:
+        assert problem.location.line == line
+    if col is not None:
+        assert problem.location.col == col
+    assert says in problem.message
+    assert "set_int_max_str_digits" not in problem.message, "Python's advice is not the user's"
+
+
+def test_long_but_reasonable_numbers_still_load() -> None:
+    doc = parse_yaml("a: 12345678901234567890\nb: 1.5e300\nc: '" + "9" * 5_000 + "'\n", "n.yaml")
+    assert doc.problems == []
+    assert doc.data["a"] == 12345678901234567890
+    assert doc.data["c"] == "9" * 5_000, "quoted, it is text"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tag=st.sampled_from(["", "!!int ", "!!float ", "!!bool ", "!!timestamp ", "!!null ", "!!str "]),
+    value=st.text(alphabet="0123456789+-._:eExXoObB TZtf", min_size=1, max_size=60),
+)
+def test_no_tagged_scalar_raises(tag: str, value: str) -> None:
+    doc = parse_yaml(f"a: {tag}'{value}'\nb: {tag}{value}\n", "h.yaml")
+    assert doc.data is not None or all(p.location.line for p in doc.problems)

@@ -138,6 +138,7 @@ def test_config_schema() -> None:
     assert result.exit_code == 0
     document = json.loads(result.stdout)
     assert {"timezone", "locale", "data", "channels", "policies"} <= set(document["properties"])
+    assert "outside the workspace" in document["properties"]["outside_workspace"]["description"]
 
 
 def _demo_rule_files() -> list[Path]:
@@ -339,3 +340,70 @@ def test_init_force_overwrites(tmp_path: Path) -> None:
 
 def test_init_needs_a_directory() -> None:
     assert run_cli("init").exit_code == 2
+
+
+def test_init_refuses_when_any_file_it_would_write_exists(tmp_path: Path) -> None:
+    """Not only outreach.yaml: a template or a data file of one's own is kept too."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates/birthday.j2").write_text("mine", encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/contacts.csv").write_text("id\nme\n", encoding="utf-8")
+
+    result = run_cli("init", tmp_path)
+
+    assert result.exit_code == 1
+    assert "--force" in result.stderr
+    assert str(tmp_path / "templates/birthday.j2") in result.stderr
+    assert str(tmp_path / "data/contacts.csv") in result.stderr
+    assert (tmp_path / "templates/birthday.j2").read_text(encoding="utf-8") == "mine"
+    assert not (tmp_path / "outreach.yaml").exists(), "nothing is written"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_init_never_writes_through_a_link(tmp_path: Path, force: bool) -> None:
+    """A file linked elsewhere, a folder linked elsewhere, a dangling link: without --force
+    they are taken paths; with it the links themselves are replaced, never written through."""
+    target, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"
+    (elsewhere / "rules").mkdir(parents=True)
+    (elsewhere / "mine.yaml").write_text("timezone: UTC\n", encoding="utf-8")
+    target.mkdir()
+    (target / "outreach.yaml").symlink_to(elsewhere / "mine.yaml")
+    (target / "rules").symlink_to(elsewhere / "rules")
+    (target / "data").symlink_to(elsewhere / "missing")
+
+    result = run_cli("init", target, *(["--force"] if force else []))
+
+    assert (elsewhere / "mine.yaml").read_text(encoding="utf-8") == "timezone: UTC\n"
+    assert list((elsewhere / "rules").iterdir()) == []
+    assert not (elsewhere / "missing").exists()
+    if not force:
+        assert result.exit_code == 1
+        for name in ("outreach.yaml", "rules", "data"):
+            assert str(target / name) in result.stderr
+        return
+    assert result.exit_code == 0, result.stderr
+    for name in ("outreach.yaml", "rules", "data"):
+        assert not (target / name).is_symlink()
+    assert run_cli("validate", "--workspace", target).exit_code == 0
+
+
+def test_init_into_a_link_names_the_folder_to_use(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+
+    result = run_cli("init", tmp_path / "link", "--force")
+
+    assert result.exit_code == 1
+    assert str(tmp_path / "real") in result.stderr
+    assert list((tmp_path / "real").iterdir()) == []
+
+
+def test_init_force_leaves_a_folder_where_a_file_goes(tmp_path: Path) -> None:
+    (tmp_path / "outreach.yaml").mkdir()
+    (tmp_path / "outreach.yaml/keep").write_text("mine", encoding="utf-8")
+
+    result = run_cli("init", tmp_path, "--force")
+
+    assert result.exit_code == 1
+    assert "is a folder" in result.stderr
+    assert (tmp_path / "outreach.yaml/keep").read_text(encoding="utf-8") == "mine"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from outreach.adapters.channels import Delivery
+from outreach.adapters.sources.files import Boundary, Refused, open_append, open_regular
 from outreach.adapters.store.outbox import OutboxRow
 
 
@@ -29,16 +30,18 @@ def sink_record(row: OutboxRow) -> dict[str, Any]:
 
 
 class FileChannel:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, within: Boundary | None = None) -> None:
         self.path = path
+        self.within = within  # checked again at each write: the daemon runs for months
 
     def send(self, row: OutboxRow) -> Delivery:
         """Append the row's line whole, or not at all: a short write (a full disk, a file
         size limit) or a failed fsync is undone and answered `retry`, never `sent`."""
         line = json.dumps(sink_record(row), ensure_ascii=False, default=str) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = self._open()
+        except Refused as exc:  # the sink's path, not this row: the channel rests till fixed
+            return Delivery("paused", error=f"cannot write {self.path}: {exc}")
         except OSError as exc:
             return self._failed(exc)
         try:
@@ -70,6 +73,12 @@ class FileChannel:
             return self._failed(exc, "; what was written stays in the file", doubtful=whole)
         return Delivery("sent", provider_id=f"file:{self.path.name}")
 
+    def _open(self) -> int:
+        """The sink, appended to: inside the workspace, never through a symlink, never a FIFO."""
+        path = self.within.confine(self.path) if self.within else self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open_append(path)
+
     def _failed(self, exc: OSError, note: str = "", doubtful: bool = False) -> Delivery:
         error = f"cannot write {self.path}: {exc.strerror or exc}{note}"
         return Delivery("retry", error=error, doubtful=doubtful)
@@ -77,11 +86,13 @@ class FileChannel:
     def confirm(self, row: OutboxRow) -> bool | None:
         needle = json.dumps(row.key, ensure_ascii=False)
         try:
-            with self.path.open(encoding="utf-8", errors="replace") as sink:
+            path = self.within.confine(self.path) if self.within else self.path
+            with open_regular(path, None) as opened:
+                sink = opened.text(errors="replace")
                 return any(needle in line and _key_of(line) == row.key for line in sink)
         except FileNotFoundError:
             return False
-        except OSError:
+        except (OSError, Refused):
             return None
 
 

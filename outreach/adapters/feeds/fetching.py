@@ -3,7 +3,6 @@ by hop, workspace files read with the same caps."""
 
 from __future__ import annotations
 
-import stat
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +15,8 @@ from outreach import __version__
 from outreach.adapters.feeds.addresses import NoHost, Refused, check_url, guarded_transport
 from outreach.adapters.feeds.messages import error_text, safe_url
 from outreach.adapters.feeds.sources import is_http_url, resolve_feed_path
+from outreach.adapters.sources.files import Boundary, open_regular
+from outreach.adapters.sources.files import Refused as FileRefused
 
 USER_AGENT = f"outreach/{__version__} (feed reader)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -33,6 +34,7 @@ class FetchPolicy:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     allow_private: bool = False
+    outside_workspace: tuple[str, ...] = ()  # folders outside the workspace feed files may be in
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,22 +185,20 @@ def _size(count: int) -> str:
 
 
 def _fetch_file(ref: str, state: FetchState, policy: FetchPolicy, root: Path) -> FetchResult:
+    """A feed file inside the workspace (or a folder it allows), checked on the open file:
+    regular (a FIFO or a device would never end), within the size cap."""
+    advice = "raise network.max_feed_mb in outreach.yaml if it is the right file"
     try:
-        path = resolve_feed_path(ref, root)
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would never end
-            return _error(f"feed file {ref} is not a regular file; point feeds.yaml at a file")
-        if info.st_size > policy.max_bytes:
-            return _error(f"feed file {ref} is larger than {_size(policy.max_bytes)}")
-        modified = datetime.fromtimestamp(info.st_mtime_ns / 1e9, UTC).isoformat()
-        if state.last_modified == modified:
-            return FetchResult("not_modified", last_modified=modified, final_url=ref)
-        with path.open("rb") as handle:
-            content = handle.read(policy.max_bytes + 1)
+        path = resolve_feed_path(ref, Boundary.of(root, policy.outside_workspace))
+        with open_regular(path, policy.max_bytes, advice) as opened:
+            modified = datetime.fromtimestamp(opened.info.st_mtime_ns / 1e9, UTC).isoformat()
+            if state.last_modified == modified:
+                return FetchResult("not_modified", last_modified=modified, final_url=ref)
+            content = opened.stream.read()
+    except FileRefused as exc:
+        return _error(f"feed file {ref}: {exc}")
     except ValueError as exc:
         return _error(f"refused {ref}: {exc}")
     except OSError as exc:
         return _error(f"cannot read feed file {ref}: {exc.strerror or exc}; check feeds.yaml")
-    if len(content) > policy.max_bytes:
-        return _error(f"feed file {ref} is larger than {_size(policy.max_bytes)}")
     return FetchResult("fetched", content=content, last_modified=modified, final_url=ref)

@@ -12,6 +12,7 @@ import httpx
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from outreach.adapters.feeds.messages import safe_url
+from outreach.adapters.sources.files import Boundary
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
 from outreach.core.problems import Problem, problem, warning
@@ -50,9 +51,9 @@ class _FeedModel(Strict):
             if not host:
                 raise ValueError(f"'{value}' has no host name; write e.g. https://news.example/rss")
             return value
-        root = (info.context or {}).get("root")
-        if root is not None:
-            resolve_feed_path(value, root)
+        within = (info.context or {}).get("within")
+        if within is not None:
+            resolve_feed_path(value, within)
         elif Path(value).is_absolute() or _escapes(value):
             raise ValueError(f"'{value}' is outside the workspace; write a path inside it")
         return value
@@ -77,10 +78,11 @@ class _FeedsFile(Strict):
 
 
 def load_feed_sources(
-    path: Path, shown_as: str, root: Path | None = None
+    path: Path, shown_as: str, within: Boundary | None = None
 ) -> tuple[list[FeedSource], list[Problem]]:
-    """Read feeds.yaml. Each bad entry is a located problem and is skipped. With `root` (the
-    workspace folder), file paths are also checked against symlinks leading out of it."""
+    """Read feeds.yaml (a path from `Boundary.confine`). Each bad entry is a located problem
+    and is skipped. With `within` (the workspace's boundary), file paths are also checked
+    against symlinks leading out of it."""
     document = load_yaml_file(path, shown_as)
     problems = list(document.problems)
     if document.data is None:
@@ -92,7 +94,7 @@ def load_feed_sources(
     sources: dict[str, FeedSource] = {}
     for i, item in enumerate(items):
         try:
-            model = _FeedModel.model_validate(item, context={"root": root})
+            model = _FeedModel.model_validate(item, context={"within": within})
         except ValidationError as exc:
             problems += validation_problems(exc, document.locate, _FeedsFile, ("feeds", i))
             continue
@@ -111,15 +113,12 @@ def is_http_url(ref: str) -> bool:
     return ref.lower().startswith(("http://", "https://"))
 
 
-def resolve_feed_path(ref: str, root: Path) -> Path:
-    """The file a non-URL feed names, which must stay inside the workspace (after symlinks)."""
+def resolve_feed_path(ref: str, within: Boundary) -> Path:
+    """The file a non-URL feed names (relative to the workspace), which must stay inside it
+    or a folder it allows, after symlinks; Refused (a ValueError) when it does not."""
     if _SCHEME.match(ref):
         raise ValueError(f"'{ref}' is neither an http(s) URL nor a file path")
-    base = root.resolve()
-    target = (base / ref).resolve()  # an absolute `ref` replaces `base`
-    if not target.is_relative_to(base):
-        raise ValueError(f"'{ref}' is outside the workspace {base}; put the feed file inside it")
-    return target
+    return within.confine(within.root / ref)  # an absolute `ref` replaces the root
 
 
 def _escapes(ref: str) -> bool:

@@ -26,7 +26,7 @@ from outreach.adapters.sources.cells import (
     parse_locale,
     parse_zone,
 )
-from outreach.adapters.sources.csvfile import CsvFile, Row, column_offset
+from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, Row, column_offset
 from outreach.core.addresses import suppression_key
 from outreach.core.keys import MAX_ID
 from outreach.core.model import Company, Contact
@@ -61,10 +61,15 @@ class ContactsFile:
     do_not_write: dict[str, str] = field(default_factory=dict)
 
 
-def load_contacts(path: Path, shown_as: str, date_columns: Collection[str] = ()) -> ContactsFile:
+def load_contacts(
+    path: Path,
+    shown_as: str,
+    date_columns: Collection[str] = (),
+    max_bytes: int = MAX_FILE_BYTES,
+) -> ContactsFile:
     """Read contacts.csv; `date_columns` are the columns rules read as dates (checked here,
     where a bad cell can be pointed at)."""
-    source = CsvFile(path, shown_as)
+    source = CsvFile(path, shown_as, max_bytes)
     reader: _Reader | None = None
     found = ContactsFile()
     for row in source.rows():

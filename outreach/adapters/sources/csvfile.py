@@ -7,11 +7,15 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+from outreach.adapters.sources.files import Refused, open_regular
 from outreach.core.problems import Problem, problem
 
 MAX_FIELD = 1_000_000
 csv.field_size_limit(MAX_FIELD)
+MAX_FILE_BYTES = 1024 * 1024 * 1024  # outreach.yaml's data.max_file_mb changes it
 
+
+_TOO_LARGE = "raise data.max_file_mb in outreach.yaml if it is the right file"
 
 # A record: its cells, the line it starts on, and whether it fits on that one line (then its
 # columns can be pointed at). A plain tuple: millions are made, and tuples are made fastest.
@@ -24,17 +28,20 @@ class CsvFile:
     `header` maps each column name to its index; `problems` collects file-level trouble.
     """
 
-    def __init__(self, path: Path, shown_as: str) -> None:
-        self.path = path
+    def __init__(self, path: Path, shown_as: str, max_bytes: int = MAX_FILE_BYTES) -> None:
+        self.path = path  # from `Boundary.confine`
         self.shown_as = shown_as
+        self.max_bytes = max_bytes
         self.header: dict[str, int] = {}  # column name -> index
         self.names: list[str] = []  # every column's name, by index ("" for unnamed ones)
         self.problems: list[Problem] = []
 
     def rows(self) -> Iterator[Row]:
         try:
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
-                yield from self._read(handle)
+            with open_regular(self.path, self.max_bytes, _TOO_LARGE) as opened:
+                yield from self._read(opened.text(encoding="utf-8-sig", newline=""))
+        except Refused as exc:
+            self.problems.append(problem(self.shown_as, None, None, str(exc)))
         except OSError as exc:
             self.problems.append(problem(self.shown_as, None, None, f"cannot read: {exc}"))
         except UnicodeDecodeError as exc:

@@ -21,7 +21,7 @@ from outreach.adapters.sources.cells import (
     parse_email,
     plausible_amount,
 )
-from outreach.adapters.sources.csvfile import CsvFile, Row
+from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, Row
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
 from outreach.core.keys import MAX_ID
@@ -40,9 +40,9 @@ class _CellError(Exception):
 
 
 def load_purchases(
-    path: Path, shown_as: str, contacts: dict[str, Contact]
+    path: Path, shown_as: str, contacts: dict[str, Contact], max_bytes: int = MAX_FILE_BYTES
 ) -> tuple[list[Purchase], list[Problem]]:
-    source = CsvFile(path, shown_as)
+    source = CsvFile(path, shown_as, max_bytes)
     purchases: list[Purchase] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -147,11 +147,13 @@ class _PurchaseParser:
 _EMAIL_HEADERS = frozenset({"email", "e_mail", "email_address", "e_mail_address", "mail"})
 
 
-def load_suppressions(path: Path, shown_as: str) -> tuple[set[str], list[Problem]]:
+def load_suppressions(
+    path: Path, shown_as: str, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[set[str], list[Problem]]:
     """The addresses never to be written to, as written. The list fails closed: its `email`
     column (however spelled), or — in a file without a header — every cell holding an @;
     a malformed entry is kept as written, with a warning."""
-    source = CsvFile(path, shown_as)
+    source = CsvFile(path, shown_as, max_bytes)
     listed: set[str] = set()
     problems: list[Problem] = []
     column: int | None = None

@@ -7,6 +7,7 @@ overwritten. Files and alias expansion are capped in size.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,13 @@ from typing import Any
 
 import yaml
 
+from outreach.adapters.sources.files import Refused, read_text
 from outreach.core.problems import Location, Problem, problem
 
 Loc = tuple[str | int, ...]
 MAX_NODES = 200_000
+MAX_DEPTH = 100  # lists and mappings within each other; real files nest a handful
+MAX_NUMBER_LENGTH = 100  # characters; Python cannot even print an int of 4,300 digits
 
 
 # libyaml's parser when PyYAML was built with it: the same nodes and marks, many times faster.
@@ -74,12 +78,12 @@ class YamlDocument:
 
 
 def load_yaml_file(path: Path, shown_as: str, max_bytes: int = 2_000_000) -> YamlDocument:
-    """Load one YAML file; syntax errors come back as problems with an empty document."""
+    """Load one YAML file (a path from `Boundary.confine`); a file that cannot be read or
+    parsed comes back as problems with an empty document."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return _failed(shown_as, 1, None, f"file is {size} bytes; the limit is {max_bytes}")
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, max_bytes, "split it, or check it is the right file")
+    except Refused as exc:
+        return _failed(shown_as, None, None, str(exc))
     except OSError as exc:
         return _failed(shown_as, None, None, f"cannot read: {exc.strerror or exc}")
     except UnicodeDecodeError as exc:
@@ -109,6 +113,10 @@ def parse_yaml(text: str, shown_as: str) -> YamlDocument:
         return _failed(shown_as, None, None, f"YAML: {exc}")
     except _TooLarge:
         return _failed(shown_as, 1, 1, f"more than {MAX_NODES} values (alias bomb?)")
+    except _BadValue as exc:
+        return _failed(shown_as, exc.mark.line + 1, exc.mark.column + 1, str(exc))
+    except RecursionError:  # the pure-Python parser, without libyaml's own depth limit
+        return _failed(shown_as, None, None, f"nested more than {MAX_DEPTH} levels deep")
     finally:
         loader.dispose()
 
@@ -121,6 +129,30 @@ class _TooLarge(Exception):
     pass
 
 
+class _BadValue(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.mark: yaml.Mark = node.start_mark
+
+
+_KINDS = {
+    "tag:yaml.org,2002:int": "whole number",
+    "tag:yaml.org,2002:float": "number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:timestamp": "date",
+}
+
+
+_QUOTE = "; write it in quotes if it is text"
+
+
+def _excerpt(value: object) -> str:
+    text = str(value)
+    if len(text) <= 40:
+        return repr(text)
+    return f"{text[:20]!r}… ({len(text)} characters)"
+
+
 class _Builder:
     def __init__(self, loader: _Loader, document: YamlDocument) -> None:
         self.loader = loader
@@ -131,13 +163,32 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge
+        if len(loc) > MAX_DEPTH:
+            raise _BadValue(node, f"nested more than {MAX_DEPTH} levels deep; flatten it")
         if isinstance(node, yaml.MappingNode):
             _plain_tag(node, "tag:yaml.org,2002:map")
             return self._mapping(node, loc)
         if isinstance(node, yaml.SequenceNode):
             _plain_tag(node, "tag:yaml.org,2002:seq")
             return [self._item(item, (*loc, i), None) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        """A plain value; one PyYAML cannot turn into its type (a date 2020-13-45, a number
+        of 5,000 digits, a float beyond the largest) is a located problem, not a traceback."""
+        kind = _KINDS.get(node.tag, "value")
+        too_large = f"{_excerpt(node.value)} is too large a number{_QUOTE}"
+        if kind.endswith("number") and len(node.value) > MAX_NUMBER_LENGTH:
+            raise _BadValue(node, too_large)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # PyYAML's constructors raise ValueError, KeyError, ...
+            raise _BadValue(node, f"{_excerpt(node.value)} is not a valid {kind}{_QUOTE}") from exc
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _BadValue(node, too_large)
+        return value
 
     def _item(self, node: yaml.Node, loc: Loc, key_mark: yaml.Mark | None) -> Any:
         self.document.marks[loc] = (key_mark, node.start_mark)
@@ -163,7 +214,7 @@ class _Builder:
         return result
 
     def _key(self, node: yaml.Node) -> Any:
-        key = self.loader.construct_object(node, deep=True)
+        key = self._scalar(node) if isinstance(node, yaml.ScalarNode) else None
         if isinstance(key, str | int | float | bool):
             return key
         mark = node.start_mark

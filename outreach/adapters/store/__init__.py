@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -33,8 +33,10 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 from sqlalchemy.pool import SingletonThreadPool
 
 from outreach.adapters.feeds.messages import feed_key
+from outreach.adapters.sources.files import Boundary, Refused
 from outreach.adapters.store import migrations
 from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, store
+from outreach.core.config import Config
 from outreach.core.model import FeedEntry, Mention
 from outreach.errors import StoreError, StoreLost, UserError
 
@@ -53,18 +55,30 @@ LOST = (
 )
 
 
-def database_url(url: str, root: Path) -> str:
-    """The store URL with a relative SQLite path made relative to the workspace."""
+def database_url(url: str, root: Path, outside_workspace: Sequence[str] = ()) -> str:
+    """The store URL with a relative SQLite path made relative to the workspace. A SQLite file
+    (or the journal files beside it) outside the workspace is refused, even through a symbolic
+    link, unless it is in a folder `outside_workspace` allows."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise UserError(f"store: '{url}' is not a database URL ({exc})") from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database or "")
-        if not path.is_absolute():
-            path = root / path
+    if parsed.get_backend_name() == "sqlite" and not in_memory(parsed):
+        path = root / (parsed.database or "")
+        try:
+            path = _confined(path, Boundary.of(root, outside_workspace))
+        except Refused as exc:
+            raise UserError(f"store: {path}: {exc}") from None
         return str(parsed.set(database=str(path)))
     return url
+
+
+def _confined(path: Path, boundary: Boundary) -> Path:
+    """The database file with symlinks resolved, the files SQLite keeps beside it included."""
+    found = boundary.confine(path)
+    for suffix in ("-journal", "-wal", "-shm"):
+        boundary.confine(found.with_name(found.name + suffix))
+    return found
 
 
 def shown_url(url: str) -> str:
@@ -100,12 +114,18 @@ class Store:
 
     @classmethod
     def open(
-        cls, url: str, root: Path, create: bool = True, memory_ok: bool = False
+        cls,
+        url: str,
+        root: Path,
+        create: bool = True,
+        memory_ok: bool = False,
+        outside_workspace: Sequence[str] = (),
     ) -> Store | None:
         """The store at `url`, at this outreach's schema (a new one is created at it); with
         `create=False`, None when a SQLite file does not exist yet (a dry run writes nothing,
-        not even an empty database). In-memory SQLite only with `memory_ok` (dry runs)."""
-        parsed = _parsed(url, root, memory_ok)
+        not even an empty database). In-memory SQLite only with `memory_ok` (dry runs); a
+        SQLite file outside the workspace only in a folder `outside_workspace` allows."""
+        parsed = _parsed(url, root, memory_ok, outside_workspace)
         file = _sqlite_file(parsed)
         if file is not None and not _file_ready(file, create):
             return None
@@ -120,10 +140,19 @@ class Store:
         return cls(engine, store_id, file)
 
     @classmethod
-    def schema(cls, url: str, root: Path, upgrade: bool = False) -> tuple[str | None, str] | None:
+    def of(
+        cls, config: Config, root: Path, create: bool = True, memory_ok: bool = False
+    ) -> Store | None:
+        """The store a workspace's outreach.yaml names, where it allows it to be (`open`)."""
+        return cls.open(config.store, root, create, memory_ok, config.outside_workspace)
+
+    @classmethod
+    def schema(
+        cls, url: str, root: Path, upgrade: bool = False, outside_workspace: Sequence[str] = ()
+    ) -> tuple[str | None, str] | None:
         """The store's schema revision (None: an empty database) and this outreach's, after
         upgrading it with `upgrade`; None when a SQLite store does not exist yet."""
-        parsed = _parsed(url, root, memory_ok=False)
+        parsed = _parsed(url, root, False, outside_workspace)
         file = _sqlite_file(parsed)
         if file is not None and not _file_ready(file, create=False):
             return None
@@ -284,8 +313,8 @@ class Store:
         ]
 
 
-def _parsed(url: str, root: Path, memory_ok: bool) -> URL:
-    parsed = make_url(database_url(url, root))
+def _parsed(url: str, root: Path, memory_ok: bool, outside_workspace: Sequence[str]) -> URL:
+    parsed = make_url(database_url(url, root, outside_workspace))
     if not memory_ok and in_memory(parsed):
         raise StoreError(IN_MEMORY.format(url=parsed.render_as_string()))
     return parsed

@@ -11,10 +11,13 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from outreach.adapters.sources.files import Boundary, Refused, read_text
 from outreach.adapters.store import Store, shown_url
+from outreach.core.config import Config
 from outreach.errors import StoreError
 
 RECORD = Path(".outreach") / "store.json"
+MAX_RECORD = 10_000  # bytes: an id and a date
 START_OVER = (
     "start over with this store with `--new-store` (on `outreach run` or `outreach daemon`): "
     "what the old one knew is forgotten, so notes and gifts still in their catch-up window "
@@ -23,13 +26,13 @@ START_OVER = (
 
 
 def open_lasting(
-    url: str, root: Path, new_store: bool = False, create: bool = True
+    config: Config, root: Path, new_store: bool = False, create: bool = True
 ) -> Store | None:
     """The store of a command that sends or records: on disk or a server, at this outreach's
     schema, and the one this workspace has used. With `create=False`, None while there is
     neither a store nor a record of one."""
-    known = recorded_id(root)
-    store = Store.open(url, root, create=new_store or (create and known is None))
+    url, known = config.store, recorded_id(root)
+    store = Store.of(config, root, create=new_store or (create and known is None))
     if store is None:
         if known is None:
             return None
@@ -51,13 +54,13 @@ def open_lasting(
 def recorded_id(root: Path) -> str | None:
     path = root / RECORD
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))["store_id"]
+        found = json.loads(read_text(Boundary.of(root).confine(path), MAX_RECORD))["store_id"]
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError) as exc:  # Refused: a FIFO, a link out
         raise StoreError(
-            f"{path}: cannot read which store this workspace uses ({type(exc).__name__}); "
-            f"restore it, or {START_OVER}"
+            f"{path}: cannot read which store this workspace uses ({type(exc).__name__}"
+            f"{': ' + str(exc) if isinstance(exc, Refused) else ''}); restore it, or {START_OVER}"
         ) from None
     if not isinstance(found, str):
         raise StoreError(f"{path}: store_id is not text; restore it, or {START_OVER}")
@@ -65,9 +68,14 @@ def recorded_id(root: Path) -> str | None:
 
 
 def _record(root: Path, store_id: str) -> None:
-    """Written whole or not at all (two runs adopting the same store write the same)."""
-    path = root / RECORD
-    path.parent.mkdir(exist_ok=True)
+    """Written whole or not at all (two runs adopting the same store write the same), inside
+    the workspace: never through a link that leads out of it."""
+    try:
+        path = Boundary.of(root).confine(root / RECORD)
+        path.parent.mkdir(exist_ok=True)
+        path = Boundary.of(root).confine(path)  # the folder made is the folder checked
+    except Refused as exc:
+        raise StoreError(f"{root / RECORD}: {exc}") from None
     adopted = datetime.now(UTC).isoformat(timespec="seconds")
     content = json.dumps({"store_id": store_id, "adopted_at": adopted}, indent=2) + "\n"
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
