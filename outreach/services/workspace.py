@@ -24,7 +24,7 @@ from outreach.adapters.sources.contacts import check_references, load_contacts
 from outreach.adapters.sources.data import load_companies, load_purchases, load_suppressions
 from outreach.adapters.sources.files import Boundary, Refused, read_text
 from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
-from outreach.adapters.store import database_url
+from outreach.adapters.store import store_file
 from outreach.core.config import Config, FileChannel
 from outreach.core.diagnostics import validation_problems
 from outreach.core.model import Company, Dataset
@@ -33,7 +33,7 @@ from outreach.core.problems import Location, Problem, problem, warning
 from outreach.core.rendering import Condition, TemplateFile, Templates, parse_template_filename
 from outreach.core.rules import ACTION_CHANNELS, Rule, RuleFile
 from outreach.core.timing import zone
-from outreach.errors import UserError, WorkspaceError
+from outreach.errors import WorkspaceError
 
 CONFIG_FILE = "outreach.yaml"
 MAX_CONFIG_BYTES = 2_000_000
@@ -209,10 +209,10 @@ def _outside_writes(root: Path, config: Config, document: YamlDocument) -> list[
     wherever the write happens."""
     found: list[Problem] = []
     try:
-        database_url(config.store, root, config.outside_workspace)
-    except UserError as exc:
+        store_file(config.store, root, config.outside_workspace)
+    except Refused as exc:
         where = document.locate(("store",), False)
-        found.append(problem(where.path, where.line, where.col, str(exc)))
+        found.append(problem(where.path, where.line, where.col, f"store: {exc}"))
     boundary = Boundary.of(root, config.outside_workspace)
     for name in ("gifts", "tasks"):
         sink = getattr(config.channels, name)

@@ -72,7 +72,7 @@ def test_run_writes_nothing_outside_without_the_setting(tmp_path: Path) -> None:
     result = run_cli("run", "--workspace", ws, "--now", DUE)
 
     assert result.exit_code == 1
-    assert "store:" in result.stderr and "outside the workspace" in result.stderr
+    assert "Error: store " in result.stderr and "outside the workspace" in result.stderr
     assert list((tmp_path / "outside").iterdir()) == []
 
 

@@ -63,14 +63,24 @@ def database_url(url: str, root: Path, outside_workspace: Sequence[str] = ()) ->
         parsed = make_url(url)
     except ArgumentError as exc:
         raise UserError(f"store: '{url}' is not a database URL ({exc})") from None
-    if parsed.get_backend_name() == "sqlite" and not in_memory(parsed):
-        path = root / (parsed.database or "")
-        try:
-            path = _confined(path, Boundary.of(root, outside_workspace))
-        except Refused as exc:
-            raise UserError(f"store: {path}: {exc}") from None
-        return str(parsed.set(database=str(path)))
-    return url
+    try:
+        found = store_file(url, root, outside_workspace)
+    except Refused as exc:
+        raise UserError(f"store {root / (parsed.database or '')} cannot be used: {exc}") from None
+    return url if found is None else str(parsed.set(database=str(found)))
+
+
+def store_file(url: str, root: Path, outside_workspace: Sequence[str] = ()) -> Path | None:
+    """A SQLite store's file, symlinks resolved; None for a database that is not a file (or
+    a URL that does not parse: `database_url` says so). Refused when it (or a journal file
+    beside it) lies outside the workspace and the folders `outside_workspace` allows."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or in_memory(parsed):
+        return None
+    return _confined(root / (parsed.database or ""), Boundary.of(root, outside_workspace))
 
 
 def _confined(path: Path, boundary: Boundary) -> Path:
