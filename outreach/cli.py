@@ -22,10 +22,11 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from outreach import __version__
 from outreach.adapters.store import Store, advice
-from outreach.adapters.store.outbox import ATTENTION_STATUSES, OutboxRow
+from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import fixed_clock, parse_now, system_clock
 from outreach.core.explaining import explain
 from outreach.core.model import with_mentions
+from outreach.core.outbox import ATTENTION
 from outreach.core.problems import Problem
 from outreach.core.rules import RuleFile
 from outreach.core.timing import zone
@@ -505,7 +506,7 @@ def queue_list(
     """Actions not yet done: waiting for approval, pending, retrying, or needing a person
     (ambiguous, or in error: they cannot be prepared until something is fixed)."""
     store = _store(workspace)
-    chosen = list(statuses) or list(ATTENTION_STATUSES)
+    chosen = list(statuses) or list(ATTENTION)
     rows = listed(store, chosen, rule=rule_id) if store else []
     _print_rows(rows, fmt, "outbox: " + ", ".join(chosen), workspace)
 

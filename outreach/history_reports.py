@@ -10,23 +10,24 @@ from rich.console import Console
 from rich.table import Table
 
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.outbox import State
 from outreach.redaction import Redactor
 from outreach.services.dispatch import RunReport
 from outreach.services.queue import Change
 from outreach.terminal import cell
 
 STATUS_STYLE = {
-    "needs_approval": "yellow",
-    "pending": "green",
-    "sending": "cyan",
-    "failed": "yellow",
-    "sent": "bold green",
-    "dead": "bold red",
-    "ambiguous": "bold magenta",
-    "rejected": "dim",
-    "cancelled": "magenta",
-    "late": "dim",
-    "error": "bold red",
+    State.NEEDS_APPROVAL: "yellow",
+    State.PENDING: "green",
+    State.SENDING: "cyan",
+    State.FAILED: "yellow",
+    State.SENT: "bold green",
+    State.DEAD: "bold red",
+    State.AMBIGUOUS: "bold magenta",
+    State.REJECTED: "dim",
+    State.CANCELLED: "magenta",
+    State.LATE: "dim",
+    State.ERROR: "bold red",
 }
 SHOWN_ERRORS = 10
 
@@ -74,9 +75,9 @@ def rows_table(rows: Sequence[OutboxRow], console: Console, title: str) -> None:
 def _what(row: OutboxRow) -> str:
     payload, details = row.payload, row.payload.get("details") or {}
     said = row.last_error or payload.get("reason") or ""
-    if row.status == "sent":
+    if row.status is State.SENT:
         said = f"via {row.channel}" + (f" · {row.provider_id}" if row.provider_id else "")
-    elif row.status == "failed" and row.next_attempt_at is not None:
+    elif row.status is State.FAILED and row.next_attempt_at is not None:
         said = f"retry after {row.next_attempt_at:%H:%M:%S} · {said}"
     subject = payload.get("subject") or ""
     if row.action == "gift":

@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from outreach.adapters.store.outbox import STATUSES
+from outreach.core.outbox import State
 from outreach.services.dispatch import RunReport
 
 
@@ -48,5 +48,5 @@ class Metrics:
             self.feed_errors.labels(feed=job.removeprefix("feed:")).inc()
         if job == "dispatch":
             counts = self.queue_counts()
-            for status in STATUSES:  # every one, so that a status that emptied reads 0
+            for status in State:  # every one, so that a status that emptied reads 0
                 self.queue.labels(status=status).set(counts.get(status, 0))

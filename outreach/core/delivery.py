@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from outreach.core.outbox import State
+
 Outcome = Literal["sent", "retry", "dead", "paused"]
 
 MAX_ATTEMPTS = 8
@@ -52,7 +54,7 @@ class Delivery:
 class Step:
     """The row's next state."""
 
-    status: str
+    status: State
     attempts: int
     doubtful: int
     error: str | None = None
@@ -68,24 +70,24 @@ def settle(
     this try, `jitter` a number in [0, 1)."""
     tries, doubts = attempts + 1, doubtful + int(delivery.doubtful)
     if delivery.outcome == "sent":
-        status = "ambiguous" if doubts else "sent"
+        status = State.AMBIGUOUS if doubts else State.SENT
         note = _ambiguous_note(doubts)
         return Step(status, tries, doubts, note, None, delivery.provider_id, delivered=True)
     if delivery.outcome == "dead":
         return _final(tries, doubts, delivery.error)
     if delivery.doubtful and not may_retry_doubtful(channel, doubts):
-        return Step("ambiguous", tries, doubts, f"{delivery.error}; {_doubt(channel)}")
+        return Step(State.AMBIGUOUS, tries, doubts, f"{delivery.error}; {_doubt(channel)}")
     if tries >= MAX_ATTEMPTS:
         return _final(tries, doubts, f"gave up after {tries} attempts: {delivery.error}")
     wait = backoff(tries, delivery.retry_after, jitter)
-    return Step("failed", tries, doubts, delivery.error, now + wait)
+    return Step(State.FAILED, tries, doubts, delivery.error, now + wait)
 
 
 def _final(tries: int, doubts: int, error: str | None) -> Step:
     """No more tries: `dead`, unless an earlier try may have arrived after all."""
     if doubts:
-        return Step("ambiguous", tries, doubts, f"{error}; an earlier try may have arrived")
-    return Step("dead", tries, doubts, error)
+        return Step(State.AMBIGUOUS, tries, doubts, f"{error}; an earlier try may have arrived")
+    return Step(State.DEAD, tries, doubts, error)
 
 
 def interrupted(channel: str, attempts: int, doubtful: int, now: datetime) -> Step:
@@ -93,8 +95,8 @@ def interrupted(channel: str, attempts: int, doubtful: int, now: datetime) -> St
     doubts = doubtful + 1
     error = "interrupted while sending: the provider may have it"
     if may_retry_doubtful(channel, doubts):
-        return Step("failed", attempts, doubts, f"{error}; tried once more", now)
-    return Step("ambiguous", attempts, doubts, f"{error}; {_doubt(channel)}")
+        return Step(State.FAILED, attempts, doubts, f"{error}; tried once more", now)
+    return Step(State.AMBIGUOUS, attempts, doubts, f"{error}; {_doubt(channel)}")
 
 
 def may_retry_doubtful(channel: str, doubts: int) -> bool:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from outreach.core.addresses import suppression_key
 from outreach.core.config import FrequencyCap
 from outreach.core.model import Contact, Dataset, Decision, Status
+from outreach.core.outbox import State
 from outreach.core.rules import Money, YearlyGiftLimit
 from outreach.core.timing import QuietHours, zone
 
@@ -62,7 +63,7 @@ class Hold:
     """Why a due action does not go now: `status` it ends in (cancelled, late), or None to
     wait — until `until` (quiet hours), or until the data is sound again."""
 
-    status: str | None
+    status: State | None
     reason: str
     until: datetime | None = None
 
@@ -88,10 +89,10 @@ def hold_at_send_time(
     if blocked is None and action == "email":
         blocked = address_blocked(to, data)
     if blocked is not None:
-        return Hold("cancelled", f"{blocked} (checked at send time)")
+        return Hold(State.CANCELLED, f"{blocked} (checked at send time)")
     if deadline is not None and now > deadline:
         when = deadline.isoformat(timespec="minutes")
-        return Hold("late", f"not sent by {when}, the end of its catch-up window")
+        return Hold(State.LATE, f"not sent by {when}, the end of its catch-up window")
     if contact is None:
         return Hold(None, f"contact {contact_id} is not in the contacts file; it waits")
     if contact.withheld:  # fixing the contacts file lifts it

@@ -31,6 +31,7 @@ from outreach.clock import Clock
 from outreach.core.config import Config
 from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Step, backoff, interrupted, settle
 from outreach.core.model import Dataset, Decision, Status
+from outreach.core.outbox import ATTENTION, RECORDED, State
 from outreach.core.policies import Hold, hold_at_send_time
 from outreach.core.timing import QuietHours
 from outreach.logs import fields
@@ -79,7 +80,7 @@ def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Cl
         Dispatcher(store, channels, workspace.data, workspace.config, clock, report).run()
     with store.engine.connect() as connection:
         counts = outbox.counts(connection)
-    report.waiting = {s: counts[s] for s in outbox.ATTENTION_STATUSES if counts.get(s)}
+    report.waiting = {s: counts[s] for s in ATTENTION if counts.get(s)}
     return report
 
 
@@ -111,7 +112,7 @@ def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
         planned = {d.key for d in decisions}
         outbox.forget_errors(connection, {d.key for d in chosen}, planned, now)
     upcoming = [d.send_at for d in decisions if d.status is Status.PLANNED and d.send_at > now]
-    rows = Counter(outbox.RECORDED[d.status] for d in written)
+    rows = Counter(str(RECORDED[d.status]) for d in written)
     errors = [d for d in chosen if d.status is Status.ERROR]
     new_errors = [d for d in written if d.status is Status.ERROR]
     return Recorded(rows, min(upcoming, default=None), errors, new_errors)
@@ -203,9 +204,11 @@ class Dispatcher:
         hold = self._hold(row, now)
         if hold is None:
             return False
-        outbox.release(connection, row, "pending", now)
+        outbox.release(connection, row, State.PENDING, now)
         if hold.status is not None:
-            outbox.move(connection, row.key, ["pending"], hold.status, now, last_error=hold.reason)
+            outbox.move(
+                connection, row.key, [State.PENDING], hold.status, now, last_error=hold.reason
+            )
             self.report.outcomes[hold.status] += 1
         elif hold.until is not None:
             outbox.postpone(connection, row.key, hold.until, now)
@@ -242,7 +245,7 @@ class Dispatcher:
         now, report = self.clock(), self.report
         with self.store.transaction() as connection:
             if delivery.outcome == "paused":
-                outbox.release(connection, row, "pending", now)  # due again once it lifts
+                outbox.release(connection, row, State.PENDING, now)  # due again once it lifts
                 reason = delivery.error or "refused"
                 outbox.pause(connection, row.channel, now + PAUSE_ON_REFUSAL, reason)
                 report.paused[row.channel] = report.refused[row.channel] = reason
@@ -272,14 +275,14 @@ class Dispatcher:
         receiver can be read back, else by `interrupted` (never a blind second gift)."""
         now = self.clock()
         with self.store.engine.connect() as connection:
-            stuck = list(outbox.rows(connection, statuses=["sending"]))
+            stuck = list(outbox.rows(connection, statuses=[State.SENDING]))
         for row in stuck:
             if not self.worker.orphaned(row.claimed_by, row.updated_at, now):
                 continue
             step = self._resolution(row, now)
             with self.store.transaction() as connection:
                 if step is None:
-                    done = outbox.release(connection, row, "pending", now)
+                    done = outbox.release(connection, row, State.PENDING, now)
                 else:
                     done = outbox.finish(connection, row, step, now)
             self.report.recovered += int(done)
@@ -295,7 +298,7 @@ class Dispatcher:
             return None
         if arrived:
             found = "interrupted while sending; found at the receiver"
-            return Step("sent", row.attempts + 1, row.doubtful, found, delivered=True)
+            return Step(State.SENT, row.attempts + 1, row.doubtful, found, delivered=True)
         return interrupted(row.channel, row.attempts, row.doubtful, now)
 
 

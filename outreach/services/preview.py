@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from outreach.adapters.store import Store, outbox
 from outreach.core.model import Decision, Status
+from outreach.core.outbox import State
 from outreach.core.policies import History
 from outreach.core.problems import warning
 from outreach.errors import UsageError, UserError
@@ -59,6 +60,7 @@ def _history(workspace: Workspace) -> tuple[History, dict[str, str]]:
 
 def _as_recorded(decision: Decision, still_open: dict[str, str]) -> Decision:
     recorded = still_open.get(decision.key)
-    if recorded in ("pending", "sending", "failed") and decision.status is Status.NEEDS_APPROVAL:
+    approved = (State.PENDING, State.SENDING, State.FAILED)
+    if recorded in approved and decision.status is Status.NEEDS_APPROVAL:
         return replace(decision, status=Status.PLANNED, reason="approved")
     return decision

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from outreach.adapters.store import Store, outbox
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.outbox import RETRIABLE, State
 from outreach.errors import UsageError
 
-APPROVABLE = ("needs_approval",)
-REJECTABLE = ("needs_approval", "pending", "failed", "error")
-RETRIABLE = ("dead", "ambiguous", "cancelled", "late", "rejected")
+APPROVABLE = (State.NEEDS_APPROVAL,)
+REJECTABLE = (State.NEEDS_APPROVAL, State.PENDING, State.FAILED, State.ERROR)
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,11 @@ class Change:
 def approve(store: Store, keys: list[str], now: datetime) -> list[Change]:
     # An approved action goes when its time comes, however long the approval took: the
     # catch-up window is for outreach being down, not for a person deciding.
-    return _move(store, keys, APPROVABLE, "pending", now, deadline=None)
+    return _move(store, keys, APPROVABLE, State.PENDING, now, deadline=None)
 
 
 def reject(store: Store, keys: list[str], now: datetime) -> list[Change]:
-    return _move(store, keys, REJECTABLE, "rejected", now)
+    return _move(store, keys, REJECTABLE, State.REJECTED, now)
 
 
 def retry(store: Store, keys: list[str], now: datetime) -> list[Change]:
@@ -39,7 +39,7 @@ def retry(store: Store, keys: list[str], now: datetime) -> list[Change]:
         store,
         keys,
         RETRIABLE,
-        "pending",
+        State.PENDING,
         now,
         deadline=None,
         attempts=0,
@@ -60,18 +60,20 @@ def listed(
     contact: str | None = None,
     rule: str | None = None,
 ) -> list[OutboxRow]:
-    unknown = sorted(set(statuses or ()) - set(outbox.STATUSES))
+    known = [str(state) for state in State]
+    unknown = sorted(set(statuses or ()) - set(known))
     if unknown:
-        raise UsageError(f"no status {', '.join(unknown)}; known: {', '.join(outbox.STATUSES)}")
+        raise UsageError(f"no status {', '.join(unknown)}; known: {', '.join(known)}")
+    chosen = None if statuses is None else [State(status) for status in statuses]
     with store.engine.connect() as connection:
-        return list(outbox.rows(connection, statuses=statuses, contact_id=contact, rule_id=rule))
+        return list(outbox.rows(connection, statuses=chosen, contact_id=contact, rule_id=rule))
 
 
 def _move(
     store: Store,
     keys: list[str],
-    allowed: tuple[str, ...],
-    to_status: str,
+    allowed: tuple[State, ...],
+    to_status: State,
     now: datetime,
     **values: object,
 ) -> list[Change]:

@@ -13,6 +13,7 @@ from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.model import Decision, Status
+from outreach.core.outbox import State
 from outreach.core.planning import Candidate, soonest_ahead
 from outreach.errors import UsageError, UserError
 from outreach.services.channels import ChannelSet, Unusable
@@ -85,7 +86,7 @@ def rehearsal_row(decision: Decision, to: str, now: datetime) -> OutboxRow:
         contact_id=decision.contact_id,
         action="email",
         channel="email",
-        status="sending",
+        status=State.SENDING,
         send_at=now,
         payload={
             "subject": f"[test] {subject}",

@@ -10,6 +10,7 @@ import pytest
 
 from outreach.adapters.store import Store, outbox
 from outreach.core.model import Decision, Message, Status
+from outreach.core.outbox import State
 
 NOW = datetime(2026, 11, 22, 8, tzinfo=UTC)
 
@@ -96,9 +97,10 @@ def test_the_fingerprint_changes_only_when_a_plan_could(store: Store) -> None:
         empty = outbox.fingerprint(connection)
         outbox.record(connection, [decision("a:c-1:2026"), decision("b:c-1:2026")], NOW)
         recorded = outbox.fingerprint(connection)
-        outbox.move(connection, "a:c-1:2026", ["pending"], "sent", NOW)
+        outbox.move(connection, "a:c-1:2026", [State.PENDING], State.SENDING, NOW)
+        outbox.move(connection, "a:c-1:2026", [State.SENDING], State.SENT, NOW)
         assert outbox.fingerprint(connection) == recorded  # still counts against the cap
-        outbox.move(connection, "b:c-1:2026", ["pending"], "rejected", NOW)
+        outbox.move(connection, "b:c-1:2026", [State.PENDING], State.REJECTED, NOW)
         rejected = outbox.fingerprint(connection)
     assert len({empty, recorded, rejected}) == 3
 

@@ -1,19 +1,6 @@
-"""The outbox: every action outreach decided on, once, under its occurrence key.
-
-A row is written when the plan is recorded and then only moves forward:
-
-    needs_approval -> pending (approve) | rejected (reject)
-    pending        -> sending (claimed by one dispatcher) -> sent | failed | dead | ambiguous
-                   -> cancelled (opted out or suppressed since) | late (its window passed)
-    failed         -> sending (at its next attempt, after a backoff)
-    sending        -> failed | ambiguous | sent (found after its dispatcher died; see
-                      outreach.core.delivery.interrupted)
-    late           its moment passed while nothing ran; never sent, kept for history
-    dead, ambiguous, cancelled -> pending again only by a person (`queue retry`)
-    error          it cannot be prepared (a template error, no address...): recorded so that
-                   a person is told; planned again every time, so once the cause is fixed it
-                   becomes pending or needs_approval (or is forgotten, when it is not due yet);
-                   -> rejected (a person gives up on it)
+"""The outbox in the store: every action outreach decided on, once, under its occurrence key,
+moving only as `outreach.core.outbox` draws it (this module translates rows, and refuses
+any other move).
 
 The key is the primary key, so recording the same plan twice, or two runs at once, writes each
 action once. A claim is a conditional UPDATE (from `pending` or `failed` to `sending`), so of
@@ -46,29 +33,22 @@ from sqlalchemy.exc import IntegrityError
 
 from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox
 from outreach.core.delivery import Step
-from outreach.core.model import Decision, Status
+from outreach.core.model import Decision
+from outreach.core.outbox import (
+    CANCELLABLE,
+    COUNTED,
+    FINAL,
+    OPEN,
+    RECORDED,
+    State,
+    check_moves,
+)
 from outreach.core.policies import COUNTED_ACTIONS, GiftSpend, History
 from outreach.core.rules import Money
 
-# What a plan's decision becomes in the outbox; the other statuses are not recorded: they
-# are decided again at every plan (a cap may lift, an error may be fixed).
-RECORDED = {
-    Status.PLANNED: "pending",
-    Status.NEEDS_APPROVAL: "needs_approval",
-    Status.LATE: "late",
-    Status.ERROR: "error",
-}
 # What may take the place of an `error` row once its decision changes (not `late`: the error
 # is what kept it from going, and says more).
-REPLACES_ERROR = ("pending", "needs_approval", "error")
-# Rows that stand for a message the client gets, for the frequency cap and gift limits.
-COUNTED_STATUSES = ("needs_approval", "pending", "sending", "sent", "failed", "ambiguous")
-# Rows a person may act on, and rows no one will touch again unless a person asks.
-OPEN_STATUSES = ("needs_approval", "pending", "sending", "failed")
-FINAL_STATUSES = ("sent", "dead", "ambiguous", "rejected", "cancelled", "late")
-STATUSES = (*OPEN_STATUSES, *FINAL_STATUSES, "error")
-# What a person should look at: open rows, and rows stuck for a reason a person must fix.
-ATTENTION_STATUSES = (*OPEN_STATUSES, "ambiguous", "error")
+REPLACES_ERROR = (State.PENDING, State.NEEDS_APPROVAL, State.ERROR)
 
 
 @dataclass(frozen=True)
@@ -78,7 +58,7 @@ class OutboxRow:
     contact_id: str
     action: str
     channel: str
-    status: str
+    status: State
     send_at: datetime
     payload: dict[str, Any]
     attempts: int
@@ -144,11 +124,11 @@ def _recorded_values(decision: Decision, status: str, now: datetime) -> dict[str
 
 
 def _replace_error(connection: Connection, values: dict[str, Any]) -> bool:
-    changed = values["status"] != "error" or outbox.c.payload != values["payload"]
+    changed = values["status"] != State.ERROR or outbox.c.payload != values["payload"]
     fresh = {k: v for k, v in values.items() if k not in ("key", "created_at")}
     result = connection.execute(
         update(outbox)
-        .where(outbox.c.key == values["key"], outbox.c.status == "error", changed)
+        .where(outbox.c.key == values["key"], outbox.c.status == State.ERROR, changed)
         .values(**fresh)
     )
     return bool(result.rowcount)
@@ -161,7 +141,7 @@ def forget_errors(
     record yet (the cause is gone; the action is recorded when due), and those it does not
     plan at all while their window is still open (`when:` is false now, the contact left).
     An error whose window closed stays: it is why that action never went."""
-    query = select(outbox.c.key, outbox.c.deadline).where(outbox.c.status == "error")
+    query = select(outbox.c.key, outbox.c.deadline).where(outbox.c.status == State.ERROR)
     moment = iso(now) or ""
     gone = sorted(
         key
@@ -171,7 +151,7 @@ def forget_errors(
     for start in range(0, len(gone), 500):
         chunk = gone[start : start + 500]
         connection.execute(
-            delete(outbox).where(outbox.c.key.in_(chunk), outbox.c.status == "error")
+            delete(outbox).where(outbox.c.key.in_(chunk), outbox.c.status == State.ERROR)
         )
     return len(gone)
 
@@ -179,7 +159,7 @@ def forget_errors(
 def keys(connection: Connection) -> frozenset[str]:
     """Keys planning must leave alone: every row but an `error` (which is planned again)."""
     return frozenset(
-        connection.execute(select(outbox.c.key).where(outbox.c.status != "error")).scalars()
+        connection.execute(select(outbox.c.key).where(outbox.c.status != State.ERROR)).scalars()
     )
 
 
@@ -193,7 +173,7 @@ def history(connection: Connection) -> History:
 def fingerprint(connection: Connection) -> tuple[int, int]:
     """Changes when a plan made from `history` could change: a row added (its key is taken),
     or a row moved into or out of the counted statuses (cap, gift limits)."""
-    counted = func.sum(case((outbox.c.status.in_(COUNTED_STATUSES), 1), else_=0))
+    counted = func.sum(case((outbox.c.status.in_(COUNTED), 1), else_=0))
     total, in_counted = connection.execute(select(func.count(), counted)).one()
     return int(total), int(in_counted or 0)
 
@@ -201,9 +181,9 @@ def fingerprint(connection: Connection) -> tuple[int, int]:
 def settled_history(connection: Connection) -> tuple[History, dict[str, str]]:
     """For a dry run: what is done (sent, or never to be sent) as history, and the status of
     each row still open, which the dry run plans again as if new."""
-    done = select(outbox.c.key).where(outbox.c.status.in_(FINAL_STATUSES))
-    still_open = select(outbox.c.key, outbox.c.status).where(outbox.c.status.in_(OPEN_STATUSES))
-    counted = ("sending", "sent", "ambiguous")
+    done = select(outbox.c.key).where(outbox.c.status.in_(FINAL))
+    still_open = select(outbox.c.key, outbox.c.status).where(outbox.c.status.in_(OPEN))
+    counted = (State.SENDING, State.SENT, State.AMBIGUOUS)
     history = History(
         recorded=frozenset(connection.execute(done).scalars()),
         sends=counted_sends(connection, counted),
@@ -212,9 +192,7 @@ def settled_history(connection: Connection) -> tuple[History, dict[str, str]]:
     return history, {row.key: row.status for row in connection.execute(still_open)}
 
 
-def gifts(
-    connection: Connection, statuses: Iterable[str] = COUNTED_STATUSES
-) -> tuple[GiftSpend, ...]:
+def gifts(connection: Connection, statuses: Iterable[State] = COUNTED) -> tuple[GiftSpend, ...]:
     query = select(outbox.c.rule_id, outbox.c.contact_id, outbox.c.payload).where(
         outbox.c.action == "gift", outbox.c.status.in_(list(statuses))
     )
@@ -231,7 +209,7 @@ def gifts(
 
 
 def counted_sends(
-    connection: Connection, statuses: Iterable[str] = COUNTED_STATUSES
+    connection: Connection, statuses: Iterable[State] = COUNTED
 ) -> dict[str, tuple[datetime, ...]]:
     """Per contact, when emails and gifts went or will go: they count against the cap."""
     query = select(outbox.c.contact_id, outbox.c.send_at).where(
@@ -265,16 +243,18 @@ def rows(
 def move(
     connection: Connection,
     key: str,
-    from_statuses: Iterable[str],
-    to_status: str,
+    from_statuses: Iterable[State],
+    to_status: State,
     now: datetime,
     **values: Any,
 ) -> bool:
     """Move one row to `to_status` if it is in one of `from_statuses`; False otherwise (someone
     else moved it first, or it is not there)."""
+    from_statuses = list(from_statuses)
+    check_moves(from_statuses, to_status)
     result = connection.execute(
         update(outbox)
-        .where(outbox.c.key == key, outbox.c.status.in_(list(from_statuses)))
+        .where(outbox.c.key == key, outbox.c.status.in_(from_statuses))
         .values(status=to_status, updated_at=iso(now), **values)
     )
     return bool(result.rowcount)
@@ -314,8 +294,8 @@ def due(
 
 def _is_due(moment: Any) -> Any:
     return or_(
-        and_(outbox.c.status == "pending", outbox.c.send_at <= moment),
-        and_(outbox.c.status == "failed", outbox.c.next_attempt_at <= moment),
+        and_(outbox.c.status == State.PENDING, outbox.c.send_at <= moment),
+        and_(outbox.c.status == State.FAILED, outbox.c.next_attempt_at <= moment),
     )
 
 
@@ -323,12 +303,12 @@ def _is_due(moment: Any) -> Any:
 _CLAIM = (
     update(outbox)
     .where(outbox.c.key == bindparam("the_key"), _is_due(bindparam("moment")))
-    .values(status="sending", claimed_by=bindparam("worker"), updated_at=bindparam("moment"))
+    .values(status=State.SENDING, claimed_by=bindparam("worker"), updated_at=bindparam("moment"))
     .returning(*outbox.c)
 )
 _CLAIMED = and_(
     outbox.c.key == bindparam("the_key"),
-    outbox.c.status == "sending",
+    outbox.c.status == State.SENDING,
     outbox.c.claimed_by == bindparam("claimant"),
 )
 _FINISH = (
@@ -362,7 +342,7 @@ def claim(connection: Connection, key: str, now: datetime, worker: str) -> Outbo
 
 def postpone(connection: Connection, key: str, until: datetime, now: datetime) -> bool:
     """A pending row waits until `until` (quiet hours)."""
-    return move(connection, key, ["pending"], "pending", now, send_at=iso(until))
+    return move(connection, key, [State.PENDING], State.PENDING, now, send_at=iso(until))
 
 
 def get(connection: Connection, key: str) -> OutboxRow | None:
@@ -384,7 +364,7 @@ def finish(connection: Connection, row: OutboxRow, step: Step, now: datetime) ->
     return _while_claimed(connection, _FINISH, row, step.status, now, values)
 
 
-def release(connection: Connection, row: OutboxRow, back_to: str, now: datetime) -> bool:
+def release(connection: Connection, row: OutboxRow, back_to: State, now: datetime) -> bool:
     """Give a claimed row back untouched (its channel is paused, or it never went out)."""
     return _while_claimed(connection, _RELEASE, row, back_to, now, {})
 
@@ -393,10 +373,11 @@ def _while_claimed(
     connection: Connection,
     statement: Any,
     row: OutboxRow,
-    status: str,
+    status: State,
     now: datetime,
     values: dict[str, Any],
 ) -> bool:
+    check_moves([State.SENDING], status)
     parameters = {"the_key": row.key, "claimant": row.claimed_by, "new_status": status}
     result = connection.execute(statement, {**parameters, "moment": iso(now), **values})
     return bool(result.rowcount)
@@ -418,13 +399,9 @@ def pauses(connection: Connection, now: datetime) -> dict[str, tuple[datetime, s
     }
 
 
-# Not `sending`: that one finishes.
-OPEN_FOR_CANCEL = ("needs_approval", "pending", "failed", "error")
-
-
 def open_rules(connection: Connection) -> set[str]:
     """Rules with actions still to do."""
-    query = select(outbox.c.rule_id).where(outbox.c.status.in_(OPEN_FOR_CANCEL)).distinct()
+    query = select(outbox.c.rule_id).where(outbox.c.status.in_(CANCELLABLE)).distinct()
     return set(connection.execute(query).scalars())
 
 
@@ -434,9 +411,9 @@ def cancel_rules(connection: Connection, rules: Iterable[str], now: datetime) ->
     for rule_id in sorted(rules):
         result = connection.execute(
             update(outbox)
-            .where(outbox.c.rule_id == rule_id, outbox.c.status.in_(OPEN_FOR_CANCEL))
+            .where(outbox.c.rule_id == rule_id, outbox.c.status.in_(CANCELLABLE))
             .values(
-                status="cancelled",
+                status=State.CANCELLED,
                 updated_at=iso(now),
                 last_error=f"rule {rule_id} was removed from the workspace",
             )
@@ -461,7 +438,7 @@ def _row(row: Any) -> OutboxRow:
         contact_id=row["contact_id"],
         action=row["action"],
         channel=row["channel"],
-        status=row["status"],
+        status=State(row["status"]),
         send_at=from_iso(row["send_at"]) or _LONG_AGO,
         payload=json.loads(row["payload"]),
         attempts=row["attempts"],

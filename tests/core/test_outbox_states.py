@@ -1,0 +1,35 @@
+"""The outbox's states and moves: every state has its arrows, and a move not drawn is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from outreach.core.outbox import ATTENTION, FINAL, MOVES, OPEN, RECORDED, State, check_moves
+
+
+def test_every_state_has_its_moves_and_sent_is_final() -> None:
+    assert set(MOVES) == set(State)
+    assert MOVES[State.SENT] == frozenset()
+    assert set(OPEN) | set(FINAL) | {State.ERROR} == set(State)
+    assert set(RECORDED.values()) <= set(State) and State.ERROR in ATTENTION
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (State.SENT, State.PENDING),  # never sent twice by a code path
+        (State.REJECTED, State.SENDING),  # a rejected gift is never claimed
+        (State.NEEDS_APPROVAL, State.SENDING),  # nothing skips approval
+        (State.ERROR, State.SENDING),  # an error is planned again, never sent as it stands
+        (State.LATE, State.SENT),
+    ],
+)
+def test_a_move_not_drawn_is_refused(before: State, after: State) -> None:
+    with pytest.raises(ValueError, match="never moves"):
+        check_moves([before], after)
+
+
+def test_the_moves_people_make() -> None:
+    check_moves([State.NEEDS_APPROVAL], State.PENDING)  # approve
+    check_moves([State.NEEDS_APPROVAL, State.PENDING, State.FAILED, State.ERROR], State.REJECTED)
+    check_moves([State.DEAD, State.AMBIGUOUS, State.CANCELLED, State.LATE], State.PENDING)
