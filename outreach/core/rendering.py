@@ -21,9 +21,10 @@ from babel import Locale, UnknownLocaleError, dates, numbers
 from jinja2 import Template, TemplateError, TemplateSyntaxError, nodes, pass_context
 from markupsafe import Markup, escape
 
+from outreach.core.limits import limits
 from outreach.core.model import Message
 from outreach.core.problems import Problem, problem
-from outreach.core.sandbox import Sandbox, SourceLoader, bounded_join, time_limit
+from outreach.core.sandbox import Sandbox, SourceLoader, bounded_join
 
 BLOCKS = ("subject", "text", "html")
 
@@ -91,8 +92,8 @@ class Templates:
             self.variants.setdefault(f.name, {})[f.locale] = f.filename
         self._chains: dict[str, list[str] | None] = {}
         loader = SourceLoader({f.filename: (f.source, f.path) for f in files})
-        self.plain = _with_filters(Sandbox(loader))
-        self.html = _with_filters(Sandbox(loader, autoescape=True))
+        self.plain = Sandbox(loader, filters=LOCALE_FILTERS)
+        self.html = Sandbox(loader, autoescape=True, filters=LOCALE_FILTERS)
 
     def resolve(self, name: str, locale: str | None) -> str | None:
         """The file that serves template `name` in `locale`, after fallback."""
@@ -109,11 +110,14 @@ class Templates:
         locale = self.writing_locale(filename, locale)
         values = {**variables, "locale": locale}
         try:
-            with time_limit():
+            with limits():
                 subject, text = self._blocks(self.plain, filename, ("subject", "text"), values)
                 (html,) = self._blocks(self.html, filename, ("html",), values)
         except TemplateError as exc:
             raise RenderError(_message(exc), _where(exc, sys.exc_info()[2], self)) from None
+        except RecursionError as exc:
+            where = _where(exc, exc.__traceback__, self)
+            raise RenderError("templates include or import each other without end", where) from None
         except Exception as exc:  # anything a template can provoke fails this message only
             where = _where(exc, exc.__traceback__, self)
             raise RenderError(f"{type(exc).__name__}: {exc}", where) from None
@@ -250,7 +254,7 @@ class Condition:
     def holds(self, variables: Mapping[str, Any]) -> bool:
         """True or False; RenderError when the expression fails on these values."""
         try:
-            with time_limit():
+            with limits():
                 return bool(self.evaluate(**variables))
         except Exception as exc:
             raise RenderError(f"when: {_message(exc)}") from None
@@ -345,8 +349,10 @@ def _paragraphs(value: Any) -> Markup:
     return Markup("\n".join(f"<p>{p.replace(chr(10), '<br>' + chr(10))}</p>" for p in paragraphs))
 
 
-def _with_filters(env: Sandbox) -> Sandbox:
-    env.filters.update(
-        date=_date, datetime=_datetime, money=_money, number=_number, paragraphs=_paragraphs
-    )
-    return env
+LOCALE_FILTERS: dict[str, Callable[..., Any]] = {
+    "date": _date,
+    "datetime": _datetime,
+    "money": _money,
+    "number": _number,
+    "paragraphs": _paragraphs,
+}
