@@ -81,13 +81,24 @@ def too_slow() -> RenderLimitExceeded:
 
 
 def charge(value: Any) -> None:
-    """Spend what `value` took to build from the evaluation's allowance."""
+    """Spend what `value` took to build from the evaluation's allowance. A list, tuple or
+    dict is measured too: one that holds another many times over is large to write out,
+    and to compare, hash or sort, though it took little to build."""
     evaluation = _current.get()
     if evaluation is not None and isinstance(value, _SIZED):
         _spend(evaluation, sys.getsizeof(value))
+        if isinstance(value, _CONTAINERS):
+            text_size(value)
 
 
 _SIZED = (str, bytes, list, tuple, dict)
+_CONTAINERS = (list, tuple, dict)
+
+
+def measured(value: _T) -> _T:
+    """A list, tuple or dict written in a template, charged like any other value built."""
+    charge(value)
+    return value
 
 
 def _spend(evaluation: _Evaluation, size: int) -> None:
@@ -136,7 +147,7 @@ def call_depth() -> Iterator[None]:
 
 def check_size(size: int, what: str = "the result") -> None:
     if size > MAX_SIZE:
-        raise RenderLimitExceeded(f"{what} would be longer than {MAX_SIZE} characters or items")
+        raise RenderLimitExceeded(f"{what} would be longer than {MAX_SIZE} characters")
 
 
 def check_count(count: Any, what: str) -> None:
@@ -159,7 +170,7 @@ def text_size(value: Any, indent: int = 0) -> int:
     a large string many times over. Each part shared is measured once, and the walk stops as
     soon as the sum is too large, so it costs no more than the limit whatever the value."""
     if isinstance(value, str):
-        check_size(len(value), "the text")
+        check_size(len(value), "written out, it")
         return len(value)
     children = _children(value)
     if children is None:
@@ -189,7 +200,7 @@ def text_size(value: Any, indent: int = 0) -> int:
                 size = _leaf_size(child)
                 sizes[(id(child), depth if indent else 0)] = (size, child)
         stack[-1].total += size + indent * depth
-        check_size(stack[-1].total, "the text")
+        check_size(stack[-1].total, "written out, it")
 
 
 @dataclass

@@ -43,7 +43,7 @@ Filter = Callable[..., Any]
 
 def check_binop(operator: str, left: Any, right: Any) -> None:
     if operator == "+" and _sized(left) and _sized(right):
-        check_size(len(left) + len(right))
+        check_size(text_size(left) + text_size(right))
     elif operator == "*":
         _check_product(left, right)
     elif operator == "**":
@@ -59,7 +59,7 @@ def _sized(value: Any) -> bool:
 def _check_product(left: Any, right: Any) -> None:
     for sequence, times in ((left, right), (right, left)):
         if _sized(sequence) and isinstance(times, int):
-            check_size(len(sequence) * times)
+            check_size(text_size(sequence) * times)
     if _integer(left) and _integer(right):
         _check_bits(left.bit_length() + right.bit_length())
 

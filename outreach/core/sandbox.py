@@ -158,8 +158,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
         defer_init: bool = False,
     ) -> str:
         _check_depth(source, name, filename)
-        _Bounding(self).visit(source)
-        with limits():  # the compiler folds constant expressions, filters included
+        with limits():  # constant expressions are folded while compiling, filters included
+            _Bounding(self).visit(source)
             return super()._generate(source, name, filename, defer_init)
 
 
@@ -203,11 +203,29 @@ def _check_depth(tree: nodes.Template, name: str | None, filename: str | None) -
 
 
 class _Bounding(NodeTransformer):
-    """Every `{% for %}` iterates through `guarded` (the limits, checked at each step), and
-    every `a ~ b` joins through `joined_text` (its size, checked before joining)."""
+    """Every `{% for %}` iterates through `guarded` (the limits, checked at each step),
+    every `a ~ b` joins through `joined_text` (its size, checked before joining), and every
+    list, tuple or dict written with values in it is `measured`."""
 
     def __init__(self, environment: Sandbox) -> None:
         self.environment = environment
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        return self._literal(node)
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        return self._literal(node) if node.ctx == "load" else node
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        return self._literal(node)
+
+    def _literal(self, node: nodes.Expr) -> nodes.Node:
+        self.generic_visit(node)
+        try:
+            node.as_const(nodes.EvalContext(self.environment))
+        except nodes.Impossible:
+            return self._call("outreach.core.limits.measured", node)
+        return node  # constant: no larger than its source
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
