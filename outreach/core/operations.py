@@ -378,9 +378,10 @@ def _batch(batch: Filter) -> Filter:
 
 
 def _slice(slice_: Filter) -> Filter:
-    def bounded(value: Any, slices: Any, fill_with: Any = None) -> Any:
+    @pass_eval_context  # as Jinja's own, which has an async variant
+    def bounded(eval_ctx: Any, value: Any, slices: Any, fill_with: Any = None) -> Any:
         check_count(slices, "a number of slices")  # makes that many lists
-        return slice_(value, slices, fill_with)
+        return slice_(eval_ctx, value, slices, fill_with)
 
     return bounded
 

@@ -185,21 +185,22 @@ def _check_tokens(
 
 
 def _check_depth(tree: nodes.Template, name: str | None, filename: str | None) -> None:
-    pending: list[tuple[nodes.Node, int, int]] = [(tree, 0, 0)]
+    pending: list[tuple[nodes.Node, int, int, int]] = [(tree, 0, 0, 1)]
     while pending:
-        node, depth, statements = pending.pop()
+        node, depth, statements, line = pending.pop()
+        line = node.lineno or line  # a Scope, for one, has none of its own
         if depth > MAX_DEPTH:
             message = f"expressions nested more than {MAX_DEPTH} deep; simplify it"
-            raise TemplateSyntaxError(message, node.lineno, name, filename)
-        if isinstance(node, nodes.Stmt) and "body" in node.fields:
+            raise TemplateSyntaxError(message, line, name, filename)
+        if "body" in node.fields and not isinstance(node, nodes.Scope):
             statements += 1
             if statements > MAX_STATEMENTS:
                 message = (
                     f"statements nested more than {MAX_STATEMENTS} deep; "
                     "move the inner part into a macro"
                 )
-                raise TemplateSyntaxError(message, node.lineno, name, filename)
-        pending.extend((child, depth + 1, statements) for child in node.iter_child_nodes())
+                raise TemplateSyntaxError(message, line, name, filename)
+        pending.extend((child, depth + 1, statements, line) for child in node.iter_child_nodes())
 
 
 class _Bounding(NodeTransformer):
