@@ -30,6 +30,7 @@ STEP_BYTES = 64  # what a loop step costs: it may build small values the sizes m
 MAX_INT_BITS = 65_536  # about 19,700 digits
 MAX_DIGITS = 4_300  # digits of a number read from text (Python's own limit)
 MAX_CALL_DEPTH = 100  # macros calling macros
+MAX_LOST_SECONDS = 3 * MAX_SECONDS  # see Losses
 MAX_NESTING = 50  # levels in a template's source, and in a value written out
 
 _T = TypeVar("_T")
@@ -51,16 +52,39 @@ _current: contextvars.ContextVar[_Evaluation | None] = contextvars.ContextVar(
 )
 
 
+@dataclass
+class Losses:
+    """Seconds spent, all told, in evaluations of one template or `when:` that a limit
+    stopped. Past MAX_LOST_SECONDS it is not evaluated again (a workspace is loaded afresh
+    once edited): one runaway template must not hold planning up for hours, 2 s a contact."""
+
+    seconds: float = 0.0
+
+    def check(self) -> None:
+        if self.seconds > MAX_LOST_SECONDS:
+            raise RenderLimitExceeded(
+                f"not run again: it ran into its limits for {self.seconds:.0f} s with other "
+                "contacts already; fix it"
+            )
+
+
 @contextmanager
-def limits(seconds: float = MAX_SECONDS) -> Iterator[None]:
-    """Bound the evaluation inside. Nested (a template compiled while another renders), the
-    outer evaluation's limits go on holding."""
+def limits(losses: Losses | None = None) -> Iterator[None]:
+    """Bound the evaluation inside, and add to `losses` if a limit stops it. Nested (a
+    template compiled while another renders), the outer evaluation's limits go on holding."""
     if _current.get() is not None:
         yield
         return
-    token = _current.set(_Evaluation(time.monotonic() + seconds, MAX_BYTES))
+    if losses is not None:
+        losses.check()
+    start = time.monotonic()
+    token = _current.set(_Evaluation(start + MAX_SECONDS, MAX_BYTES))
     try:
         yield
+    except RenderLimitExceeded:
+        if losses is not None:
+            losses.seconds += time.monotonic() - start
+        raise
     finally:
         _current.reset(token)
 

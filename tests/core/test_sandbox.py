@@ -231,6 +231,44 @@ def test_limits_are_per_evaluation_and_per_thread() -> None:
     assert sound.render("t", "en", VALUES).text == "Dear Ada"
 
 
+def test_what_keeps_running_into_its_limits_is_not_run_for_every_contact() -> None:
+    """Each evaluation is bounded, but thousands of contacts times 2 s is hours of planning:
+    once a template or `when:` has lost 6 s to its limits, the rest of its evaluations fail
+    at once, each still an error of its own; other templates and conditions go on."""
+    found = templates(
+        {
+            "loop.j2": "{% block subject %}s{% endblock %}{% block text %}\n"
+            + UNTIL_THE_DEADLINE
+            + "{% endblock %}",
+            "fine.j2": "{% block subject %}s{% endblock %}{% block text %}ok{% endblock %}",
+        }
+    )
+    runaway = found.compile_condition("range(100000)|map('string')|map('center', 99999)|list")
+
+    def failures(evaluate: Callable[[], Any], count: int) -> list[str]:
+        messages = []
+        for _ in range(count):
+            try:
+                evaluate()
+            except RenderError as exc:
+                messages.append(str(exc))
+        return messages
+
+    renders, _ = in_worker(lambda: failures(lambda: found.render("loop", "en", VALUES), 5))
+    conditions, _ = in_worker(lambda: failures(lambda: runaway.holds(VALUES), 500))
+
+    assert [m.split(": ", 1)[1].startswith("took longer") for m in renders] == [True] * 3 + [
+        False
+    ] * 2
+    assert renders[-1] == (
+        "templates/loop.j2: not run again: it ran into its limits for 6 s with other contacts "
+        "already; fix it"
+    )
+    assert conditions[-1].startswith("when: not run again: it ran into its limits for 6 s")
+    assert found.render("fine", "en", VALUES).text == "ok"
+    assert found.compile_condition("n > 1").holds(VALUES) is True
+
+
 def test_ordinary_use_of_every_bounded_operation_still_works() -> None:
     body = (
         "{{ ['a', contact.first_name]|join(', ') }}|{{ '%s-%03d' % ('x', 7) }}|"
