@@ -24,14 +24,14 @@ from jinja2.exceptions import SecurityError
 from jinja2.utils import Namespace
 
 MAX_SECONDS = 2.0
-MAX_SIZE = 256_000  # characters or items in one value, and in one block of output
+MAX_SIZE = 256_000  # characters: one value written out, one block of output
 MAX_BYTES = 32_000_000  # strings and lists one evaluation may build, all told
 STEP_BYTES = 64  # what a loop step costs: it may build small values the sizes miss
 MAX_INT_BITS = 65_536  # about 19,700 digits
 MAX_DIGITS = 4_300  # digits of a number read from text (Python's own limit)
 MAX_CALL_DEPTH = 100  # macros calling macros
 MAX_LOST_SECONDS = 3 * MAX_SECONDS  # see Losses
-MAX_NESTING = 50  # levels in a template's source, and in a value written out
+MAX_NESTING = 50  # levels of lists in lists in a value written out
 
 _T = TypeVar("_T")
 

@@ -158,7 +158,9 @@ _METHODS: dict[type, frozenset[str]] = {
 }
 
 
-def checked_call_args(method: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+def checked_call_args(
+    method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[Any, ...]:
     """The arguments to call `method` with, once checked; methods of Python's own types
     must be on the list, and those that can build much are measured first."""
     owner = getattr(method, "__self__", None)
@@ -168,8 +170,8 @@ def checked_call_args(method: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
     name = getattr(method, "__name__", "")
     if name not in _METHODS[kind] or not isinstance(owner, kind):
         raise SecurityError(f"{kind.__name__}.{name}() is not available in templates")
-    if isinstance(owner, str) and args:
-        return _checked_str_call(owner, name, args)
+    if isinstance(owner, str):
+        return _checked_str_call(owner, name, args, kwargs)
     return args
 
 
@@ -181,11 +183,15 @@ def _kind(method: Any, owner: Any) -> type | None:
     return next((k for k in _METHODS if isinstance(owner, k) or owner is k), None)
 
 
-def _checked_str_call(text: str, name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    if name in ("center", "ljust", "rjust", "zfill"):
+def _checked_str_call(
+    text: str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[Any, ...]:
+    if name in ("center", "ljust", "rjust", "zfill") and args:
         check_count(args[0], "a width")
-    elif name == "expandtabs" and isinstance(args[0], int):
-        check_size(len(text) + text.count("\t") * args[0])
+    elif name == "expandtabs":
+        tabsize = args[0] if args else kwargs.get("tabsize", 8)
+        if isinstance(tabsize, int):
+            check_size(len(text) + text.count("\t") * tabsize)
     elif name == "replace" and len(args) >= 2:
         check_size(replaced_size(text, str(args[0]), str(args[1]), *args[2:3]))
     elif name == "join":

@@ -93,7 +93,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         check_deadline()
-        args = checked_call_args(__obj, args)
+        args = checked_call_args(__obj, args, kwargs)
         with call_depth():
             result = super().call(__context, __obj, *args, **kwargs)
         charge(result)
