@@ -270,7 +270,7 @@ def _failure(exc: Exception) -> str:
     if isinstance(exc, TemplateError):
         return _message(exc)
     if isinstance(exc, RecursionError):
-        return "templates include or import each other without end"
+        return "templates include, import or extend each other without end"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -22,6 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
+from outreach.core.bounded_filters import bounded_filter, bounded_test
 from outreach.core.limits import (
     MAX_DIGITS,
     MAX_SIZE,
@@ -37,8 +38,6 @@ from outreach.core.limits import (
 from outreach.core.operations import (
     BoundedEscapeFormatter,
     BoundedFormatter,
-    bounded_filter,
-    bounded_test,
     check_binop,
     checked_call_args,
 )
