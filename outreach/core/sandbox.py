@@ -171,12 +171,12 @@ def _check_tokens(
     """Brackets nested too deeply and numbers too long to read, found before parsing."""
     depth = 0
     for line, token, value in env.lexer.tokeniter(source, name, filename, state):
-        if token == "operator" and value in "([{":
+        if token == "operator" and value in ("(", "[", "{"):
             depth += 1
             if depth > MAX_BRACKETS:
                 message = f"brackets nested more than {MAX_BRACKETS} deep; simplify it"
                 raise TemplateSyntaxError(message, line, name, filename)
-        elif token == "operator" and value in ")]}":
+        elif token == "operator" and value in (")", "]", "}"):
             depth -= 1
         elif token == "integer" and len(value) > MAX_DIGITS:
             message = f"a number of more than {MAX_DIGITS} digits"

@@ -315,6 +315,26 @@ def test_ordinary_use_of_every_bounded_operation_still_works() -> None:
     ]
 
 
+def test_loops_keep_every_feature_while_bounded() -> None:
+    body = (
+        "{% for x in [3, 1, 2] if x > 1 %}{{ loop.index }}/{{ loop.length }}/{{ loop.revindex }}"
+        "/{{ loop.last }}/{{ loop.nextitem is defined }} {% else %}none{% endfor %}"
+        "|{% for x in [] %}x{% else %}empty{% endfor %}"
+        "|{% for k, v in {'a': 1}.items() %}{{ k }}={{ v }}{% endfor %}"
+        "|{% for x in [[1, [2]], 3] recursive %}{% if x is iterable %}({{ loop(x) }})"
+        "{% else %}{{ x }}{% endif %}{% endfor %}"
+        "|{% set a, b = n, 2 %}{{ a + b }}"
+        "|{% macro m(x) %}<{{ caller(x) }}>{% endmacro %}{% call(y) m(n) %}{{ y * 2 }}{% endcall %}"
+        "|{% for x in 'abc' %}{{ loop.changed(x) }}{{ loop.cycle('-', '+') }}{% endfor %}"
+        "|{{ {n: [n, {'k': (n, n)}]} }}{% endblock %}"
+    )
+
+    assert note(body).render("t", "en", VALUES).text == (
+        "1/2/2/False/True 2/2/1/True/False |empty|a=1|(1(2))3|5|<6>|True-True+True-"
+        "|{3: [3, {'k': (3, 3)}]}"
+    )
+
+
 @pytest.mark.parametrize(
     "method",
     ["'x'.encode()", "''.maketrans('a', 'b')", "(1).to_bytes(2, 'big')", "{}.fromkeys([1])"],
