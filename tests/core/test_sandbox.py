@@ -246,25 +246,26 @@ def test_what_keeps_running_into_its_limits_is_not_run_for_every_contact() -> No
     )
     runaway = found.compile_condition("range(100000)|map('string')|map('center', 99999)|list")
 
-    def failures(evaluate: Callable[[], Any], count: int) -> list[str]:
-        messages = []
-        for _ in range(count):
+    def failures(evaluate: Callable[[], Any]) -> list[str]:
+        """Error messages, one a contact, up to the first that says it is not run again."""
+        messages: list[str] = []
+        while not messages or "not run again" not in messages[-1]:
             try:
                 evaluate()
             except RenderError as exc:
                 messages.append(str(exc))
         return messages
 
-    renders, _ = in_worker(lambda: failures(lambda: found.render("loop", "en", VALUES), 5))
-    conditions, _ = in_worker(lambda: failures(lambda: runaway.holds(VALUES), 500))
+    renders, _ = in_worker(lambda: failures(lambda: found.render("loop", "en", VALUES)))
+    conditions, _ = in_worker(lambda: failures(lambda: runaway.holds(VALUES)))
 
-    assert [m.split(": ", 1)[1].startswith("took longer") for m in renders] == [True] * 3 + [
-        False
-    ] * 2
+    assert all("took longer than 2 s" in m for m in renders[:-1])
+    assert len(renders) > 2  # it had its 6 s: each of the first was stopped at 2 s
     assert renders[-1] == (
         "templates/loop.j2: not run again: it ran into its limits for 6 s with other contacts "
         "already; fix it"
     )
+    assert all("built more than 32 MB" in m for m in conditions[:-1])
     assert conditions[-1].startswith("when: not run again: it ran into its limits for 6 s")
     assert found.render("fine", "en", VALUES).text == "ok"
     assert found.compile_condition("n > 1").holds(VALUES) is True
