@@ -71,7 +71,7 @@ def holds(expression: str) -> tuple[Any, int]:
     return in_worker(lambda: templates({}).compile_condition(expression).holds(VALUES))
 
 
-BIG = "{% set big = 'x' * 200000 %}"
+BIG = "{% set big = 'x' * 100000 %}"  # as large as a repetition may be, here and on main
 # Each step is allowed, and takes tens of milliseconds: only the deadline stops it.
 UNTIL_THE_DEADLINE = (
     "{% for i in range(100000) %}{{ ('ab ' * 30000)|wordwrap(3)|length }}{% endfor %}"
@@ -135,9 +135,9 @@ HUGE = [
     BIG + "{{ '%s' % ([big] * 10000,) }}",
     BIG + "{{ big.replace('x', big) }}",
     BIG + "{{ big|replace('x', big) }}",
-    BIG + "{{ big|indent(big) }}",
+    BIG + "{{ ('a\\n' * 50000)|indent(big) }}",
     BIG + "{{ big|wordwrap(1, wrapstring=big) }}",
-    BIG + "{{ ('a.b ' * 40000)|urlize(target=big) }}",
+    BIG + "{{ ('a.b ' * 20000)|urlize(target=big) }}",
     "{{ 'x'|center(1500000000) }}",
     "{{ 'x'|indent(1500000000) }}",
     "{{ 'x'.center(1500000000) }}",
@@ -150,10 +150,10 @@ HUGE = [
     "{{ [1]|slice(1500000000)|list }}",
     "{{ [1]|tojson(1500000000) }}",
     "{{ ([[0] * 1000] * 1000)|sum(start=[]) }}",
-    "{{ ('9' * 250000)|int }}",
+    "{{ ('9' * 90000)|int }}",
     "{{ (1).to_bytes(1500000000, 'big') }}",
-    "{{ ('ab\u00e9' * 80000).encode('punycode') }}",
-    "{{ 'a'.translate({97: 'x' * 200000}) }}",
+    "{{ ('ab\u00e9' * 30000).encode('punycode') }}",
+    "{{ ('a' * 100000).translate({97: 'x' * 100000}) }}",
     BIG + "{% set x %}{% for i in range(10000) %}{{ big }}{% endfor %}{% endset %}{{ x|length }}",
     BIG + "{% macro m() %}{% for i in range(10000) %}{{ big }}{% endfor %}{% endmacro %}{{ m() }}",
     BIG + "{% filter upper %}{% for i in range(10000) %}{{ big }}{% endfor %}{% endfilter %}",
