@@ -9,9 +9,8 @@ of the same source with autoescape on, so client data can never inject markup.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date as date_type
 from functools import lru_cache
 from types import TracebackType
@@ -21,9 +20,10 @@ from babel import Locale, UnknownLocaleError, dates, numbers
 from jinja2 import Template, TemplateError, TemplateSyntaxError, nodes, pass_context
 from markupsafe import Markup, escape
 
+from outreach.core.limits import Losses, limits
 from outreach.core.model import Message
 from outreach.core.problems import Problem, problem
-from outreach.core.sandbox import Sandbox, SourceLoader, bounded_join, time_limit
+from outreach.core.sandbox import Sandbox, SourceLoader, bounded_join
 
 BLOCKS = ("subject", "text", "html")
 
@@ -90,9 +90,10 @@ class Templates:
         for f in files:
             self.variants.setdefault(f.name, {})[f.locale] = f.filename
         self._chains: dict[str, list[str] | None] = {}
+        self._losses: dict[str, Losses] = {}  # by file
         loader = SourceLoader({f.filename: (f.source, f.path) for f in files})
-        self.plain = _with_filters(Sandbox(loader))
-        self.html = _with_filters(Sandbox(loader, autoescape=True))
+        self.plain = Sandbox(loader, filters=LOCALE_FILTERS)
+        self.html = Sandbox(loader, autoescape=True, filters=LOCALE_FILTERS)
 
     def resolve(self, name: str, locale: str | None) -> str | None:
         """The file that serves template `name` in `locale`, after fallback."""
@@ -108,20 +109,19 @@ class Templates:
             raise RenderError(f"no template '{name}' (looked for {name}.j2 and locale variants)")
         locale = self.writing_locale(filename, locale)
         values = {**variables, "locale": locale}
+        path = self.files[filename].path
         try:
-            with time_limit():
+            with limits(self._losses.setdefault(filename, Losses())):
                 subject, text = self._blocks(self.plain, filename, ("subject", "text"), values)
                 (html,) = self._blocks(self.html, filename, ("html",), values)
-        except TemplateError as exc:
-            raise RenderError(_message(exc), _where(exc, sys.exc_info()[2], self)) from None
         except Exception as exc:  # anything a template can provoke fails this message only
-            where = _where(exc, exc.__traceback__, self)
-            raise RenderError(f"{type(exc).__name__}: {exc}", where) from None
+            where = _where(exc, exc.__traceback__, self) or path
+            raise RenderError(_failure(exc), where) from None
         return Message(
             subject=" ".join((subject or "").split()),  # one line: no header injection
             text=tidy_text(text or ""),
             html=html.strip() if html is not None else None,
-            template=self.files[filename].path,
+            template=path,
             locale=locale,
         )
 
@@ -246,11 +246,12 @@ def _inert(node: nodes.Node) -> bool:
 class Condition:
     expression: str
     evaluate: Callable[..., Any]
+    losses: Losses = field(default_factory=Losses, compare=False, repr=False)
 
     def holds(self, variables: Mapping[str, Any]) -> bool:
         """True or False; RenderError when the expression fails on these values."""
         try:
-            with time_limit():
+            with limits(self.losses):
                 return bool(self.evaluate(**variables))
         except Exception as exc:
             raise RenderError(f"when: {_message(exc)}") from None
@@ -263,6 +264,14 @@ def _message(exc: BaseException) -> str:
     if "StrictUndefined" in type(exc).__name__ or type(exc).__name__ == "UndefinedError":
         return f"undefined: {text}; guard it with {{% if ... %}} or |default"
     return text
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, TemplateError):
+        return _message(exc)
+    if isinstance(exc, RecursionError):
+        return "templates include, import or extend each other without end"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _where(exc: BaseException, tb: TracebackType | None, templates: Templates) -> str | None:
@@ -345,8 +354,10 @@ def _paragraphs(value: Any) -> Markup:
     return Markup("\n".join(f"<p>{p.replace(chr(10), '<br>' + chr(10))}</p>" for p in paragraphs))
 
 
-def _with_filters(env: Sandbox) -> Sandbox:
-    env.filters.update(
-        date=_date, datetime=_datetime, money=_money, number=_number, paragraphs=_paragraphs
-    )
-    return env
+LOCALE_FILTERS: dict[str, Callable[..., Any]] = {
+    "date": _date,
+    "datetime": _datetime,
+    "money": _money,
+    "number": _number,
+    "paragraphs": _paragraphs,
+}

@@ -2,92 +2,49 @@
 
 `ImmutableSandboxedEnvironment` blocks Python internals (`__class__`, `__mro__`, unsafe
 `|attr`) and mutation; `StrictUndefined` turns a missing variable into an error instead of a
-blank. On top of that, this sandbox bounds work: a render has a deadline, checked at every
-call and every output chunk, and repetition (`'x' * 10**9`, `9**9**9`) is capped.
+blank. On top of that, this sandbox bounds work in whatever thread it runs: every loop step,
+call, filter and operator checks the evaluation's deadline and spends from its allowance
+(outreach.core.limits), and what could build much in one step is measured before it runs
+(outreach.core.operations). A source nested deeper than Jinja's parser or Python's compiler
+can take is a syntax error at its line, before either tries.
 """
 
 from __future__ import annotations
 
-import contextvars
-import re
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from functools import update_wrapper
+from typing import Any, cast
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, pass_eval_context
-from jinja2.exceptions import SecurityError
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, nodes
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
-MAX_SECONDS = 2.0
-MAX_OUTPUT = 256_000  # characters per block
-MAX_REPEAT = 100_000  # items a `*` may produce
-MAX_POWER = 1_000  # largest exponent
-_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=float("inf"))
+from outreach.core.bounded_filters import bounded_filter, bounded_test
+from outreach.core.limits import (
+    MAX_DIGITS,
+    MAX_SIZE,
+    RenderLimitExceeded,
+    call_depth,
+    charge,
+    check_deadline,
+    deadline,
+    limits,
+    text_size,
+    too_slow,
+)
+from outreach.core.operations import (
+    BoundedEscapeFormatter,
+    BoundedFormatter,
+    check_binop,
+    checked_call_args,
+)
 
-
-class RenderLimitExceeded(SecurityError):
-    """A template ran too long or produced too much."""
-
-
-@contextmanager
-def time_limit(seconds: float = MAX_SECONDS) -> Iterator[None]:
-    """Bound the rendering inside: checked cooperatively at calls and output chunks, and —
-    in the main thread, where signals can be had — by a timer signal that also stops a
-    tight loop that makes no calls at all."""
-    token = _deadline.set(time.monotonic() + seconds)
-    armed = _arm_alarm(seconds + 0.25)
-    try:
-        yield
-    finally:
-        if armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        _deadline.reset(token)
-
-
-def _arm_alarm(seconds: float) -> bool:
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    if not hasattr(signal, "setitimer") or signal.getitimer(signal.ITIMER_REAL)[0]:
-        return False  # no alarms here, or someone else's is running: leave it alone
-    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
-        signal.signal(signal.SIGALRM, _on_alarm)  # once; it only acts inside a time limit
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    return True
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    if time.monotonic() < _deadline.get():
-        return  # a late signal from a limit already lifted
-    raise RenderLimitExceeded(f"rendering took longer than {MAX_SECONDS:g} s; simplify loops")
-
-
-def check_deadline() -> None:
-    if time.monotonic() > _deadline.get():
-        raise RenderLimitExceeded(f"rendering took longer than {MAX_SECONDS:g} s; simplify loops")
-
-
-def bounded_join(chunks: Iterator[str]) -> str:
-    """Join a block's output, stopping it when it grows too large or too slow. The error is
-    thrown into the template's own generator, so its traceback names the template line."""
-    parts, size = [], 0
-    for chunk in chunks:
-        size += len(chunk)
-        if size > MAX_OUTPUT:
-            _stop(chunks, RenderLimitExceeded(f"output longer than {MAX_OUTPUT} characters"))
-        if time.monotonic() > _deadline.get():
-            _stop(chunks, RenderLimitExceeded(f"rendering took longer than {MAX_SECONDS:g} s"))
-        parts.append(chunk)
-    return "".join(parts)
-
-
-def _stop(chunks: Iterator[str], error: RenderLimitExceeded) -> None:
-    throw = getattr(chunks, "throw", None)
-    if throw is not None:
-        throw(error)  # raises it from the template's frame
-    raise error
+MAX_BRACKETS = 20  # ( [ { inside each other: Jinja's parser recurses ~14 frames for each
+MAX_DEPTH = 50  # levels of the parsed template: its compiler recurses for each
+MAX_STATEMENTS = 16  # {% for %}, {% if %}... inside each other; Python allows 20 loops
 
 
 class SourceLoader(BaseLoader):
@@ -107,113 +64,211 @@ class SourceLoader(BaseLoader):
 
 
 class Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
 
-    def __init__(self, loader: BaseLoader | None = None, autoescape: bool = False) -> None:
+    def __init__(
+        self,
+        loader: BaseLoader | None = None,
+        autoescape: bool = False,
+        filters: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> None:
         super().__init__(
             loader=loader,
             autoescape=autoescape,
             undefined=StrictUndefined,
             auto_reload=False,
+            finalize=_written,
         )
         self.globals.pop("lipsum", None)  # generates text without bound; no use in a note
-        for name, bounded in _BOUNDED_FILTERS.items():
-            self.filters[name] = bounded(self.filters[name])
+        self.filters.update(filters or {})
+        self.filters = {name: bounded_filter(name, f) for name, f in self.filters.items()}
+        tests = cast(dict[str, Callable[..., Any]], self.tests)  # typed `function` by Jinja
+        self.tests = {name: bounded_test(test) for name, test in tests.items()}
+
+    @staticmethod
+    def concat(chunks: Any) -> str:
+        """How compiled templates join the body of a macro, `{% set %}` or `{% filter %}`."""
+        return bounded_join(chunks)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         check_deadline()
-        _check_string_method(__obj, args)
-        return super().call(__context, __obj, *args, **kwargs)
+        args = checked_call_args(__obj, args, kwargs)
+        with call_depth():
+            result = super().call(__context, __obj, *args, **kwargs)
+        charge(result)
+        return result
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         check_deadline()
-        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_POWER:
-            raise SecurityError(f"exponent {right} is larger than {MAX_POWER}")
-        if operator == "*":
-            _check_repeat(left, right)
-            _check_repeat(right, left)
-        if operator == "%" and isinstance(left, str):
-            _check_widths(left)
-        return super().call_binop(context, operator, left, right)
+        check_binop(operator, left, right)
+        result = super().call_binop(context, operator, left, right)
+        charge(result)
+        return result
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        item = super().getitem(obj, argument)
+        if isinstance(argument, slice):
+            charge(item)  # a copy
+        return item
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """`str.format` and `format_map` through the bounded formatters."""
+        if super().wrap_str_format(value) is None:
+            return None
+        text, is_map = value.__self__, value.__name__ == "format_map"
+        formatter = (
+            BoundedEscapeFormatter(self, escape=text.escape)
+            if isinstance(text, Markup)
+            else BoundedFormatter(self)
+        )
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            if is_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one mapping")
+                return str(type(text)(formatter.vformat(text, (), args[0])))
+            return str(type(text)(formatter.vformat(text, args, kwargs)))
+
+        return update_wrapper(bounded, value)
+
+    # Compiling: sources nested too deeply are refused; loops and `~` are bounded.
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        _check_tokens(self, source, name, filename)
+        parser = Parser(self, source, name, filename)
+        try:
+            return parser.parse()
+        except RecursionError:
+            line = parser.stream.current.lineno
+            raise TemplateSyntaxError(_TOO_DEEP, line, name, filename) from None
+
+    def compile_expression(self, source: str, undefined_to_none: bool = True) -> Any:
+        _check_tokens(self, source, None, None, state="variable")
+        try:
+            return super().compile_expression(source, undefined_to_none)
+        except RecursionError:
+            raise TemplateSyntaxError(_TOO_DEEP, 1) from None
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        _check_depth(source, name, filename)
+        with limits():  # constant expressions are folded while compiling, filters included
+            _Bounding(self).visit(source)
+            return super()._generate(source, name, filename, defer_init)
 
 
-def _check_repeat(sequence: Any, times: Any) -> None:
-    sized = isinstance(sequence, str | list | tuple) and isinstance(times, int)
-    if sized and len(sequence) * times > MAX_REPEAT:
-        raise SecurityError(f"repetition would make {len(sequence) * times} items")
+_TOO_DEEP = "nested too deeply; simplify it"
 
 
-# Work that is one call to C but can take seconds and gigabytes: each is checked before it
-# runs, against what it would produce.
-_HUGE_WIDTH = re.compile(r"\d{6,}")  # a field width or precision of a million or more
+def _check_tokens(
+    env: Sandbox, source: str, name: str | None, filename: str | None, state: str | None = None
+) -> None:
+    """Brackets nested too deeply and numbers too long to read, found before parsing."""
+    depth = 0
+    for line, token, value in env.lexer.tokeniter(source, name, filename, state):
+        if token == "operator" and value in ("(", "[", "{"):
+            depth += 1
+            if depth > MAX_BRACKETS:
+                message = f"brackets nested more than {MAX_BRACKETS} deep; simplify it"
+                raise TemplateSyntaxError(message, line, name, filename)
+        elif token == "operator" and value in (")", "]", "}"):
+            depth -= 1
+        elif token == "integer" and len(value) > MAX_DIGITS:
+            message = f"a number of more than {MAX_DIGITS} digits"
+            raise TemplateSyntaxError(message, line, name, filename)
 
 
-def _check_widths(pattern: str) -> None:
-    if _HUGE_WIDTH.search(pattern):
-        raise SecurityError("a format width of a million or more characters")
+def _check_depth(tree: nodes.Template, name: str | None, filename: str | None) -> None:
+    pending: list[tuple[nodes.Node, int, int, int]] = [(tree, 0, 0, 1)]
+    while pending:
+        node, depth, statements, line = pending.pop()
+        line = node.lineno or line  # a Scope, for one, has none of its own
+        if depth > MAX_DEPTH:
+            message = f"expressions nested more than {MAX_DEPTH} deep; simplify it"
+            raise TemplateSyntaxError(message, line, name, filename)
+        if "body" in node.fields and not isinstance(node, nodes.Scope):
+            statements += 1
+            if statements > MAX_STATEMENTS:
+                message = (
+                    f"statements nested more than {MAX_STATEMENTS} deep; "
+                    "move the inner part into a macro"
+                )
+                raise TemplateSyntaxError(message, line, name, filename)
+        pending.extend((child, depth + 1, statements, line) for child in node.iter_child_nodes())
 
 
-def _check_size(size: int) -> None:
-    if size > MAX_OUTPUT:
-        raise RenderLimitExceeded(f"output longer than {MAX_OUTPUT} characters")
+class _Bounding(NodeTransformer):
+    """Every `{% for %}` iterates through `guarded` (the limits, checked at each step),
+    every `a ~ b` joins through `joined_text` (its size, checked before joining), and every
+    list, tuple or dict written with values in it is `measured`."""
+
+    def __init__(self, environment: Sandbox) -> None:
+        self.environment = environment
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        return self._literal(node)
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        return self._literal(node) if node.ctx == "load" else node
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        return self._literal(node)
+
+    def _literal(self, node: nodes.Expr) -> nodes.Node:
+        self.generic_visit(node)
+        try:
+            node.as_const(nodes.EvalContext(self.environment))
+        except nodes.Impossible:
+            return self._call("outreach.core.limits.measured", node)
+        return node  # constant: no larger than its source
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = self._call("outreach.core.limits.guarded", node.iter)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        parts = nodes.Tuple(node.nodes, "load", lineno=node.lineno)
+        return self._call("outreach.core.operations.joined_text", parts)
+
+    def _call(self, function: str, argument: Any) -> nodes.Call:
+        call = nodes.Call(nodes.ImportedName(function), [argument], [], None, None)
+        call.set_lineno(argument.lineno)
+        call.set_environment(self.environment)
+        return call
 
 
-def _replaced_size(text: str, old: str, new: str, count: int | None = None) -> int:
-    hits = len(text) + 1 if not old else text.count(old)
-    if count is not None and count >= 0:
-        hits = min(hits, count)
-    return len(text) + hits * max(0, len(new) - len(old))
+def _written(value: Any) -> Any:
+    """What `{{ value }}` writes: measured before str() writes a list out in full."""
+    if not isinstance(value, str):
+        text_size(value)
+    return value
 
 
-def _check_string_method(method: Any, args: tuple[Any, ...]) -> None:
-    method = getattr(method, "__wrapped__", method)  # the sandbox wraps str.format
-    owner = getattr(method, "__self__", None)
-    if not isinstance(owner, str):
-        return
-    name = getattr(method, "__name__", "")
-    if name in ("center", "ljust", "rjust", "zfill") and args and isinstance(args[0], int):
-        _check_size(args[0])
-    elif name == "expandtabs" and args and isinstance(args[0], int):
-        _check_size(owner.count("\t") * args[0])
-    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str):
-        _check_size(_replaced_size(owner, args[0], str(args[1]), *args[2:3]))
-    elif name in ("format", "format_map"):
-        _check_widths(owner)
+def bounded_join(chunks: Iterator[str] | list[str]) -> str:
+    """Join a block's output, stopping it when it grows too large or too slow. The error is
+    thrown into the template's own generator, so its traceback names the template line."""
+    parts, size, ends = [], 0, deadline()
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_SIZE:
+            _stop(chunks, RenderLimitExceeded(f"the output is longer than {MAX_SIZE} characters"))
+        if time.monotonic() > ends:
+            _stop(chunks, too_slow())
+        parts.append(chunk)
+    joined = "".join(parts)
+    charge(joined)
+    return joined
 
 
-def _bounded_replace(replace: Callable[..., Any]) -> Callable[..., Any]:
-    @pass_eval_context
-    def bounded(ctx: Any, text: Any, old: Any, new: Any, count: Any = None) -> Any:
-        _check_size(_replaced_size(str(text), str(old), str(new), count))
-        return replace(ctx, text, old, new, count)
-
-    return bounded
-
-
-def _bounded_width(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def wrap(filter_: Callable[..., Any]) -> Callable[..., Any]:
-        def bounded(value: Any, width: Any = 80, *args: Any, **kwargs: Any) -> Any:
-            if isinstance(width, int):
-                lines = str(value).count("\n") + 1
-                _check_size(len(str(value)) + width * (lines if name == "indent" else 1))
-            return filter_(value, width, *args, **kwargs)
-
-        return bounded
-
-    return wrap
-
-
-def _bounded_format(format_: Callable[..., Any]) -> Callable[..., Any]:
-    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_widths(str(value))
-        return format_(value, *args, **kwargs)
-
-    return bounded
-
-
-_BOUNDED_FILTERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
-    "replace": _bounded_replace,
-    "center": _bounded_width("center"),
-    "indent": _bounded_width("indent"),
-    "format": _bounded_format,
-}
+def _stop(chunks: Iterator[str] | list[str], error: RenderLimitExceeded) -> None:
+    throw = getattr(chunks, "throw", None)
+    if throw is not None:
+        throw(error)  # raises it from the template's frame
+    raise error

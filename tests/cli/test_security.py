@@ -262,3 +262,37 @@ def test_endless_loop_is_stopped_not_a_hang(tmp_path: Path) -> None:
     (decision,) = json.loads(done.stdout)
     assert decision["status"] == "error"
     assert "templates/loop.j2" in decision["reason"] or "loop.j2" in decision["reason"]
+
+
+def test_a_template_or_condition_nested_too_deeply_is_a_located_error_and_the_rest_plans(
+    tmp_path: Path,
+) -> None:
+    deep_when = _rule("deep-when", "hello").replace(
+        "    action:", '    when: "' + "(" * 200 + "1" + ")" * 200 + '"\n    action:'
+    )
+    ws = make_workspace(
+        tmp_path,
+        contacts=CONTACTS,
+        rules={"r.yaml": "rules:\n" + _rule("hello", "hello") + _rule("deep", "deep") + deep_when},
+        templates={
+            "hello.j2": HELLO,
+            "deep.j2": "{% block subject %}Hi{% endblock %}\n{% block text %}"
+            + "{% if 1 %}" * 500
+            + "x"
+            + "{% endif %}" * 500
+            + "{% endblock %}",
+        },
+    )
+
+    validated = run_cli("validate", "--workspace", ws, cwd=ws)
+    assert validated.exit_code == 1
+    assert "templates/deep.j2:2: template syntax: nested too deeply" in validated.stderr
+    assert "rules/r.yaml:15:11: rules[2].when: does not compile: brackets nested more than 20" in (
+        validated.stderr
+    )
+    plan = json.loads(
+        run_cli("preview", "--workspace", ws, "--now", NOW, "--format", "json").stdout
+    )
+    assert {d["status"] for d in plan if d["rule"] == "hello"} == {"planned"}
+    assert {d["status"] for d in plan if d["rule"] == "deep"} == {"error"}
+    assert not [d for d in plan if d["rule"] == "deep-when"]  # skipped, as validate says

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from fake_sendgrid import Echo, FakeSendGrid
-from helpers import csv_text, make_workspace, run_cli, sendgrid_channels
+from helpers import csv_text, make_workspace, preview_json, run_cli, sendgrid_channels
 
 MOMENT = datetime.now(UTC) - timedelta(minutes=5)  # the occasions' send time: just passed
 TEMPLATE = (
@@ -245,3 +245,34 @@ def test_a_provider_echoing_the_api_key_never_puts_it_in_the_log(tmp_path: Path)
     encoded = base64.b64encode(key.encode()).decode()
     for form in (key, quote(key, safe=""), quote(key), encoded, encoded.rstrip("=")):
         assert form not in logged
+
+
+def test_runaway_templates_and_conditions_stop_neither_planning_nor_sigterm(
+    tmp_path: Path, server: FakeSendGrid
+) -> None:
+    """Planning runs in a worker thread, where no signal interrupts a render: a `when:` that
+    would hold the GIL for hours and a template that loops for as long as it may fail their
+    own messages; the sound rule after them sends; SIGTERM, sent while the daemon is busy
+    with them, stops it."""
+    power = rule("power", "a").replace("'a' in contact.tags", "((9**999)**999)**999 > 0")
+    loop = rule("loop", "a").replace("template: note", "template: loop")
+    rules = {
+        "hostile.yaml": "rules:\n" + power + loop,
+        "sound.yaml": "rules:\n" + rule("sound", "a"),
+    }
+    root = workspace(tmp_path / "ws", server, rules, [person(1, "a"), person(2, "a")])
+    (root / "templates/loop.j2").write_text(
+        "{% block subject %}Hi{% endblock %}{% block text %}\n"
+        "{% for i in range(100000) %}{{ ('ab ' * 30000)|wordwrap(3)|length }}{% endfor %}"
+        "{% endblock %}"
+    )
+    daemon = Daemon(root, server)
+    wait_for(lambda: len(server.accepted_keys()) == 2)
+    time.sleep(1)  # planning again, busy with the loop (about 2 s a contact)
+
+    assert daemon.stop() == 0
+    assert {key.split(":")[0] for key in server.accepted_keys()} == {"sound"}
+    plan = preview_json(root, now=MOMENT.isoformat(), days=1)
+    reasons = {d["rule"]: d["reason"] for d in plan if d["status"] == "error"}
+    assert "larger than 65536 bits" in reasons["power"]
+    assert "templates/loop.j2:2: took longer than 2 s" in reasons["loop"]
