@@ -192,6 +192,7 @@ def sink_keys(path: Path) -> tuple[Counter[str], int]:
     return keys, torn
 
 
+@pytest.mark.slow
 def test_killed_runs_send_nothing_twice_that_must_not_be(tmp_path: Path) -> None:
     seed = int(os.environ.get("OUTREACH_CRASH_SEED") or random.randrange(2**32))
     rng = random.Random(seed)

@@ -215,6 +215,7 @@ def test_a_deleted_rules_waiting_actions_are_cancelled(
     assert json.loads(result.stdout)[0]["error"] == "rule gift was removed from the workspace"
 
 
+@pytest.mark.slow
 def test_a_send_goes_at_its_minute_not_at_the_next_planning_tick(
     tmp_path: Path, server: FakeSendGrid
 ) -> None:
