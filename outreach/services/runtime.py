@@ -137,8 +137,8 @@ class Runtime:
             return self._config_broken(str(exc))
         broken = candidate.authoring_errors
         log_problems(candidate)
-        if any(p.location.path.endswith(CONFIG_FILE) for p in broken):
-            return self._config_broken(str(broken[0]))
+        if candidate.config_errors:
+            return self._config_broken(str(candidate.config_errors[0]))
         if broken:
             log.error("rules or templates have errors: their last good version runs; data reloaded")
             candidate = replace(

@@ -26,7 +26,13 @@ from outreach.adapters.sources.cells import (
     parse_locale,
     parse_zone,
 )
-from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, Row, column_offset
+from outreach.adapters.sources.csvfile import (
+    MAX_FILE_BYTES,
+    CsvFile,
+    Row,
+    column_offset,
+    header_key,
+)
 from outreach.core.addresses import suppression_key
 from outreach.core.keys import MAX_ID
 from outreach.core.model import Company, Contact
@@ -43,10 +49,11 @@ _ALIASES = {
     "firstname": "first_name", "lastname": "last_name", "time_zone": "timezone",
     "date_of_birth": "birthday", "dob": "birthday", "optedout": "opted_out",
 }  # fmt: skip
-# Headers that may mean "never write to this person": each one counts as an opt-out.
+# Headers that may mean "never write to this person" ("Email Opt-Out", "Unsubscribed?",
+# "do_not_contact"...): each one counts, and a cell in one that is not plainly false withholds.
 _OPT_OUT = re.compile(
-    r"^(?:opted_?out|opt_?outs?|unsubscribed?|dnc|no_?contact|no_?e_?mail"
-    r"|do_?not_?(?:contact|e_?mail|mail|write|send))$"
+    r"opt(ed)?_?outs?|unsubscri|do_?not|(^|_)dnc($|_)|no_?(contact|e_?mail|mail|marketing)"
+    r"|suppress|black_?list|block_?list"
 )
 _EMAIL_MAKES = "nothing is emailed to this contact until it is fixed"
 
@@ -59,6 +66,7 @@ class ContactsFile:
     contacts: dict[str, Contact] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     do_not_write: dict[str, str] = field(default_factory=dict)
+    incomplete: str | None = None  # why part of the file was not read: an opt-out may be in it
 
 
 def load_contacts(
@@ -76,16 +84,24 @@ def load_contacts(
         if reader is None:
             reader = _Reader(source, found, tuple(date_columns))  # reads the header first
             if not source.require("id"):
+                found.incomplete = "it has no id column"
                 break
         reader.read(row)
     found.problems[:0] = source.problems
+    found.incomplete = source.incomplete or found.incomplete
     return found
+
+
+@dataclass(frozen=True)
+class _Header:
+    opt_outs: tuple[int, ...]  # every column that may mean an opt-out, by index
+    emails: tuple[int, ...]  # every column holding the email (a file may have two)
 
 
 class _Reader:
     def __init__(self, source: CsvFile, found: ContactsFile, date_columns: tuple[str, ...]):
         self.source, self.found, self.date_columns = source, found, date_columns
-        self.opt_outs = _read_header(source, found.problems)
+        self.header = _read_header(source, found.problems)
 
     def read(self, row: Row) -> None:
         fields = self._fields(row)
@@ -98,10 +114,7 @@ class _Reader:
             )
             found = self.source.at(row, "timezone", note)
             self.found.problems.append(replace(found, severity=Severity.WARNING))
-        opted, unreadable = self._opt_out(row, fields)
-        line = row[1]
-        if opted or unreadable:
-            self._do_not_write(fields.get("email", ""), line, opted)
+        withheld, opted = self._withheld(row)
         if not fields.get("id"):
             self._report(row, "id", "the id is empty; this row is skipped")
             return
@@ -110,16 +123,10 @@ class _Reader:
                 row, "id", f"the id is longer than {MAX_ID} characters; this row is skipped"
             )
             return
-        withheld = (
-            f"withheld: its opt-out cell on line {line} cannot be read; "
-            "nothing is written to them until it is fixed"
-            if unreadable
-            else None
-        )
         contact = Contact(
             id=fields["id"],
             fields=MappingProxyType(fields),
-            line=line,
+            line=row[1],
             opted_out=opted,
             withheld=withheld,
             **values,
@@ -127,23 +134,42 @@ class _Reader:
         self._keep(contact, row)
 
     def _fields(self, row: Row) -> dict[str, str]:
-        names, cells = self.source.names, row[0]
-        if len(cells) < len(names):
-            cells = cells + [""] * (len(names) - len(cells))
-        fields = dict(zip(names, map(str.strip, cells), strict=False))
+        """Each column's cell, stripped; of two columns with one name, the first (as the
+        header index says; the opt-out and email columns are read all: `_withheld`)."""
+        fields: dict[str, str] = {}
+        for name, text in zip(self.source.names, row[0], strict=False):
+            fields.setdefault(name, text.strip())
+        for name in self.source.names[len(row[0]) :]:
+            fields.setdefault(name, "")
         fields.pop("", None)  # a column without a name
         return fields
 
-    def _opt_out(self, row: Row, fields: dict[str, str]) -> tuple[bool, bool]:
-        """(opted out, an opt-out cell cannot be read): any opt-out column counts."""
+    def _withheld(self, row: Row) -> tuple[str | None, bool]:
+        """(why the row's contact is withheld, whether it opted out): every opt-out column
+        counts, an unreadable one withholds, and so do two email columns that disagree;
+        every address on a row that opted out, or may have, is never written to."""
+        opted, unreadable = self._opt_out(row)
+        addresses = [text for i in self.header.emails if (text := _cell(row, i))]
+        if opted or unreadable:
+            for address in addresses:
+                self._do_not_write(address, row[1], opted)
+        if unreadable:
+            return f"withheld: an opt-out cell on line {row[1]} cannot be read", opted
+        if len({suppression_key(address) for address in addresses}) > 1:
+            self._report(row, self.header.emails[1], "email columns disagree; fix one")
+            return f"withheld: its email columns on line {row[1]} disagree", opted
+        return None, opted
+
+    def _opt_out(self, row: Row) -> tuple[bool, bool]:
+        """(opted out, an opt-out cell cannot be read)."""
         opted = unreadable = False
-        for column in self.opt_outs:
+        for index in self.header.opt_outs:
             try:
-                opted |= parse_bool(fields.get(column, ""))
+                opted |= parse_bool(_cell(row, index))
             except BadCell as exc:
                 unreadable = True
                 self._report(
-                    row, column, f"{exc}; nothing is written to this contact until it is fixed"
+                    row, index, f"{exc}; nothing is written to this contact until it is fixed"
                 )
         return opted, unreadable
 
@@ -169,32 +195,36 @@ class _Reader:
         self._report(row, "id", f"duplicate id '{contact.id}' (first on line {first.line}); "
                      "the contact is withheld until one row is removed")  # fmt: skip
 
-    def _report(self, row: Row, column: str, message: str) -> None:
+    def _report(self, row: Row, column: str | int, message: str) -> None:
         self.found.problems.append(self.source.at(row, column, message))
 
 
-def _read_header(source: CsvFile, problems: list[Problem]) -> tuple[str, ...]:
+def _cell(row: Row, index: int) -> str:
+    cells = row[0]
+    return cells[index].strip() if index < len(cells) else ""
+
+
+def _read_header(source: CsvFile, problems: list[Problem]) -> _Header:
     """Read headers spelled unlike SPEC ("Opted Out", "E-mail") as the columns they name;
-    return the opt-out columns."""
-    opt_outs = []
+    find every opt-out and email column."""
+    opt_outs, emails = [], []
     written = ",".join(source.names)  # the header as read, for the notes' columns
     for index, name in enumerate(list(source.names)):
-        key = re.sub(r"[\s\-.]+", "_", name.lower()).strip("_")
+        key = header_key(name)
         canonical = key if key in KNOWN_COLUMNS else _ALIASES.get(key)
         if canonical and canonical != name and canonical not in source.header:
             source.names[index] = canonical
             source.header[canonical] = index
             note = f"column '{name}' is read as {canonical}"
             problems.append(_header_note(source.shown_as, written, index, note))
-            name = canonical
-        if _OPT_OUT.match(key) or name == "opted_out":
-            if name != "opted_out":
-                note = (
-                    f"column '{name}' is read as an opt-out: true there means never write to them"
-                )
+        if canonical == "email":
+            emails.append(index)
+        if canonical == "opted_out" or _OPT_OUT.search(key):
+            if canonical != "opted_out":
+                note = f"column '{name}' is read as an opt-out: true there means never write"
                 problems.append(_header_note(source.shown_as, written, index, note))
-            opt_outs.append(name)
-    return tuple(opt_outs)
+            opt_outs.append(index)
+    return _Header(tuple(opt_outs), tuple(emails))
 
 
 def _header_note(shown_as: str, header: str, index: int, message: str) -> Problem:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,19 +36,25 @@ class CsvFile:
         self.header: dict[str, int] = {}  # column name -> index
         self.names: list[str] = []  # every column's name, by index ("" for unnamed ones)
         self.problems: list[Problem] = []
+        # Why part of the file was not read (a row that cannot be parsed, a bad byte, the
+        # size cap): what is missing could have said anything, an opt-out among it.
+        self.incomplete: str | None = None
 
     def rows(self) -> Iterator[Row]:
         try:
             with open_regular(self.path, self.max_bytes, _TOO_LARGE) as opened:
                 yield from self._read(opened.text(encoding="utf-8-sig", newline=""))
         except Refused as exc:
-            self.problems.append(problem(self.shown_as, None, None, str(exc)))
+            self._lost(None, str(exc))
         except OSError as exc:
-            self.problems.append(problem(self.shown_as, None, None, f"cannot read: {exc}"))
+            self._lost(None, f"cannot read: {exc}")
         except UnicodeDecodeError as exc:
-            self.problems.append(
-                problem(self.shown_as, None, None, f"not UTF-8 text ({exc.reason}); save as UTF-8")
-            )
+            self._lost(None, f"not UTF-8 text ({exc.reason}); save as UTF-8")
+
+    def _lost(self, line: int | None, message: str) -> None:
+        found = problem(self.shown_as, line, None, message)
+        self.problems.append(found)
+        self.incomplete = self.incomplete or str(found)
 
     def _read(self, handle: Iterator[str]) -> Iterator[Row]:
         reader = csv.reader(handle)
@@ -70,7 +77,7 @@ class CsvFile:
             except StopIteration:
                 return
             except csv.Error as exc:
-                self.problems.append(problem(self.shown_as, start, None, f"unreadable row: {exc}"))
+                self._lost(start, f"unreadable row: {exc}")
                 start = reader.line_num + 1
                 continue
             end = reader.line_num
@@ -109,10 +116,10 @@ class CsvFile:
             )
         return not missing
 
-    def at(self, row: Row, column: str, message: str) -> Problem:
-        """A problem pointing at `column` of `row`."""
+    def at(self, row: Row, column: str | int, message: str) -> Problem:
+        """A problem pointing at `column` (a name, or an index) of `row`."""
         cells, line, one_line = row
-        index = self.header.get(column)
+        index = column if isinstance(column, int) else self.header.get(column)
         col = column_offset(_as_written(cells), index) if one_line and index is not None else None
         return problem(self.shown_as, line, col, message)
 
@@ -137,6 +144,12 @@ def column_offset(raw: str, index: int) -> int | None:
             if field == index:
                 return pos + 2
     return None
+
+
+def header_key(name: str) -> str:
+    """A column name as compared with the names outreach knows: `Opted Out`, `opted-out` and
+    `OPTED_OUT` are all `opted_out`."""
+    return re.sub(r"[\s\-.]+", "_", name.strip().lower()).strip("_")
 
 
 def cell(row: Row, header: dict[str, int], column: str) -> str:

@@ -1,0 +1,152 @@
+"""The workspace's data files (contacts, companies, purchases, suppressions, feeds), each
+confined to the workspace and read through its loader; and whether it is safe to send given
+what they hold: a contacts file read only in part, or a suppression list with errors, could
+hide an opt-out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from outreach.adapters.feeds.sources import load_feed_sources
+from outreach.adapters.sources.contacts import check_references, load_contacts
+from outreach.adapters.sources.data import load_companies, load_purchases, load_suppressions
+from outreach.adapters.sources.files import Boundary, Refused
+from outreach.core.config import Config
+from outreach.core.model import Company, Dataset
+from outreach.core.problems import Problem, problem, warning
+from outreach.core.rules import Rule
+from outreach.services.authoring import RulePlace
+from outreach.services.paths import shown
+
+
+def unknown_date_columns(
+    rules: list[Rule], data: Dataset, places: dict[str, RulePlace], contacts_file: str
+) -> list[Problem]:
+    """A rule reading a date column the contacts file does not have never fires: say so."""
+    some = next(iter(data.contacts.values()), None)
+    if some is None:
+        return []
+    found = []
+    for rule in rules:
+        column = date_columns([rule])
+        if column and not column <= set(some.fields):
+            where = places[rule.id].trigger
+            message = (
+                f"rule '{rule.id}' reads the date column '{column.pop()}', which "
+                f"{contacts_file} does not have; it never fires"
+            )
+            found.append(warning(where.path, where.line, where.col, message))
+    return found
+
+
+def date_columns(rules: list[Rule]) -> set[str]:
+    """The contact columns the rules read as dates."""
+    return {
+        rule.trigger.params.field
+        for rule in rules
+        if rule.trigger.kind in ("anniversary", "date") and rule.trigger.params.field
+    }
+
+
+def load_data(
+    root: Path, config: Config, problems: list[Problem], dates: Iterable[str] = ()
+) -> tuple[Dataset, str | None]:
+    """The data, and why nothing may be sent (an opt-out could be missed), or None."""
+    files, boundary = config.data, Boundary.of(root, config.outside_workspace)
+    max_bytes = int(files.max_file_mb * 1024 * 1024)
+    contacts_path = root / files.contacts
+    path = data_file(boundary, root, files.contacts, "contacts", problems)
+    if path is None:
+        return Dataset.build({}), "the contacts file cannot be read"
+    people = load_contacts(path, shown(contacts_path), sorted(dates), max_bytes=max_bytes)
+    contacts = people.contacts
+    problems += people.problems
+    blocker = (
+        f"the contacts file was not read whole ({people.incomplete})" if people.incomplete else None
+    )
+    companies: dict[str, Company] = {}
+    if files.companies and (
+        path := data_file(boundary, root, files.companies, "companies", problems)
+    ):
+        companies, found = load_companies(path, shown(root / files.companies))
+        problems += found
+    problems += check_references(contacts, companies, shown(contacts_path))
+    purchases: list[Any] = []
+    if files.purchases and (
+        path := data_file(boundary, root, files.purchases, "purchases", problems)
+    ):
+        purchases, found = load_purchases(
+            path, shown(root / files.purchases), contacts, max_bytes=max_bytes
+        )
+        problems += found
+    suppressed: set[str] = set()
+    if files.suppressions:
+        suppressed, trouble = _suppressions(root, config, boundary, problems, max_bytes)
+        blocker = blocker or trouble
+    _check_owners(config, contacts.values(), shown(contacts_path), problems)
+    if files.feeds and (path := data_file(boundary, root, files.feeds, "feeds", problems, True)):
+        problems += load_feed_sources(path, shown(root / files.feeds), boundary)[1]
+    data = Dataset.build(
+        contacts, companies, purchases, suppressed, opted_out_addresses=people.do_not_write
+    )
+    return data, blocker
+
+
+def _suppressions(
+    root: Path, config: Config, boundary: Boundary, problems: list[Problem], max_bytes: int
+) -> tuple[set[str], str | None]:
+    """The suppression list, and why it cannot be trusted whole (then nothing is sent)."""
+    relative = config.data.suppressions or ""
+    path = data_file(boundary, root, relative, "suppressions", problems)
+    if path is None:
+        return set(), "the suppression list cannot be read"
+    listed, found = load_suppressions(path, shown(root / relative), max_bytes=max_bytes)
+    problems += found
+    error = next((p for p in found if p.is_error), None)
+    return listed, f"the suppression list has errors ({error})" if error else None
+
+
+def data_file(
+    boundary: Boundary,
+    root: Path,
+    relative: str,
+    what: str,
+    problems: list[Problem],
+    optional: bool = False,
+) -> Path | None:
+    """The data file `data.<what>` names, confined to the workspace; None (and a problem,
+    unless it is `optional`) when it is missing or refused."""
+    path = root / relative
+    try:
+        confined = boundary.confine(path)
+    except Refused as exc:
+        problems.append(problem(shown(path), None, None, str(exc)))
+        return None
+    if confined.exists():
+        return confined
+    if not optional:
+        message = f"{what} file not found (data.{what} in outreach.yaml)"
+        problems.append(problem(shown(path), None, None, message))
+    return None
+
+
+def _check_owners(config: Config, contacts: Any, path: str, problems: list[Problem]) -> None:
+    if not config.owners:
+        return
+    known = {email.lower() for email in config.owners}
+    reported: set[str] = set()
+    for contact in contacts:
+        owner = contact.owner
+        if owner and owner.lower() not in known and owner not in reported:
+            reported.add(owner)
+            problems.append(
+                warning(
+                    path,
+                    contact.line,
+                    None,
+                    f"owner '{owner}' has no entry "
+                    "under owners: in outreach.yaml; their name is guessed",
+                )
+            )
