@@ -54,7 +54,8 @@ def address_blocked(address: str | None, data: Dataset) -> str | None:
     """Why this address must not be written to, however it is spelled, or None."""
     if not address:
         return None
-    why = data.do_not_write.get(suppression_key(address))
+    key = suppression_key(address)
+    why = data.do_not_write.get(key) or data.do_not_write.get("@" + key.rpartition("@")[2])
     return f"{address} is {why}" if why else None
 
 

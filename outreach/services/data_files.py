@@ -11,8 +11,9 @@ from typing import Any
 
 from outreach.adapters.feeds.sources import load_feed_sources
 from outreach.adapters.sources.contacts import check_references, load_contacts
-from outreach.adapters.sources.data import load_companies, load_purchases, load_suppressions
+from outreach.adapters.sources.data import load_companies, load_purchases
 from outreach.adapters.sources.files import Boundary, Refused
+from outreach.adapters.sources.suppressions import load_suppressions
 from outreach.core.config import Config
 from outreach.core.model import Company, Dataset
 from outreach.core.problems import Problem, problem, warning

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from outreach.adapters.sources.contacts import check_references, load_contacts
-from outreach.adapters.sources.data import load_companies, load_purchases, load_suppressions
+from outreach.adapters.sources.data import load_companies, load_purchases
+from outreach.adapters.sources.suppressions import load_suppressions
 from outreach.core.model import Birthday
 from outreach.core.problems import Location, Severity
 
@@ -353,13 +354,42 @@ def test_header_only_purchases(tmp_path: Path, people) -> None:
 # suppressions, companies, references -----------------------------------------------------
 
 
-def test_suppressions_and_a_bad_one_is_kept_as_written(tmp_path: Path) -> None:
+def test_suppressions_keep_a_malformed_address_and_refuse_what_names_no_one(
+    tmp_path: Path,
+) -> None:
     emails, problems = load_suppressions(
-        write(tmp_path, "s.csv", "email,reason\nAda@Example.TEST,asked\nNot An Email,x\n"), "s.csv"
+        write(
+            tmp_path,
+            "s.csv",
+            "email,reason\nAda@Example.TEST,asked\nann@x(home,x\nNot An Email,x\n",
+        ),
+        "s.csv",
     )
-    assert emails == {"Ada@Example.TEST", "Not An Email"}
-    assert where(problems) == ["s.csv:3:1"]
-    assert not problems[0].is_error  # it warns; it does not stop sending
+    assert emails == {"Ada@Example.TEST", "ann@x(home"}
+    assert where(problems) == ["s.csv:3:1", "s.csv:4:1"]
+    assert not problems[0].is_error, "a malformed address is kept, with a warning"
+    assert problems[1].is_error and "cannot tell whom it means" in problems[1].message
+
+
+@pytest.mark.parametrize(
+    ("cell", "entries"),
+    [
+        ("ann@x.test; bob@x.test", {"ann@x.test", "bob@x.test"}),
+        ('"Ann Lee <ann@x.test>, Bo <bo@x.test>"', {"ann@x.test", "bo@x.test"}),
+        ("Ann Lee <ann@x.test>, Bo <bo@x.test>", {"ann@x.test", "bo@x.test"}),  # unquoted
+        ("mailto:Ann@x.test", {"Ann@x.test"}),
+        ("ann@x.test (home office)", {"ann@x.test"}),
+        ("example.net", {"@example.net"}),
+        ("@example.net", {"@example.net"}),
+        ("dæmi.is", {"@dæmi.is"}),
+    ],
+)
+def test_a_suppression_cell_may_hold_several_entries_or_a_domain(
+    tmp_path: Path, cell: str, entries: set[str]
+) -> None:
+    listed, problems = load_suppressions(write(tmp_path, "s.csv", f"email\n{cell}\n"), "s.csv")
+    assert listed == entries
+    assert not [p for p in problems if p.is_error]
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,8 @@ def hold(data, contact_id="c-1", to="ann@example.test", deadline=NOW + timedelta
         "Ann Lee <ann@example.test>",
         " ann@EXAMPLE.test ",
         "ａｎｎ@example.test",  # fullwidth letters: the same mailbox once normalised
+        "@example.test",  # everyone at the domain
+        "@EXAMPLE.test.",
     ],
 )
 def test_any_spelling_on_the_suppression_list_cancels_at_send_time(listed: str) -> None:

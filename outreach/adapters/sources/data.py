@@ -1,10 +1,9 @@
-"""Load purchases, suppressions and companies (contacts: `contacts.py`); every bad row
-becomes a problem pointing at its file and line, and the rest is used."""
+"""Load purchases and companies (contacts: `contacts.py`, suppressions: `suppressions.py`);
+every bad row becomes a problem pointing at its file and line, and the rest is used."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
@@ -18,15 +17,14 @@ from outreach.adapters.sources.cells import (
     BadCell,
     parse_amount,
     parse_date,
-    parse_email,
     plausible_amount,
 )
-from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, Row
+from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile
 from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
 from outreach.core.keys import MAX_ID
 from outreach.core.model import EMPTY, Company, Contact, Purchase
-from outreach.core.problems import Problem, Severity, problem
+from outreach.core.problems import Problem, problem
 from outreach.core.schema_types import Strict
 
 PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
@@ -142,59 +140,6 @@ class _PurchaseParser:
         if not re.fullmatch(r"[A-Z]{3}", code):
             raise _CellError("currency", f"'{text}' is not a currency code; write e.g. EUR")
         return self.currencies.setdefault(text, code)
-
-
-_EMAIL_HEADERS = frozenset({"email", "e_mail", "email_address", "e_mail_address", "mail"})
-
-
-def load_suppressions(
-    path: Path, shown_as: str, max_bytes: int = MAX_FILE_BYTES
-) -> tuple[set[str], list[Problem]]:
-    """The addresses never to be written to, as written. The list fails closed: its `email`
-    column (however spelled), or — in a file without a header — every cell holding an @;
-    a malformed entry is kept as written, with a warning."""
-    source = CsvFile(path, shown_as, max_bytes)
-    listed: set[str] = set()
-    problems: list[Problem] = []
-    column: int | None = None
-    for row in source.rows():
-        if column is None and (column := _address_column(source, listed)) is None:
-            break
-        indexes = range(len(row[0])) if column < 0 else range(column, min(column + 1, len(row[0])))
-        for index in indexes:
-            named = source.names[index] if index < len(source.names) else ""
-            text = row[0][index].strip()
-            problems += _listed(source, row, named, text, listed, headerless=column < 0)
-    if column is None and not source.problems:
-        _address_column(source, listed)  # a file of one line: the header may be the address
-    return listed, source.problems + problems
-
-
-def _address_column(source: CsvFile, listed: set[str]) -> int | None:
-    """The index of the address column; -1 when the file has no header (its first line,
-    already read as one, is listed); None, with a problem, when neither can be told."""
-    for index, name in enumerate(source.names):
-        if re.sub(r"[\s\-.]+", "_", name.lower()) in _EMAIL_HEADERS:
-            return index
-    if any("@" in name for name in source.names):
-        listed.update(name for name in source.names if "@" in name)
-        return -1
-    source.require("email")
-    return None
-
-
-def _listed(
-    source: CsvFile, row: Row, column: str, text: str, listed: set[str], headerless: bool
-) -> list[Problem]:
-    if not text or (headerless and "@" not in text):
-        return []
-    listed.add(text)  # kept whatever its form: whoever it meant must not be written to
-    try:
-        parse_email(text)
-    except BadCell as exc:
-        found = source.at(row, column, f"{exc}; kept on the list as written")
-        return [replace(found, severity=Severity.WARNING)]
-    return []
 
 
 class _CompanyModel(Strict):
