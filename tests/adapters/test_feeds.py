@@ -673,3 +673,20 @@ def test_a_trickling_body_is_stopped_with_any_transport(server: _Server, tmp_pat
 
     assert result.status == "error"
     assert "took more than 2 s in all" in (result.error or "")
+
+
+def test_a_feeds_token_never_reaches_a_storys_link_or_id() -> None:
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>n</title>'
+        b"<item><title>A</title><link></link><description>x</description></item>"
+        b"<item><title>B</title><link>#top</link><description>y</description></item>"
+        b"<item><title>C</title><link>/story/3</link><description>z</description></item>"
+        b"<item><title>D</title><description>w</description></item>"
+        b"</channel></rss>"
+    )
+    source = "https://reader:pw@news.test/rss?token=S3CRET-token-value#x"
+    entries = parse_feed(rss, source, "en").entries
+    assert len(entries) == 4
+    for entry in entries:
+        assert "S3CRET" not in entry.id + entry.link and "pw@" not in entry.id + entry.link
+    assert entries[2].link == "https://news.test/story/3", "a relative link still resolves"

@@ -43,7 +43,7 @@ def parse_feed(content: bytes, source: str, language: str) -> ParsedFeed:
         sanitize_html=True,  # drops <script> and <style> with their text, before we strip tags
         resolve_relative_uris=False,  # only the markup would gain; we keep plain text
     )
-    base = source if is_http_url(source) else ""
+    base = _base(source)
     entries = [_entry(raw, base) for raw in result.entries]
     problem_text = None
     if result.get("bozo"):
@@ -57,7 +57,8 @@ def parse_feed(content: bytes, source: str, language: str) -> ParsedFeed:
 def _entry(raw: Any, base: str) -> FeedEntry:
     title = _text(raw.get("title_detail") or raw.get("title"))
     summary = _text(raw.get("summary_detail") or _first(raw.get("content")))
-    link = _safe_link(urljoin(base, str(raw.get("link") or "")))
+    written = str(raw.get("link") or "").strip()
+    link = _safe_link(urljoin(base, written)) if written else ""
     entry_id = " ".join(str(raw.get("id") or "").split())
     if not entry_id or len(entry_id) > MAX_ENTRY_ID:
         entry_id = link if 0 < len(link) <= MAX_ENTRY_ID else _digest_id(link, title, summary)
@@ -68,6 +69,21 @@ def _digest_id(link: str, title: str, summary: str) -> str:
     """An id for an entry without a usable one: its link, or its text when it has none."""
     named = link or f"{title}\n{summary}"
     return "sha256:" + hashlib.sha256(named.encode()).hexdigest()
+
+
+def _base(source: str) -> str:
+    """What relative links resolve against: the feed's address without its user, query or
+    fragment (a feed's url may carry a token; a story's link never does)."""
+    if not is_http_url(source):
+        return ""
+    try:
+        parts = urlsplit(source)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 def _first(items: Any) -> Any:
