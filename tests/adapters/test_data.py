@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from outreach.adapters.sources.contacts import check_references, load_contacts
 from outreach.adapters.sources.data import load_companies, load_purchases
@@ -212,13 +215,62 @@ def test_an_opt_out_on_any_row_counts(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "header", ["Opted Out", "OPTED_OUT", "opted-out", "unsubscribed", "Do Not Email", "optout"]
-)
+    "header",
+    [
+        "Opted Out", "OPTED_OUT", "opted-out", "optout", "unsubscribed", "Unsubscribed?",
+        "Do Not Email", "do_not_contact", "DNC", "Email Opt-Out", "email_opt_out",
+        "Marketing Opt-Out", "Opted out?", "No Email", "suppressed", "blocklist",
+    ],
+)  # fmt: skip
 def test_opt_out_columns_however_spelled(tmp_path: Path, header: str) -> None:
     contacts, problems = contacts_from(tmp_path, f"id,email,{header}\nc-1,a@example.test,yes\n")
     assert contacts["c-1"].opted_out
     assert problems and all(not p.is_error for p in problems), "a warning names the reading"
-    assert problems[0].location == Location("contacts.csv", 1, 10)
+    assert problems[-1].location == Location("contacts.csv", 1, 10)
+
+
+@given(
+    before=st.sampled_from(["", "email ", "Email-", "marketing_", "Newsletter "]),
+    word=st.sampled_from(["opt out", "Opt-Out", "OPTED_OUT", "unsubscribe", "do not email"]),
+    after=st.sampled_from(["", "?", " flag", "_status"]),
+    value=st.sampled_from(["true", "YES", "1", "maybe", "x", "opted out"]),
+)
+def test_any_header_that_may_mean_an_opt_out_withholds(
+    before: str, word: str, after: str, value: str
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        header = f"{before}{word}{after}"
+        contacts, _ = contacts_from(Path(folder), f'id,email,"{header}"\nc-1,a@x.test,{value}\n')
+    ann = contacts["c-1"]
+    assert ann.opted_out or ann.withheld, header
+
+
+def test_duplicated_opt_out_and_email_columns_are_read_whole(tmp_path: Path) -> None:
+    found = load_contacts(
+        write(
+            tmp_path,
+            "contacts.csv",
+            "id,email,opted_out,opted_out,email\n"
+            "c-1,a@x.test,false,true,a@x.test\n"  # the second opt-out column says yes
+            "c-2,b@x.test,false,false,b.other@x.test\n",  # two addresses: which one?
+        ),
+        "contacts.csv",
+    )
+    assert found.contacts["c-1"].opted_out
+    assert found.contacts["c-2"].withheld and "disagree" in found.contacts["c-2"].withheld
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"id,email,opted_out\nc-1,a@x.test,false\n\xff\xfe bad bytes\nc-2,b@x.test,true\n",
+        b'id,email,opted_out\nc-1,a@x.test,false\nc-2,"' + b"x" * 1_100_000 + b'",true\n',
+        b"name,email\nAnn,a@x.test\n",  # no id column
+    ],
+)
+def test_a_contacts_file_not_read_whole_says_so(tmp_path: Path, text: bytes) -> None:
+    found = load_contacts(write(tmp_path, "contacts.csv", text), "contacts.csv")
+    assert found.incomplete, "what was not read could hold an opt-out"
 
 
 def test_known_columns_however_spelled(tmp_path: Path) -> None:

@@ -270,3 +270,20 @@ def test_a_story_dated_9999_in_the_store_stops_nothing(hostile: Path) -> None:
     keys = {row["key"] for row in history(hostile)}
     assert {"news:c-ok:e-9999", "news:c-bad:e-9999", "big:c-ok:total-1000"} <= keys
     assert "renewal:c-ok:2026-06-10" in keys
+
+
+def test_a_contacts_file_read_only_in_part_sends_nothing(tmp_path: Path, mailbox: Mailbox) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        config={"channels": {"email": mailbox.settings()}},
+        contacts="id,email,birthday,opted_out\nc-1,ann@client.test,1980-06-10,false\n",
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    with (ws / "data" / "contacts.csv").open("ab") as contacts:  # a cp1252 export's byte
+        contacts.write(b"c-1,ann@client.test,1980-06-10,tru\xe9\n")
+
+    result = run_cli("run", "--workspace", ws, "--now", DUE)
+
+    assert mailbox.rcpt == []
+    assert result.exit_code == 1 and "not read whole" in result.stdout
