@@ -24,8 +24,9 @@ _COMMENT = re.compile(r"\([^()]*\)")
 
 
 def deliverable(text: str) -> str:
-    """`local@domain`, checked: the one mailbox a message to `text` reaches. ValueError with
-    the reason for anything else (a display name, a comment, quotes, a trailing dot...)."""
+    """`local@domain`, checked: the one mailbox a message to `text` reaches, its domain in
+    the form DNS knows (lower case; `dæmi.is` as `xn--dmi-yla.is`). ValueError with the
+    reason for anything else (a display name, a comment, quotes, a trailing dot...)."""
     address = text.strip()
     if "<" in address or "(" in address:
         raise ValueError("write the bare address (name@example.com): no name, <> or (comment)")
@@ -37,7 +38,7 @@ def deliverable(text: str) -> str:
     _check_local(local)
     ascii_domain = _ascii_domain(domain)
     _check_domain(ascii_domain)
-    return f"{local}@{domain.lower()}"
+    return f"{local}@{ascii_domain}"  # the DNS form: every mail server takes it
 
 
 def _check_local(local: str) -> None:

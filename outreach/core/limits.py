@@ -55,10 +55,15 @@ _current: contextvars.ContextVar[_Evaluation | None] = contextvars.ContextVar(
 @dataclass
 class Losses:
     """Seconds spent, all told, in evaluations of one template or `when:` that a limit
-    stopped. Past MAX_LOST_SECONDS it is not evaluated again (a workspace is loaded afresh
-    once edited): one runaway template must not hold planning up for hours, 2 s a contact."""
+    stopped in one planning pass. Past MAX_LOST_SECONDS it is not evaluated again in that pass
+    (the next pass tries it afresh): one runaway template must not hold planning up for
+    hours, 2 s a contact."""
 
     seconds: float = 0.0
+
+    def forget(self) -> None:
+        """A new planning pass: the template gets its allowance again."""
+        self.seconds = 0.0
 
     def check(self) -> None:
         if self.seconds > MAX_LOST_SECONDS:

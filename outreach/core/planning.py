@@ -108,6 +108,7 @@ class Engine:
         one occurrence becomes that one decision's `error`, and the rest is planned."""
         history = history or History()
         now, until = now.astimezone(UTC), until.astimezone(UTC)  # see `candidates`
+        self._fresh_allowances()
         drafts: list[Decision] = []
         for item in self.candidates(data, now, until, contacts, rules):
             if item.key in history.recorded:
@@ -118,6 +119,13 @@ class Engine:
         capped = apply_frequency_cap(drafts, self.config.policies.max_per_contact, history)
         capped.sort(key=_order)  # gift limits are spent in the order gifts go
         return self._limit_gifts(capped, data, history)
+
+    def _fresh_allowances(self) -> None:
+        """Each pass gives a template or `when:` that keeps running into its limits its
+        allowance of lost time again (see `outreach.core.limits.Losses`)."""
+        self.templates.forget_losses()
+        for condition in self.conditions.values():
+            condition.losses.forget()
 
     def evaluate(self, candidate: Candidate) -> Decision | None:
         """The decision for a candidate, before caps and limits; None when its `when:` is

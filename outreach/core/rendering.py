@@ -103,6 +103,11 @@ class Templates:
                 return variants[candidate]
         return None
 
+    def forget_losses(self) -> None:
+        """A new planning pass: every template gets its allowance of lost time again."""
+        for losses in self._losses.values():
+            losses.forget()
+
     def render(self, name: str, locale: str, variables: Mapping[str, Any]) -> Message:
         filename = self.resolve(name, locale)
         if filename is None:

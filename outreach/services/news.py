@@ -90,9 +90,9 @@ def entity_pipeline(workspace: Workspace) -> Language | None:
     if not name:
         return None
     path = workspace.root / name
-    try:
-        return spacy.load(path if path.exists() else name)
-    except (OSError, ImportError, ValueError):
+    try:  # a folder in the workspace (never one a link leads out to), else a package
+        return spacy.load(workspace.boundary.confine(path) if path.exists() else name)
+    except (OSError, ImportError, ValueError):  # Refused is a ValueError
         return None
 
 

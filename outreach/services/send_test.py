@@ -12,6 +12,7 @@ from typing import Any
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.addresses import deliverable
 from outreach.core.model import Decision, Status
 from outreach.core.outbox import State
 from outreach.core.planning import Candidate, soonest_ahead
@@ -27,9 +28,9 @@ def send_test(
     now: datetime,
 ) -> tuple[Decision, Delivery]:  # fmt: skip
     try:
-        mailbox(to)
-    except ValueError:
-        raise UsageError(f"--to: '{to}' is not an email address") from None
+        deliverable(mailbox(to)[1])
+    except ValueError as exc:
+        raise UsageError(f"--to: '{to}' is not an address to send to: {exc}") from None
     decision = rehearsal(workspace, rule_id, contact_id, now)
     if decision.status is Status.ERROR:
         raise UserError(f"{rule_id} cannot be rendered for {contact_id}: {decision.reason}")

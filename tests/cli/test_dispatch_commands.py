@@ -181,7 +181,7 @@ def test_send_test_of_a_gift_mails_its_card(server: FakeSendGrid, workspace: Pat
     [
         (["nope", "c-1", "--to", "me@acme.test"], "no rule 'nope'"),
         (["birthday-note", "c-9", "--to", "me@acme.test"], "no contact 'c-9'"),
-        (["birthday-note", "c-1", "--to", "not an address"], "is not an email address"),
+        (["birthday-note", "c-1", "--to", "not an address"], "is not an address to send to"),
     ],
 )
 def test_send_test_usage(

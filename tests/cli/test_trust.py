@@ -287,3 +287,20 @@ def test_a_contacts_file_read_only_in_part_sends_nothing(tmp_path: Path, mailbox
 
     assert mailbox.rcpt == []
     assert result.exit_code == 1 and "not read whole" in result.stdout
+
+
+def test_commands_that_only_read_never_make_a_store(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts=[{"id": "c-1", "email": "a@client.test", "birthday": "1980-06-10"}],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    (ws / "outreach.db").write_bytes(b"")  # an empty database, as a new PostgreSQL one is
+    for command in (["history"], ["queue", "list"], ["status"], ["preview", "--now", DUE]):
+        words = 2 if command[0] == "queue" else 1
+        result = run_cli(*command[:words], "--workspace", ws, *command[words:])
+        assert result.exit_code == 0, (command, result.stderr)
+    with sqlite3.connect(ws / "outreach.db") as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
+    assert not (ws / ".outreach").exists()

@@ -514,3 +514,13 @@ def test_a_news_story_dated_in_the_year_9999_counts_from_when_it_was_found():
     (decision,) = plan(eng, data, "2026-11-30T08:00:00+00:00")
     assert decision.status is Status.PLANNED
     assert decision.occasion["entry"]["published"] is None
+
+
+def test_each_planning_pass_gives_a_runaway_condition_its_allowance_again():
+    """A `when:` that lost its allowance of time to its limits in one pass (see
+    outreach.core.limits.Losses) is evaluated afresh in the next: planning never stops
+    trying a rule for good because of one slow pass."""
+    eng = engine(rule("bday", when="contact.id == 'c-1'"))
+    eng.conditions["bday"].losses.seconds = 3600  # spent, as if by a runaway pass
+    (decision,) = plan(eng, dataset(person("c-1", birthday="1980-12-01")), "2026-11-30T08:00:00Z")
+    assert decision.status is Status.PLANNED

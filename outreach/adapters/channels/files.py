@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ def sink_record(row: OutboxRow) -> dict[str, Any]:
     }
 
 
+LOCK_WAIT = 5.0  # seconds; far below a send's time limit (services/channels.py)
+
+
 class FileChannel:
     def __init__(self, path: Path, within: Boundary | None = None) -> None:
         self.path = path
@@ -46,8 +50,10 @@ class FileChannel:
             return self._failed(exc)
         try:
             # Writers of this sink take turns: a line written in several pieces is never
-            # interleaved with another's, and what is undone is only ours.
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            # interleaved with another's, and what is undone is only ours. The turn is
+            # waited for a while only: a send given up on must not write later.
+            if not _lock(fd, LOCK_WAIT):
+                return Delivery("retry", error=f"{self.path} is locked by another writer")
             return self._append(fd, line)
         except OSError as exc:
             return self._failed(exc)
@@ -94,6 +100,18 @@ class FileChannel:
             return False
         except (OSError, Refused):
             return None
+
+
+def _lock(fd: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
 
 def _undo(fd: int, before: int, written: int) -> bool:

@@ -132,21 +132,20 @@ class Store:
         outside_workspace: Sequence[str] = (),
     ) -> Store | None:
         """The store at `url`, at this outreach's schema (a new one is created at it); with
-        `create=False`, None when a SQLite file does not exist yet (a dry run writes nothing,
-        not even an empty database). In-memory SQLite only with `memory_ok` (dry runs); a
-        SQLite file outside the workspace only in a folder `outside_workspace` allows."""
+        `create=False`, None when there is no store yet — no SQLite file, or an empty database
+        (a reader or a dry run writes nothing). In-memory SQLite only with `memory_ok` (dry
+        runs); a SQLite file outside the workspace only in a folder `outside_workspace`
+        allows."""
         parsed = _parsed(url, root, memory_ok, outside_workspace)
         file = _sqlite_file(parsed)
         if file is not None and not _file_ready(file, create):
             return None
         engine = _engine(parsed)
         with _schema_step(engine, parsed) as connection:
-            revision = migrations.current(connection)
-            if revision is None:
-                migrations.upgrade(connection)  # a new store
-            elif revision != migrations.head():
-                raise StoreError(_outdated(parsed, revision))
-            store_id = connection.execute(select(store.c.id)).scalar_one()
+            store_id = _store_id(connection, parsed, create)
+        if store_id is None:
+            engine.dispose()
+            return None
         return cls(engine, store_id, file)
 
     @classmethod
@@ -400,6 +399,19 @@ def advice(exc: DatabaseError) -> str:
         "it is not an outreach store, or it is damaged: restore it from a backup, "
         "or point `store:` in outreach.yaml at another file"
     )
+
+
+def _store_id(connection: Connection, url: URL, create: bool) -> str | None:
+    """The store's id, once its schema is this outreach's; an empty database is made a store
+    only with `create` (else None: a reader, or a dry run, writes nothing)."""
+    revision = migrations.current(connection)
+    if revision is None:
+        if not create:
+            return None
+        migrations.upgrade(connection)  # a new store
+    elif revision != migrations.head():
+        raise StoreError(_outdated(url, revision))
+    return str(connection.execute(select(store.c.id)).scalar_one())
 
 
 def _outdated(url: URL, revision: str) -> str:

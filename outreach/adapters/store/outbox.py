@@ -45,6 +45,7 @@ from outreach.core.outbox import (
 )
 from outreach.core.policies import COUNTED_ACTIONS, GiftSpend, History
 from outreach.core.rules import Money
+from outreach.errors import StoreError
 
 # What may take the place of an `error` row once its decision changes (not `late`: the error
 # is what kept it from going, and says more).
@@ -431,6 +432,16 @@ def counts(connection: Connection) -> dict[str, int]:
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)  # a stored time that cannot be read
 
 
+def _state(row: Any) -> State:
+    try:
+        return State(row["status"])
+    except ValueError:
+        raise StoreError(
+            f"store: action {row['key']} has the status '{row['status']}', which this outreach "
+            "does not know: was it written by hand, or by a newer outreach? Fix the row"
+        ) from None
+
+
 def _row(row: Any) -> OutboxRow:
     return OutboxRow(
         key=row["key"],
@@ -438,7 +449,7 @@ def _row(row: Any) -> OutboxRow:
         contact_id=row["contact_id"],
         action=row["action"],
         channel=row["channel"],
-        status=State(row["status"]),
+        status=_state(row),
         send_at=from_iso(row["send_at"]) or _LONG_AGO,
         payload=json.loads(row["payload"]),
         attempts=row["attempts"],
