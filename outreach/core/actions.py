@@ -78,9 +78,8 @@ def check_action(draft: Draft, details: dict[str, Any]) -> str | None:
     """Why this action cannot be carried out whatever its message says, or None."""
     kind = draft.rule.action.kind
     if kind == "email" and not draft.contact.email:
-        written = draft.contact.fields.get("email")
-        if written:
-            return f"the contact's email '{written}' is not a usable address (see contacts file)"
+        if draft.contact.fields.get("email"):  # the cell, quoted, is reported on loading
+            return "the contact's email is not a usable address (see the contacts file)"
         return "the contact has no email address"
     if kind == "gift" and not all(details["address"].get(f) for f in ("address_line1", "city")):
         return "no shipping address (address_line1 and city are needed for a gift)"

@@ -396,3 +396,19 @@ def test_a_sound_workspace_passes_the_dry_run(birthday_workspace: Path) -> None:
     result = run_cli("validate", "--workspace", birthday_workspace, "--now", NOW)
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith("ok:")
+
+
+def test_one_failure_many_contacts_is_reported_once(tmp_path: Path) -> None:
+    people = [
+        {"id": f"c-{i}", "email": f"p{i}@example.test.", "birthday": "1980-06-20"} for i in range(6)
+    ]
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts=people,
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    lines = _problem_lines(run_cli("validate", "--workspace", ws, "--now", NOW, cwd=ws).stderr)
+    (failure,) = [line for line in lines if "will fail" in line]
+    assert "(6 contacts: c-0, c-1, c-2, c-3, c-4 and 1 more)" in failure
+    assert len([line for line in lines if line.startswith("data/contacts.csv:")]) == 6
