@@ -21,6 +21,7 @@ from rich.text import Text
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from outreach import __version__
+from outreach.adapters.sources.files import replace_whole
 from outreach.adapters.store import Store, advice
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import fixed_clock, parse_now, system_clock
@@ -249,8 +250,8 @@ def _emit(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(visible(text, lines=True), nl=False)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
+    try:  # a FIFO or a link in its place is replaced, never waited on or written through
+        replace_whole(out, text.encode("utf-8"))
     except OSError as exc:
         raise UserError(
             f"--out {out}: cannot write it ({exc.strerror}); pick another file"

@@ -7,13 +7,12 @@ and what it pointed at is left alone.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
+from outreach.adapters.sources.files import replace_whole
 from outreach.errors import UserError
 
 STARTER = "starter"
@@ -68,8 +67,7 @@ def _taken(directory: Path, relative: Path) -> Path | None:
 
 def _write(directory: Path, relative: Path, content: bytes) -> Path:
     """Write one file. A link or a file where a folder goes is replaced by a folder; the file
-    is written beside its path and renamed over it, which replaces a link rather than writing
-    where it leads."""
+    replaces what is at its path (a link is replaced, never written through)."""
     folder = directory
     folder.mkdir(parents=True, exist_ok=True)
     for part in relative.parent.parts:
@@ -78,14 +76,5 @@ def _write(directory: Path, relative: Path, content: bytes) -> Path:
             folder.unlink()  # with --force only: create_workspace refused otherwise
         folder.mkdir(exist_ok=True)
     target = folder / relative.name
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{relative.name}.")
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        temporary.chmod(0o644)
-        temporary.replace(target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    replace_whole(target, content)
     return target

@@ -6,6 +6,7 @@ folder `outside_workspace:` in outreach.yaml allows), never blocking, never past
                                 checked on the open descriptor: a regular file, within the cap
     read_bytes / read_text      all of a small file
     open_append(path)           a file to append to: never through a symlink, never a FIFO
+    replace_whole(path, data)   a file written whole, beside its path and renamed over it
 
 Paths given to the open functions come from `Boundary.confine` (symlinks already resolved):
 their last component is opened with O_NOFOLLOW, so a symlink swapped in after the check is
@@ -18,6 +19,7 @@ import errno
 import io
 import os
 import stat
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -149,6 +151,22 @@ def open_append(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def replace_whole(path: Path, content: bytes) -> None:
+    """Make `path` a regular file holding `content`: written beside it, then renamed over it.
+    Readers see the old file or the new, never half of one; and what was there — a file, a
+    symbolic link, a FIFO — is replaced, never written through or waited on."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        temporary.chmod(0o644)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _open(path: Path, flags: int) -> int:

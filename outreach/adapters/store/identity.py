@@ -7,11 +7,10 @@ until the right one is back, or a person starts over explicitly (`--new-store`).
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from outreach.adapters.sources.files import Boundary, Refused, read_text
+from outreach.adapters.sources.files import Boundary, Refused, read_text, replace_whole
 from outreach.adapters.store import Store, shown_url
 from outreach.core.config import Config
 from outreach.errors import StoreError
@@ -78,6 +77,4 @@ def _record(root: Path, store_id: str) -> None:
         raise StoreError(f"{root / RECORD}: {exc}") from None
     adopted = datetime.now(UTC).isoformat(timespec="seconds")
     content = json.dumps({"store_id": store_id, "adopted_at": adopted}, indent=2) + "\n"
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(content, encoding="utf-8")
-    temporary.replace(path)
+    replace_whole(path, content.encode("utf-8"))
