@@ -21,7 +21,7 @@ from rich.text import Text
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from outreach import __version__
-from outreach.adapters.sources.files import replace_whole
+from outreach.adapters.sources.files import Refused, write_regular
 from outreach.adapters.store import Store, advice
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import fixed_clock, parse_now, system_clock
@@ -250,12 +250,11 @@ def _emit(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(visible(text, lines=True), nl=False)
         return
-    try:  # a FIFO or a link in its place is replaced, never waited on or written through
-        replace_whole(out, text.encode("utf-8"))
-    except OSError as exc:
-        raise UserError(
-            f"--out {out}: cannot write it ({exc.strerror}); pick another file"
-        ) from None
+    try:
+        write_regular(out, text.encode("utf-8"))
+    except (OSError, Refused) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else exc
+        raise UserError(f"--out {out}: cannot write it ({reason}); pick another file") from None
 
 
 @cli.command(name="explain")

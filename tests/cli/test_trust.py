@@ -4,6 +4,7 @@ have) is written to, and no note vanishes unreported."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -304,3 +305,18 @@ def test_commands_that_only_read_never_make_a_store(tmp_path: Path) -> None:
     with sqlite3.connect(ws / "outreach.db") as db:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
     assert not (ws / ".outreach").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_out_never_waits_on_a_fifo_nor_replaces_a_device(tmp_path: Path, kind: str) -> None:
+    ws = make_workspace(tmp_path / "ws", rules={"notes.yaml": BIRTHDAY_RULE},
+                        templates={"birthday.j2": BIRTHDAY_TEMPLATE})  # fmt: skip
+    target = Path("/dev/null")
+    if kind == "fifo":
+        target = tmp_path / "plan.html"
+        os.mkfifo(target)
+    result = run_cli(
+        "preview", "--workspace", ws, "--now", DUE, "--format", "html", "--out", target
+    )
+    assert result.exit_code == 1 and "cannot write it" in result.stderr
+    assert target.is_fifo() if kind == "fifo" else target.is_char_device()

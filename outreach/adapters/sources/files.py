@@ -7,6 +7,7 @@ folder `outside_workspace:` in outreach.yaml allows), never blocking, never past
     read_bytes / read_text      all of a small file
     open_append(path)           a file to append to: never through a symlink, never a FIFO
     replace_whole(path, data)   a file written whole, beside its path and renamed over it
+    write_regular(path, data)   a file someone named, written only if it is a regular one
 
 Paths given to the open functions come from `Boundary.confine` (symlinks already resolved):
 their last component is opened with O_NOFOLLOW, so a symlink swapped in after the check is
@@ -167,6 +168,21 @@ def replace_whole(path: Path, content: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_regular(path: Path, content: bytes) -> None:
+    """Write a file someone named (anywhere, links followed): only a regular file, new or
+    not — a FIFO would block the writer, a device (/dev/full, /dev/null) is no place for it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, 0o644)
+    try:
+        _require_regular(os.fstat(fd))
+        os.set_blocking(fd, True)
+        os.ftruncate(fd, 0)
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _open(path: Path, flags: int) -> int:
