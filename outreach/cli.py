@@ -621,13 +621,10 @@ def db() -> None:
 @workspace_option
 def db_status(workspace: str | None) -> None:
     """The store's schema revision, and whether `outreach db upgrade` is needed."""
-    from outreach.adapters.store import migrations, shown_url
+    from outreach.adapters.store import migrations
 
-    root = find_root(workspace)
-    config = load_config(root, [])
-    url = config.store
-    found = Store.schema(url, root, outside_workspace=config.outside_workspace)
-    head, shown = migrations.head(), shown_url(url)
+    shown, found = _schema(workspace, upgrade=False)
+    head = migrations.head()
     if found is None or found[0] is None:
         click.echo(f"store {shown}: not made yet; it is made at schema {head} on first use")
     elif found[0] == head:
@@ -645,20 +642,23 @@ def db_status(workspace: str | None) -> None:
 @workspace_option
 def db_upgrade(workspace: str | None) -> None:
     """Bring the store's schema up to this outreach's (back the store up first)."""
+    shown, found = _schema(workspace, upgrade=True)
+    if found is None:
+        click.echo(f"store {shown}: not made yet; nothing to upgrade")
+    elif found[0] == found[1]:
+        click.echo(f"store {shown}: schema {found[1]}, already up to date")
+    else:
+        click.echo(f"store {shown}: upgraded from schema {found[0] or 'none'} to {found[1]}")
+
+
+def _schema(workspace: str | None, upgrade: bool) -> tuple[str, tuple[str | None, str] | None]:
+    """The store as shown, and its schema revision and this outreach's (`Store.schema`)."""
     from outreach.adapters.store import shown_url
 
     root = find_root(workspace)
     config = load_config(root, [])
-    url = config.store
-    found = Store.schema(url, root, upgrade=True, outside_workspace=config.outside_workspace)
-    if found is None:
-        click.echo(f"store {shown_url(url)}: not made yet; nothing to upgrade")
-        return
-    before, head = found
-    if before == head:
-        click.echo(f"store {shown_url(url)}: schema {head}, already up to date")
-    else:
-        click.echo(f"store {shown_url(url)}: upgraded from schema {before or 'none'} to {head}")
+    found = Store.schema(config.store, root, upgrade, config.outside_workspace)
+    return shown_url(config.store), found
 
 
 # --- daemon --------------------------------------------------------------------------------

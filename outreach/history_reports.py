@@ -111,7 +111,7 @@ def run_lines(report: RunReport) -> list[str]:
         lines.append(f"{channel}: paused {why}")
     if report.waiting:
         lines.append("in the outbox:" + _counted(report.waiting).removeprefix(":"))
-    if report.waiting.get("needs_approval"):
+    if report.waiting.get(State.NEEDS_APPROVAL):
         lines.append("  approve with `outreach queue list` and `outreach queue approve KEY`")
     return lines
 
@@ -139,7 +139,7 @@ def status_lines(found: dict[str, Any]) -> list[str]:
         lines.append(f"feed {feed['url']}: {feed['last_status']} at {feed['last_fetch']}{error}")
     lines.append("next:" if found["next"] else "next: nothing planned in the next 30 days")
     for item in found["next"]:
-        waits = "  (needs approval)" if item["status"] == "needs_approval" else ""
+        waits = "  (needs approval)" if item["status"] == State.NEEDS_APPROVAL else ""
         lines.append(
             f"  {item['send_at']}  {item['rule']}  {item['contact']}  {item['action']}{waits}"
         )

@@ -9,12 +9,13 @@ row, under its occurrence key, and only ever moves along these arrows:
                    -> pending (released: it never went out)
     failed         -> sending (its next attempt, after a backoff) | rejected | cancelled
     error          -> pending | needs_approval | error (planned again: fixed, or not yet)
-                   -> rejected | cancelled
+                   -> rejected | cancelled; or forgotten (deleted) when a plan shows it moot
     dead, ambiguous, cancelled, late, rejected -> pending (a person: `queue retry`)
     sent           final
 
-The store translates rows (`outreach.adapters.store.outbox`); it refuses a move not drawn
-here, so no code path can, say, send a rejected gift.
+The store translates rows (`outreach.adapters.store.outbox`); every statement that changes a
+row's status checks its move against this table first, so no code path can, say, send a
+rejected gift.
 """
 
 from __future__ import annotations

@@ -116,3 +116,15 @@ def _open_store(root: str) -> str:
 def test_many_processes_can_create_the_same_store_at_once(tmp_path: Path) -> None:
     with multiprocessing.get_context("spawn").Pool(6) as pool:
         assert set(pool.map(_open_store, [str(tmp_path)] * 6)) == {"ok"}
+
+
+def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: Store) -> None:
+    with store.transaction() as connection:
+        outbox.record(connection, [decision("a:c-1:2026")], NOW)
+        assert outbox.move(connection, "a:c-1:2026", [State.PENDING], State.REJECTED, NOW)
+        with pytest.raises(ValueError, match="never moves a row from rejected to sending"):
+            outbox.move(connection, "a:c-1:2026", [State.REJECTED], State.SENDING, NOW)
+        with pytest.raises(ValueError, match="never moves a row from sent to pending"):
+            outbox.move(connection, "a:c-1:2026", [State.SENT], State.PENDING, NOW)
+        (row,) = outbox.rows(connection)
+    assert row.status is State.REJECTED

@@ -125,6 +125,7 @@ def _recorded_values(decision: Decision, status: str, now: datetime) -> dict[str
 
 
 def _replace_error(connection: Connection, values: dict[str, Any]) -> bool:
+    check_moves([State.ERROR], values["status"])
     changed = values["status"] != State.ERROR or outbox.c.payload != values["payload"]
     fresh = {k: v for k, v in values.items() if k not in ("key", "created_at")}
     result = connection.execute(
@@ -293,6 +294,9 @@ def due(
     return [Due(*row) for row in connection.execute(query)]
 
 
+DUE = (State.PENDING, State.FAILED)  # what a dispatcher may claim, once its moment comes
+
+
 def _is_due(moment: Any) -> Any:
     return or_(
         and_(outbox.c.status == State.PENDING, outbox.c.send_at <= moment),
@@ -336,6 +340,7 @@ _RELEASE = (
 
 def claim(connection: Connection, key: str, now: datetime, worker: str) -> OutboxRow | None:
     """Take a due row for sending; None if it is not due, or another dispatcher took it."""
+    check_moves(DUE, State.SENDING)
     found = connection.execute(_CLAIM, {"the_key": key, "moment": iso(now), "worker": worker})
     row = found.mappings().first()
     return _row(row) if row else None
@@ -408,6 +413,7 @@ def open_rules(connection: Connection) -> set[str]:
 
 def cancel_rules(connection: Connection, rules: Iterable[str], now: datetime) -> dict[str, int]:
     """Cancel the open rows of these rules; how many per rule."""
+    check_moves(CANCELLABLE, State.CANCELLED)
     cancelled = {}
     for rule_id in sorted(rules):
         result = connection.execute(
