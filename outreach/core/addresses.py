@@ -21,6 +21,8 @@ MAX_DOMAIN = 253
 _ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _COMMENT = re.compile(r"\([^()]*\)")
+_NAMED = re.compile(r"[^<>,;]*<([^<>]*)>")  # Ann Lee <ann@example.test>
+_SEPARATORS = re.compile(r"[;,\s]+")
 
 
 def deliverable(text: str) -> str:
@@ -76,7 +78,7 @@ def _check_domain(domain: str) -> None:
 def suppression_key(text: str) -> str:
     """The mailbox `text` reaches, as one comparable string: for matching suppressions and
     opt-outs, never for sending. Text without an @ comes back cleaned, as written."""
-    value = unicodedata.normalize("NFKC", text).strip()
+    value = _visible(text).strip()
     if "<" in value and ">" in value.rpartition("<")[2]:  # Name <address>
         value = value.rpartition("<")[2].partition(">")[0]
     while _COMMENT.search(value):
@@ -90,3 +92,30 @@ def suppression_key(text: str) -> str:
     with contextlib.suppress(UnicodeError):  # not a domain IDNA knows: compared as written
         domain = domain.encode("idna").decode("ascii")
     return f"{local}@{domain.casefold()}"
+
+
+def entries_in(text: str) -> list[str]:
+    """The entries a cell holds, however it lists them: `ann@x.test; bob@x.test`,
+    `Ann <ann@x.test>, Bo <bo@x.test>`, `mailto:ann@x.test`, `ann@x.test (home)`."""
+    text = _NAMED.sub(r"\1", _COMMENT.sub("", _visible(text)))
+    entries = []
+    for entry in _SEPARATORS.split(text):
+        entry = entry.strip("<>\"'")
+        if entry.lower().startswith("mailto:"):
+            entry = entry[len("mailto:") :]
+        if entry:
+            entries.append(entry)
+    return entries
+
+
+def addresses_in(text: str) -> list[str]:
+    """Every address a cell mentions (see `entries_in`), as written."""
+    return [entry for entry in entries_in(text) if "@" in entry.strip("@")]
+
+
+def _visible(text: str) -> str:
+    """Without invisible characters (zero-width spaces, soft hyphens, a BOM): they change
+    no mailbox, only whether two spellings compare equal."""
+    return "".join(
+        c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf"
+    )

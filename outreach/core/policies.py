@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from outreach.core.addresses import suppression_key
+from outreach.core.addresses import addresses_in, suppression_key
 from outreach.core.config import FrequencyCap
 from outreach.core.model import Contact, Dataset, Decision, Status
 from outreach.core.outbox import State
@@ -43,11 +43,19 @@ class History:
 
 def suppression(contact: Contact, data: Dataset) -> str | None:
     """Why this contact must not be written to, or None."""
-    if contact.withheld:
-        return contact.withheld
+    return contact.withheld or opted_out(contact, data)
+
+
+def opted_out(contact: Contact, data: Dataset) -> str | None:
+    """Why this contact said no, or may have: an opt-out, or any address their email cell
+    mentions — usable or not — on the suppression list or opted out elsewhere."""
     if contact.opted_out:
         return "opted out"
-    return address_blocked(contact.email, data)
+    written = addresses_in(contact.fields.get("email", ""))
+    for address in (contact.email, *written):
+        if blocked := address_blocked(address, data):
+            return blocked
+    return None
 
 
 def address_blocked(address: str | None, data: Dataset) -> str | None:
@@ -84,9 +92,7 @@ def hold_at_send_time(
     contact missing from the data, or withheld (an ambiguous row), is waited for until its
     catch-up window closes: never written to, never given up on for that alone."""
     contact = data.contacts.get(contact_id)
-    blocked = None
-    if contact is not None:
-        blocked = "opted out" if contact.opted_out else address_blocked(contact.email, data)
+    blocked = opted_out(contact, data) if contact is not None else None
     if blocked is None and action == "email":
         blocked = address_blocked(to, data)
     if blocked is not None:

@@ -499,3 +499,68 @@ def test_references_are_warnings(tmp_path: Path) -> None:
 
     assert sorted(where(problems)) == ["contacts.csv:2", "contacts.csv:3"]
     assert all(p.severity is Severity.WARNING for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "opted"),
+    [
+        ("Accepts Email Marketing", "no", True),
+        ("Accepts Email Marketing", "yes", False),
+        ("subscribed", "false", True),
+        ("email_consent", "0", True),
+        ("marketing_opt_in", "FALSE", True),
+        ("opted_out_at", "2025-03-01", True),  # when they opted out: a date means yes
+        ("unsubscribed_at", "2025-03-01T10:00:00Z", True),
+        ("opted\u200b_out", "true", True),  # a zero-width space an export left in
+        ("\ufeffopted_out", "true", True),
+    ],
+)
+def test_consent_and_dated_opt_out_columns(
+    tmp_path: Path, header: str, value: str, opted: bool
+) -> None:
+    contacts, _ = contacts_from(tmp_path, f'id,email,"{header}"\nc-1,a@x.test,{value}\n')
+    assert contacts["c-1"].opted_out is opted
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        "c-2,An\rn,ann@x.test,true\n",  # a bare carriage return splits the row
+        "c-2,Ann,ann@x.test,true,stray\n",  # more cells than the header
+        "c-2,Ann,ann@x.test\n",  # it ends before its opt-out cell
+    ],
+)
+def test_a_row_whose_cells_do_not_line_up_withholds_every_address_on_it(
+    tmp_path: Path, rows: str
+) -> None:
+    found = load_contacts(
+        write(tmp_path, "contacts.csv", "id,first_name,email,opted_out\n" + rows),
+        "contacts.csv",
+    )
+    assert "ann@x.test" in found.do_not_write
+    assert all(c.withheld for c in found.contacts.values())
+    assert any("do not line up" in (c.withheld or "") for c in found.contacts.values())
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["mailto:ann@x.test", "ann@x.test;", '"bob@x.test; ann@x.test"', "Ann <ann@x.test>",
+     "ann@x.test (home)", "ann\u200b@x.test"],
+)  # fmt: skip
+def test_every_address_an_opted_out_row_names_is_never_written_to(
+    tmp_path: Path, cell: str
+) -> None:
+    found = load_contacts(
+        write(tmp_path, "contacts.csv", f"id,email,opted_out\nc-1,{cell},true\n"), "contacts.csv"
+    )
+    assert "ann@x.test" in found.do_not_write
+
+
+@pytest.mark.parametrize(
+    "second",
+    ["C-1,b@x.test", "c-2,ANN@X.test", "c-2,ann+news@x.test", "ｃ-1,b@x.test"],
+)
+def test_two_rows_that_may_be_one_person_are_withheld(tmp_path: Path, second: str) -> None:
+    contacts, problems = contacts_from(tmp_path, f"id,email\nc-1,ann@x.test\n{second}\n")
+    assert len(contacts) == 2 and all(c.withheld for c in contacts.values())
+    assert any("same person" in p.message for p in problems)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from outreach.core.addresses import deliverable, suppression_key
-from outreach.core.policies import hold_at_send_time
+from outreach.core.policies import hold_at_send_time, suppression
 
 from .factory import dataset, person
 
@@ -109,3 +109,13 @@ def test_only_plain_addresses_are_deliverable(address: str) -> None:
 )
 def test_plain_addresses_are_deliverable(address: str, written_to: str) -> None:
     assert deliverable(address) == written_to
+
+
+def test_an_unusable_email_cell_still_meets_the_suppression_list() -> None:
+    """Gifts and tasks go to a contact whose email cell cannot be used for email: the
+    mailbox the cell names is still checked (`ann@example.test(home)` is Ann)."""
+    contact = replace(person("c-1", email=None), fields={"email": "ann@example.test(home)"})
+    data = dataset(contact, suppressed_emails=["ann@example.test"])
+    found = hold_at_send_time("c-1", "gift", None, None, NOW, data, None, "UTC")
+    assert found is not None and found.status == "cancelled"
+    assert suppression(contact, data)

@@ -10,6 +10,7 @@ else it is listed under.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -33,10 +34,10 @@ from outreach.adapters.sources.csvfile import (
     column_offset,
     header_key,
 )
-from outreach.core.addresses import suppression_key
+from outreach.core.addresses import addresses_in, suppression_key
 from outreach.core.keys import MAX_ID
 from outreach.core.model import Company, Contact
-from outreach.core.problems import Problem, Severity, warning
+from outreach.core.problems import Problem, Severity, problem, warning
 
 # The columns SPEC names; a header spelled differently ("First Name", "E-mail") is read as one.
 KNOWN_COLUMNS = (
@@ -55,6 +56,9 @@ _OPT_OUT = re.compile(
     r"opt(ed)?_?outs?|unsubscri|do_?not|(^|_)dnc($|_)|no_?(contact|e_?mail|mail|marketing)"
     r"|suppress|black_?list|block_?list"
 )
+# Headers that ask the other way round ("Accepts Email Marketing", "subscribed",
+# "email_consent", "opted_in"): false there means no.
+_CONSENT = re.compile(r"accepts?|consent|opt(ed)?_?in|subscribed|permission|allow")
 _EMAIL_MAKES = "nothing is emailed to this contact until it is fixed"
 
 
@@ -89,13 +93,38 @@ def load_contacts(
         reader.read(row)
     found.problems[:0] = source.problems
     found.incomplete = source.incomplete or found.incomplete
+    _withhold_one_person_twice(found, shown_as)
     return found
+
+
+def _withhold_one_person_twice(found: ContactsFile, shown_as: str) -> None:
+    """Two contacts that may be one person — ids equal but for case or Unicode form, or one
+    mailbox — are withheld: a second birthday note is the embarrassment this engine exists
+    to avoid, and which row is right cannot be told."""
+    groups: dict[str, list[Contact]] = {}
+    for contact in found.contacts.values():
+        groups.setdefault("id " + unicodedata.normalize("NFKC", contact.id).casefold(), []).append(
+            contact
+        )
+        if contact.email:
+            groups.setdefault("email " + suppression_key(contact.email), []).append(contact)
+    for same in groups.values():
+        if len(same) < 2:
+            continue
+        lines = ", ".join(str(c.line) for c in same)
+        why = f"withheld: lines {lines} of {shown_as} may be one person (the same id or address)"
+        for contact in same:
+            found.contacts[contact.id] = replace(found.contacts[contact.id], withheld=why)
+            message = f"contact '{contact.id}' may be the same person as lines {lines}; merge them"
+            found.problems.append(problem(shown_as, contact.line, None, message))
 
 
 @dataclass(frozen=True)
 class _Header:
     opt_outs: tuple[int, ...]  # every column that may mean an opt-out, by index
+    consents: tuple[int, ...]  # every column whose false means an opt-out
     emails: tuple[int, ...]  # every column holding the email (a file may have two)
+    width: int  # cells a row should have
 
 
 class _Reader:
@@ -146,36 +175,56 @@ class _Reader:
 
     def _withheld(self, row: Row) -> tuple[str | None, bool]:
         """(why the row's contact is withheld, whether it opted out): every opt-out column
-        counts, an unreadable one withholds, and so do two email columns that disagree;
-        every address on a row that opted out, or may have, is never written to."""
+        counts, an unreadable one withholds, and so do two email columns that disagree and a
+        row whose cells do not line up with the header; every address on a row that opted
+        out, or may have, is never written to."""
         opted, unreadable = self._opt_out(row)
-        addresses = [text for i in self.header.emails if (text := _cell(row, i))]
-        if opted or unreadable:
+        misaligned = self._misaligned(row)
+        cells = range(len(row[0])) if misaligned else self.header.emails
+        addresses = [a for i in cells for a in addresses_in(_cell(row, i))]
+        if opted or unreadable or misaligned:
             for address in addresses:
                 self._do_not_write(address, row[1], opted)
-        if unreadable:
-            return f"withheld: an opt-out cell on line {row[1]} cannot be read", opted
+        if unreadable or misaligned:
+            what = "an opt-out cell" if unreadable else "its cells do not line up with the header"
+            return f"withheld: on line {row[1]}, {what} cannot be read", opted
         if len({suppression_key(address) for address in addresses}) > 1:
-            self._report(row, self.header.emails[1], "email columns disagree; fix one")
+            self._report(row, self.header.emails[-1], "email columns disagree; fix one")
             return f"withheld: its email columns on line {row[1]} disagree", opted
         return None, opted
+
+    def _misaligned(self, row: Row) -> bool:
+        """A row longer than the header, or one that ends before an opt-out column: which
+        cell says what cannot be told (a line break in a cell, a stray comma)."""
+        cells, width = len(row[0]), self.header.width
+        last = max((*self.header.opt_outs, *self.header.consents), default=-1)
+        if cells > width or cells <= last:
+            message = f"{cells} cells where the header has {width}; check the row's quotes"
+            self._report(row, "id", f"{message}: nothing is written to this row's addresses")
+            return True
+        return False
 
     def _opt_out(self, row: Row) -> tuple[bool, bool]:
         """(opted out, an opt-out cell cannot be read)."""
         opted = unreadable = False
-        for index in self.header.opt_outs:
+        for index, consent in [(i, False) for i in self.header.opt_outs] + [
+            (i, True) for i in self.header.consents
+        ]:
+            text = _cell(row, index)
             try:
-                opted |= parse_bool(_cell(row, index))
+                says = _says(text)
             except BadCell as exc:
                 unreadable = True
                 self._report(
                     row, index, f"{exc}; nothing is written to this contact until it is fixed"
                 )
+                continue
+            opted |= (says is False) if consent else bool(says)
         return opted, unreadable
 
     def _do_not_write(self, address: str, line: int, opted: bool) -> None:
         if address:
-            why = "opted out" if opted else "possibly opted out (an opt-out cell cannot be read)"
+            why = "opted out" if opted else "possibly opted out (its row cannot be read whole)"
             self.found.do_not_write[suppression_key(address)] = (
                 f"{why}, {self.source.shown_as} line {line}"
             )
@@ -199,6 +248,21 @@ class _Reader:
         self.found.problems.append(self.source.at(row, column, message))
 
 
+def _says(text: str) -> bool | None:
+    """A yes or no cell: True, False, None (empty); a date counts as yes (when they opted
+    out, or in); BadCell for anything else."""
+    if not text:
+        return None
+    try:
+        return parse_bool(text)
+    except BadCell:
+        try:
+            parse_date(text[:10])
+        except BadCell:
+            raise BadCell(f"'{text}' is not true or false") from None
+        return True
+
+
 def _cell(row: Row, index: int) -> str:
     cells = row[0]
     return cells[index].strip() if index < len(cells) else ""
@@ -207,7 +271,7 @@ def _cell(row: Row, index: int) -> str:
 def _read_header(source: CsvFile, problems: list[Problem]) -> _Header:
     """Read headers spelled unlike SPEC ("Opted Out", "E-mail") as the columns they name;
     find every opt-out and email column."""
-    opt_outs, emails = [], []
+    opt_outs, consents, emails = [], [], []
     written = ",".join(source.names)  # the header as read, for the notes' columns
     for index, name in enumerate(list(source.names)):
         key = header_key(name)
@@ -224,7 +288,11 @@ def _read_header(source: CsvFile, problems: list[Problem]) -> _Header:
                 note = f"column '{name}' is read as an opt-out: true there means never write"
                 problems.append(_header_note(source.shown_as, written, index, note))
             opt_outs.append(index)
-    return _Header(tuple(opt_outs), tuple(emails))
+        elif _CONSENT.search(key):
+            note = f"column '{name}' is read as consent: false there means never write"
+            problems.append(_header_note(source.shown_as, written, index, note))
+            consents.append(index)
+    return _Header(tuple(opt_outs), tuple(consents), tuple(emails), len(source.names))
 
 
 def _header_note(shown_as: str, header: str, index: int, message: str) -> Problem:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,7 +150,10 @@ def column_offset(raw: str, index: int) -> int | None:
 def header_key(name: str) -> str:
     """A column name as compared with the names outreach knows: `Opted Out`, `opted-out` and
     `OPTED_OUT` are all `opted_out`."""
-    return re.sub(r"[\s\-.]+", "_", name.strip().lower()).strip("_")
+    visible = "".join(
+        c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) != "Cf"
+    )
+    return re.sub(r"[\s\-.]+", "_", visible.strip().lower()).strip("_")
 
 
 def cell(row: Row, header: dict[str, int], column: str) -> str:

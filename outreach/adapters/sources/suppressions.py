@@ -16,12 +16,10 @@ from pathlib import Path
 
 from outreach.adapters.sources.cells import BadCell, parse_email
 from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, Row, header_key
+from outreach.core.addresses import entries_in
 from outreach.core.problems import Problem, Severity
 
 _EMAIL_HEADERS = frozenset({"email", "e_mail", "email_address", "e_mail_address", "mail"})
-_SEPARATORS = re.compile(r"[;,\s]+")
-_COMMENT = re.compile(r"\([^()]*\)")
-_NAMED = re.compile(r"[^<>,;]*<([^<>]*)>")  # Ann Lee <ann@example.test>
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$")
 HEADERLESS = -1  # the file's first line is an entry, not a header
 
@@ -70,8 +68,7 @@ def _read(source: CsvFile, row: Row, column: int, listed: set[str]) -> list[Prob
         text = cells[index].strip() if index < len(cells) else ""
         if index != column and "@" not in text:
             continue  # a note beside the address
-        entries = _SEPARATORS.split(_NAMED.sub(r"\1", _COMMENT.sub("", text)))
-        unknown = [entry for entry in entries if not _listed(entry, listed)]
+        unknown = [entry for entry in entries_in(text) if not _listed(entry, listed)]
         for entry in unknown:
             if "@" in entry:  # kept as written: it still meets the mailbox it names
                 problems.append(_malformed(source, row, index, entry))
@@ -87,11 +84,6 @@ def _read(source: CsvFile, row: Row, column: int, listed: set[str]) -> list[Prob
 def _listed(entry: str, listed: set[str]) -> bool:
     """Add an address (as written) or a domain (`@domain`); False for anything else, or an
     address that is kept but is not well-formed."""
-    entry = entry.strip("<>\"'")
-    if entry.lower().startswith("mailto:"):
-        entry = entry[len("mailto:") :]
-    if not entry:
-        return True
     local, at, domain = entry.rpartition("@")
     if (not at and _DOMAIN.match(entry)) or (at and not local and _DOMAIN.match(domain)):
         listed.add(f"@{domain or entry}")  # everyone at that domain
@@ -108,7 +100,7 @@ def _listed(entry: str, listed: set[str]) -> bool:
 
 def _malformed(source: CsvFile, row: Row, index: int, entry: str) -> Problem:
     try:
-        parse_email(entry.strip("<>\"'").removeprefix("mailto:"))
+        parse_email(entry)
         reason = f"'{entry}' is not an address"
     except BadCell as exc:
         reason = str(exc)
