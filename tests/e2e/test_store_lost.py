@@ -170,3 +170,27 @@ def test_a_daemon_whose_store_vanishes_stops_sending_and_says_why(tmp_path: Path
     assert not (ws / "outreach.db").exists()
     refused = run_cli("daemon", "--workspace", ws)
     assert refused.exit_code == 1 and "does not exist" in refused.stderr
+
+
+def test_a_store_lost_with_its_record_is_refused_when_the_sinks_show_sends(
+    tmp_path: Path,
+) -> None:
+    """`git clean -fdX` takes the store and `.outreach/` alike: the gift written before
+    still says that this workspace has sent, so a new, empty store is refused."""
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts=[{**PEOPLE[0], "address_line1": "Main St 1", "city": "Reykjavík"}],
+        rules={"gifts.yaml": RULE.replace("email: {template: birthday}", "gift: {item: Pen}")
+               + "    approval: auto\n"},
+    )  # fmt: skip
+    assert run_cli("run", "--workspace", ws, "--now", NOW).exit_code == 0
+    gifts = (ws / "out" / "gift-tasks.jsonl").read_text()
+    assert gifts.count("\n") == 1
+    (ws / "outreach.db").unlink()
+    shutil.rmtree(ws / ".outreach")
+
+    again = run_cli("run", "--workspace", ws, "--now", NOW)
+
+    assert again.exit_code == 1 and "holds what it sent before" in again.stderr
+    assert (ws / "out" / "gift-tasks.jsonl").read_text() == gifts, "nothing sent again"
+    assert run_cli("run", "--workspace", ws, "--now", NOW, "--new-store").exit_code == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from outreach.adapters.sources.files import Boundary, Refused, read_text, replace_whole
 from outreach.adapters.store import Store, shown_url
-from outreach.core.config import Config
+from outreach.core.config import Config, FileChannel
 from outreach.errors import StoreError
 
 RECORD = Path(".outreach") / "store.json"
@@ -31,6 +31,8 @@ def open_lasting(
     schema, and the one this workspace has used. With `create=False`, None while there is
     neither a store nor a record of one."""
     url, known = config.store, recorded_id(root)
+    if known is None and create and not new_store:
+        _refuse_a_new_store_for_a_workspace_that_sent(config, root)
     store = Store.of(config, root, create=new_store or (create and known is None))
     if store is None:
         if known is None:
@@ -48,6 +50,23 @@ def open_lasting(
     if store.id != known:
         _record(root, store.id)
     return store
+
+
+def _refuse_a_new_store_for_a_workspace_that_sent(config: Config, root: Path) -> None:
+    """Without a record of its store (`.outreach/` deleted with it, say by `git clean`), a
+    workspace whose sinks already hold gifts or tasks has sent before: a new, empty store
+    would send it all again."""
+    if Store.of(config, root, create=False) is not None:
+        return  # a store is there: it is adopted
+    for name in ("gifts", "tasks"):
+        sink = getattr(config.channels, name)
+        path = root / sink.path if isinstance(sink, FileChannel) else None
+        if path is not None and path.is_file() and path.stat().st_size:
+            raise StoreError(
+                f"store: {shown_url(config.store)} does not exist and no record says which "
+                f"store this workspace used, but {sink.path} holds what it sent before: was "
+                f"the store deleted? Restore it (with {RECORD}); or {START_OVER}"
+            )
 
 
 def recorded_id(root: Path) -> str | None:
