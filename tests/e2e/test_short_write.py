@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import BIG_ORDER_RULE, NOTE_TEMPLATE, big_order, make_workspace, outbox_row
+from helpers import BIG_ORDER_RULE, NOTE_TEMPLATE, big_order, make_workspace, outbox_row, run_cli
 
 from outreach.adapters.channels.files import FileChannel
 
@@ -51,7 +51,8 @@ def test_a_short_write_leaves_the_sink_whole_and_the_row_unsent(tmp_path: Path) 
         rules={"r.yaml": BIG_ORDER_RULE},
         templates={"note.j2": NOTE_TEMPLATE},
     )
-    before = filled_sink(ws / "out/tasks.jsonl")
+    assert run_cli("run", "--workspace", ws, "--now", "2020-01-01").exit_code == 0  # its store
+    before = filled_sink(ws / "out/tasks.jsonl")  # earlier tasks, the disk nearly full
     done = subprocess.run(
         [sys.executable, "-c", LIMITED_RUN, str(ws)], capture_output=True, text=True, timeout=120
     )
