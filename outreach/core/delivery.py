@@ -33,6 +33,7 @@ FIRST_WAIT = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 LONGEST_ASKED = timedelta(days=1)  # a provider asking for more is not taken at its word
 PAUSE_ON_REFUSAL = timedelta(minutes=10)
+LONGEST_PAUSE = LONGEST_ASKED + PAUSE_ON_REFUSAL  # no pause outreach makes is longer
 # Only emails are ever sent a second time when the first try may have arrived: a duplicate
 # note is embarrassing, a duplicate gift or webhook call costs money or corrupts a system.
 RETRIED_WHEN_DOUBTFUL = frozenset({"email"})

@@ -104,6 +104,8 @@ def hold_at_send_time(
         return Hold(None, f"contact {contact_id} is not in the contacts file; it waits")
     if contact.withheld:  # fixing the contacts file lifts it
         return Hold(None, f"{contact.withheld}; it waits")
+    if action == "email" and not contact.email:  # gone, or no longer usable, since planning
+        return Hold(None, "the contact's email address is gone or cannot be used; it waits")
     if quiet is not None and action == "email":  # a note must not ping a phone at night
         local = now.astimezone(zone(contact.timezone or default_zone))
         later = quiet.defer(local)

@@ -28,6 +28,7 @@ from outreach.adapters.processes import Worker
 from outreach.adapters.store import Store, outbox
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import Clock
+from outreach.core.addresses import suppression_key
 from outreach.core.config import Config
 from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Step, backoff, interrupted, settle
 from outreach.core.model import Dataset, Decision, Status
@@ -188,6 +189,12 @@ class Dispatcher:
             row = outbox.claim(connection, key, now, str(self.worker))
             if row is None or self._held(connection, row, now):
                 return  # not due any more, another dispatcher has it, or it must wait
+            if row.damaged:  # what would go cannot be told: never guess
+                step = Step(State.DEAD, row.attempts, row.doubtful, f"not sent: {row.damaged}")
+                outbox.finish(connection, row, step, now)
+                self.report.outcomes[State.DEAD] += 1
+                return
+            row = self._addressed(connection, row, now)
         delivery = send_within(channel, row, self.channels.time_limit(row.channel), self.stop)
         self._record(row, delivery)
 
@@ -215,6 +222,17 @@ class Dispatcher:
         else:
             self.report.held[row.key] = hold.reason
         return True
+
+    def _addressed(self, connection: Connection, row: OutboxRow, now: datetime) -> OutboxRow:
+        """An email goes to the mailbox the contact has now: an address changed since the
+        row was recorded may no longer be theirs (opt-outs were checked on both)."""
+        contact = self.data.contacts.get(row.contact_id)
+        recorded = str(row.payload["details"].get("to") or "")
+        if row.action != "email" or contact is None or not contact.email:
+            return row
+        if suppression_key(contact.email) == suppression_key(recorded):
+            return row
+        return outbox.readdress(connection, row, contact.email, now)
 
     def _hold(self, row: OutboxRow, now: datetime) -> Hold | None:
         quiet = self.config.policies.quiet_hours

@@ -320,3 +320,78 @@ def test_out_never_waits_on_a_fifo_nor_replaces_a_device(tmp_path: Path, kind: s
     )
     assert result.exit_code == 1 and "cannot write it" in result.stderr
     assert target.is_fifo() if kind == "fifo" else target.is_char_device()
+
+
+# A store edited by hand, or damaged, stops nothing for anyone else ---------------------------
+
+HAND_EDITS = [
+    "('x1', 'old', 'c-9', 'gift', 'gifts', 'sent', '2026-06-09T09:00:00+00:00', 'not json', 0, 0)",
+    "('x2', 'old', 'c-9', 'gift', 'gifts', 'sent', '2026-06-09T09:00:00+00:00', '[]', 0, 0)",
+    "('x3', 'old', 'c-9', 'email', 'email', 'pending', '2026-06-09T09:00:00+00:00', 'null', 0, 0)",
+    "('x4', 'old', 'c-9', 'email', 'email', 'pending', '2026-06-09T09:00:00+00:00', "
+    "'{\"details\": null}', 0, 0)",
+    "('x5', 'old', 'c-9', 'email', 'email', 'failed', '2026-06-09T09:00:00+00:00', "
+    "'{\"details\": {\"to\": 5}}', 'abc', 0)",
+    "('x6', 'old', 'c-9', 'email', 'email', 'error', '2026-06-09T09:00:00+00:00', '{}', 0, 0)",
+]
+
+
+def test_rows_edited_by_hand_stop_nothing_for_anyone_else(tmp_path: Path, mailbox: Mailbox) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        config={"channels": {"email": mailbox.settings()}},
+        contacts=[{"id": "c-1", "email": "ann@client.test", "birthday": "1980-06-10"},
+                  {"id": "c-9", "email": "old@client.test"}],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )  # fmt: skip
+    assert run_cli("run", "--workspace", ws, "--now", "2026-06-09T08:00:00+00:00").exit_code == 0
+    with sqlite3.connect(ws / "outreach.db") as db:
+        for values in HAND_EDITS:
+            db.execute(
+                "INSERT INTO outbox (key, rule_id, contact_id, action, channel, status, send_at,"
+                f" payload, attempts, doubtful, created_at, updated_at) VALUES {values[:-1]},"
+                " 'a', 'b')"
+            )
+        db.execute("UPDATE outbox SET next_attempt_at = '2026-06-09T09:00:00+00:00'")
+        db.execute("UPDATE outbox SET deadline = x'00ff' WHERE key = 'x6'")
+        db.execute("INSERT INTO channel_pauses VALUES ('email', 'zzzz', 'hand-made')")
+
+    result = run_cli("run", "--workspace", ws, "--now", DUE)
+    for command in (["history"], ["status"], ["preview", "--now", DUE], ["queue", "list"]):
+        words = 2 if command[0] == "queue" else 1
+        shown = run_cli(*command[:words], "--workspace", ws, *command[words:])
+        assert shown.exit_code == 0, (command, shown.stderr)
+
+    assert mailbox.rcpt == ["ann@client.test"], "the sound note went; no damaged row did"
+    assert "paused" not in result.stdout, "a pause that cannot be read is no pause"
+    statuses = {row["key"]: row["status"] for row in history(ws)}
+    assert statuses["x3"] == statuses["x4"] == statuses["x5"] == "dead"
+
+
+def test_an_email_goes_to_the_address_the_contact_has_now(tmp_path: Path, mailbox: Mailbox) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        config={"channels": {"email": mailbox.settings()}},
+        contacts=[{"id": "c-1", "email": "ann@old.test", "birthday": "1980-06-10"},
+                  {"id": "c-2", "email": "bo@client.test", "birthday": "1980-06-10"}],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )  # fmt: skip
+    assert run_cli("run", "--workspace", ws, "--now", "2026-06-09T08:00:00+00:00").exit_code == 0
+    with sqlite3.connect(ws / "outreach.db") as db:  # the channel rests: recorded, not sent
+        db.execute("INSERT INTO channel_pauses VALUES ('email', '2026-06-10T10:30:00+00:00', '')")
+    run_cli("run", "--workspace", ws, "--now", DUE)
+    assert mailbox.rcpt == [] and len(history(ws, "--status", "pending")) == 2
+    contacts = ws / "data" / "contacts.csv"
+    contacts.write_text(
+        contacts.read_text().replace("ann@old.test", "ann@new.test").replace("bo@client.test", "")
+    )
+
+    run_cli("run", "--workspace", ws, "--now", "2026-06-10T10:31:00+00:00")
+
+    assert mailbox.rcpt == ["ann@new.test"], "to the new address; none while there is none"
+    (ann,) = history(ws, "--contact", "c-1")
+    assert ann["details"]["to"] == "ann@new.test"
+    (bo,) = history(ws, "--contact", "c-2")
+    assert bo["status"] == "pending", "it waits for an address"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox
-from outreach.core.delivery import Step
+from outreach.core.delivery import LONGEST_PAUSE, Step
 from outreach.core.model import Decision
 from outreach.core.outbox import (
     CANCELLABLE,
@@ -71,6 +71,7 @@ class OutboxRow:
     next_attempt_at: datetime | None = None
     claimed_by: str | None = None
     sent_at: datetime | None = None
+    damaged: str | None = None  # why the stored row cannot be sent as it stands
 
 
 def payload_of(decision: Decision) -> dict[str, Any]:
@@ -148,7 +149,8 @@ def forget_errors(
     gone = sorted(
         key
         for key, deadline in connection.execute(query)
-        if key not in recorded and (key in planned or deadline is None or deadline > moment)
+        if key not in recorded
+        and (key in planned or not isinstance(deadline, str) or deadline > moment)
     )
     for start in range(0, len(gone), 500):
         chunk = gone[start : start + 500]
@@ -199,8 +201,9 @@ def gifts(connection: Connection, statuses: Iterable[State] = COUNTED) -> tuple[
         outbox.c.action == "gift", outbox.c.status.in_(list(statuses))
     )
     spent = []
-    for rule_id, contact_id, payload in connection.execute(query):
-        details = json.loads(payload).get("details") or {}
+    for rule_id, contact_id, text in connection.execute(query):
+        payload, _ = _payload(text)
+        details = payload["details"]
         budget, ship_by = details.get("budget") or {}, str(details.get("ship_by") or "")
         try:
             money = Money(amount=Decimal(str(budget["amount"])), currency=budget["currency"])
@@ -370,6 +373,17 @@ def finish(connection: Connection, row: OutboxRow, step: Step, now: datetime) ->
     return _while_claimed(connection, _FINISH, row, step.status, now, values)
 
 
+def readdress(connection: Connection, row: OutboxRow, to: str, now: datetime) -> OutboxRow:
+    """The claimed row, to go to `to` instead (the contact's address changed since)."""
+    payload = {**row.payload, "details": {**row.payload["details"], "to": to}}
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    connection.execute(
+        update(outbox).where(_CLAIMED).values(payload=text, updated_at=iso(now)),
+        {"the_key": row.key, "claimant": row.claimed_by},
+    )
+    return replace(row, payload=payload)
+
+
 def release(connection: Connection, row: OutboxRow, back_to: State, now: datetime) -> bool:
     """Give a claimed row back untouched (its channel is paused, or it never went out)."""
     return _while_claimed(connection, _RELEASE, row, back_to, now, {})
@@ -397,12 +411,15 @@ def pause(connection: Connection, channel: str, until: datetime, reason: str) ->
 
 
 def pauses(connection: Connection, now: datetime) -> dict[str, tuple[datetime, str]]:
-    """Channels resting at `now`: until when, and why."""
-    query = select(channel_pauses).where(channel_pauses.c.paused_until > iso(now))
-    return {
-        row["channel"]: (from_iso(row["paused_until"]) or now, row["reason"])
-        for row in connection.execute(query).mappings()
-    }
+    """Channels resting at `now`: until when, and why. A pause whose end cannot be read, or
+    lies further ahead than any pause outreach makes, is over: a channel never rests for
+    good without a word."""
+    resting = {}
+    for row in connection.execute(select(channel_pauses)).mappings():
+        until = from_iso(row["paused_until"])
+        if until is not None and now < until <= now + LONGEST_PAUSE:
+            resting[row["channel"]] = (until, row["reason"])
+    return resting
 
 
 def open_rules(connection: Connection) -> set[str]:
@@ -448,7 +465,30 @@ def _state(row: Any) -> State:
         ) from None
 
 
+def _payload(text: Any) -> tuple[dict[str, Any], str | None]:
+    """A row's payload, and why it cannot be trusted (then it holds no details): a store
+    edited by hand, or damaged, must not stop a dispatch for everyone."""
+    try:
+        payload = json.loads(text)
+    except (TypeError, ValueError):
+        return {"details": {}}, "its stored message cannot be read"
+    if not isinstance(payload, dict) or not isinstance(payload.get("details"), dict):
+        return {"details": {}}, "its stored message has no particulars"
+    addresses = [payload["details"].get(key) for key in ("to", "from", "reply_to")]
+    if any(address is not None and not isinstance(address, str) for address in addresses):
+        return {"details": {}}, "its stored addresses cannot be read"
+    return payload, None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
 def _row(row: Any) -> OutboxRow:
+    payload, damaged = _payload(row["payload"])
+    counts = (row["attempts"], row["doubtful"] or 0)
+    if damaged is None and any(not isinstance(n, int) or n < 0 for n in counts):
+        damaged = "its stored counts of tries cannot be read"
     return OutboxRow(
         key=row["key"],
         rule_id=row["rule_id"],
@@ -457,14 +497,15 @@ def _row(row: Any) -> OutboxRow:
         channel=row["channel"],
         status=_state(row),
         send_at=from_iso(row["send_at"]) or _LONG_AGO,
-        payload=json.loads(row["payload"]),
-        attempts=row["attempts"],
+        payload=payload,
+        attempts=_count(row["attempts"]),
         provider_id=row["provider_id"],
         last_error=row["last_error"],
         updated_at=from_iso(row["updated_at"]) or _LONG_AGO,
         deadline=from_iso(row["deadline"]),
-        doubtful=row["doubtful"] or 0,
+        doubtful=_count(row["doubtful"]),
         next_attempt_at=from_iso(row["next_attempt_at"]),
         claimed_by=row["claimed_by"],
         sent_at=from_iso(row["sent_at"]),
+        damaged=damaged,
     )
