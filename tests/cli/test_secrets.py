@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -146,7 +147,12 @@ def test_what_an_older_outreach_stored_is_shown_without_its_secrets(
     with sqlite3.connect(root / "outreach.db") as db:
         db.execute("UPDATE outbox SET status = 'dead', last_error = ?", (echo,))
         db.execute("UPDATE outbox SET status = 'failed' WHERE key LIKE '%c-2%'")
-        db.execute("INSERT INTO channel_pauses VALUES ('email', '2999-01-01T00:00:00', ?)", (echo,))
+        for channel, moment in (
+            ("email", datetime.fromisoformat(DUE)),
+            ("gifts", datetime.now(UTC)),
+        ):
+            resting = (moment + timedelta(hours=1)).isoformat()  # seen by `run`, by `status`
+            db.execute("INSERT INTO channel_pauses VALUES (?, ?, ?)", (channel, resting, echo))
         db.execute("INSERT INTO ticks VALUES ('dispatch', '2026-06-10T10:00:00', 1, ?)", (echo,))
     printed = shown(root, env)
     assert printed.count("SendGrid 400: Authorization: Bearer [redacted] ([redacted])") >= 8
