@@ -60,8 +60,17 @@ def _explain(item: Any, loc: Loc, model: type[BaseModel]) -> tuple[str, bool, Lo
             "dict_type",
         )
     ):
-        message += f" (got {shown!r})"
+        message += f" (got {_short(repr(shown))})"
     return f"{where}: {message}", False, loc
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A value quoted in a message, cut short: a problem is one line, not the whole value."""
+    return (
+        text
+        if len(text) <= limit
+        else f"{text[: limit - 20]}…{text[-10:]} ({len(text)} characters)"
+    )
 
 
 def _unknown_kind(item: Any, loc: Loc) -> tuple[str, bool, Loc]:

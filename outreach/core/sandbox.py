@@ -137,10 +137,14 @@ class Sandbox(ImmutableSandboxedEnvironment):
         _check_tokens(self, source, name, filename)
         parser = Parser(self, source, name, filename)
         try:
-            return parser.parse()
+            tree = parser.parse()
         except RecursionError:
             line = parser.stream.current.lineno
             raise TemplateSyntaxError(_TOO_DEEP, line, name, filename) from None
+        # A chain (`1+1+…+1`, `a.b.c…`) parses in a loop but nests as deep as it is long:
+        # refused here, before anything walks the tree by recursion.
+        _check_depth(tree, name, filename)
+        return tree
 
     def compile_expression(self, source: str, undefined_to_none: bool = True) -> Any:
         _check_tokens(self, source, None, None, state="variable")

@@ -459,3 +459,24 @@ def test_generated_hostile_input_is_a_result_or_a_render_error(
     allowed = (RenderError, TemplateSyntaxError)  # compiling a `when:` may refuse it too
     assert not isinstance(outcome, BaseException) or isinstance(outcome, allowed), outcome
     assert peak < PEAK
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        "+".join(["1"] * 1000),
+        "contact" + ".x" * 1000,
+        "1" + "|abs" * 1000,
+        "x" + " and x" * 1000,
+        "'x'" + "['x']" * 1000,
+        "2" + "**2" * 1000,
+    ],
+)
+def test_a_long_chain_is_a_located_problem_not_a_recursion(chain: str) -> None:
+    """A chain parses in a loop but nests as deep as it is long: it is refused before
+    anything (a layout check, a block list) walks it by recursion."""
+    found = templates({"t.j2": "{% block subject %}\n{{ " + chain + " }}{% endblock %}"})
+    (problem,) = found.check()
+    expected = "template syntax: expressions nested more than 50 deep; simplify it"
+    assert str(problem) == f"templates/t.j2:2: {expected}"
+    assert found.blocks_of("t.j2") is None

@@ -25,12 +25,20 @@ class BadCell(ValueError):
     """A cell that cannot be understood; the message says what is expected."""
 
 
+def quoted(text: str, limit: int = 60) -> str:
+    """A cell's value as a message quotes it: in quotes, and cut short (a cell may hold a
+    megabyte; a problem is one line)."""
+    if len(text) <= limit:
+        return f"'{text}'"
+    return f"'{text[: limit - 10]}…{text[-5:]}' ({len(text)} characters)"
+
+
 def parse_date(text: str) -> date:
     try:
         return check_date(date.fromisoformat(text))
     except ValueError as exc:
         detail = str(exc) if str(exc).startswith("outside") else "not a date"
-        raise BadCell(f"'{text}' is {detail}; write YYYY-MM-DD") from None
+        raise BadCell(f"{quoted(text)} is {detail}; write YYYY-MM-DD") from None
 
 
 def parse_birthday(text: str) -> Birthday:
@@ -40,13 +48,13 @@ def parse_birthday(text: str) -> Birthday:
         try:
             date(2000, month, day)  # a leap year: 02-29 is a real birthday
         except ValueError:
-            raise BadCell(f"'{text}' is not a day of the year; write MM-DD") from None
+            raise BadCell(f"{quoted(text)} is not a day of the year; write MM-DD") from None
         return Birthday(month, day)
     try:
         full = check_date(date.fromisoformat(text))
     except ValueError as exc:
         detail = str(exc) if str(exc).startswith("outside") else "not a birthday"
-        raise BadCell(f"'{text}' is {detail}; write YYYY-MM-DD, or MM-DD") from None
+        raise BadCell(f"{quoted(text)} is {detail}; write YYYY-MM-DD, or MM-DD") from None
     return Birthday(full.month, full.day, full.year)
 
 
@@ -56,14 +64,14 @@ def parse_bool(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise BadCell(f"'{text}' is not true or false")
+    raise BadCell(f"{quoted(text)} is not true or false")
 
 
 def parse_email(text: str) -> str:
     try:
         return deliverable(text)
     except ValueError as exc:
-        raise BadCell(f"'{text}' is not a usable email address: {exc}") from None
+        raise BadCell(f"{quoted(text)} is not a usable email address: {exc}") from None
 
 
 @lru_cache(maxsize=512)
@@ -72,7 +80,7 @@ def parse_locale(text: str) -> str:
         Locale.parse(text.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
         raise BadCell(
-            f"'{text}' is not a known locale; use a BCP 47 tag such as en-GB or is"
+            f"{quoted(text)} is not a known locale; use a BCP 47 tag such as en-GB or is"
         ) from None
     return text
 
@@ -90,12 +98,12 @@ def parse_amount(text: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation:
         raise BadCell(
-            f"'{text}' is not an amount; write digits with a decimal point, e.g. 1234.50"
+            f"{quoted(text)} is not an amount; write digits with a decimal point, e.g. 1234.50"
         ) from None
     if not value.is_finite() or value < 0:
-        raise BadCell(f"'{text}' is not a positive amount")
+        raise BadCell(f"{quoted(text)} is not a positive amount")
     if value > MAX_AMOUNT or (value and value.adjusted() < SMALLEST_DIGIT):
-        raise BadCell(f"'{text}' is out of range for an amount (0 to {MAX_AMOUNT:,})")
+        raise BadCell(f"{quoted(text)} is out of range for an amount (0 to {MAX_AMOUNT:,})")
     return value
 
 

@@ -26,6 +26,7 @@ from outreach.adapters.sources.cells import (
     parse_email,
     parse_locale,
     parse_zone,
+    quoted,
 )
 from outreach.adapters.sources.csvfile import (
     MAX_FILE_BYTES,
@@ -259,7 +260,7 @@ def _says(text: str) -> bool | None:
         try:
             parse_date(text[:10])
         except BadCell:
-            raise BadCell(f"'{text}' is not true or false") from None
+            raise BadCell(f"{quoted(text)} is not true or false") from None
         return True
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
@@ -18,6 +18,7 @@ from outreach.adapters.sources.cells import (
     parse_amount,
     parse_date,
     plausible_amount,
+    quoted,
 )
 from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile
 from outreach.adapters.sources.yamlfile import load_yaml_file
@@ -138,17 +139,23 @@ class _PurchaseParser:
     def _currency(self, text: str) -> str:
         code = text.upper()
         if not re.fullmatch(r"[A-Z]{3}", code):
-            raise _CellError("currency", f"'{text}' is not a currency code; write e.g. EUR")
+            raise _CellError("currency", f"{quoted(text)} is not a currency code; write e.g. EUR")
         return self.currencies.setdefault(text, code)
 
 
+# A name, alias or phrase longer than this is no company's: the matcher's automaton does not
+# take one of hundreds of thousands of characters gracefully.
+MAX_PHRASE = 200
+Phrase = Annotated[str, Field(min_length=1, max_length=MAX_PHRASE)]
+
+
 class _CompanyModel(Strict):
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    aliases: list[str] = Field(default_factory=list)
-    domain: str | None = None
-    context: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
+    id: str = Field(min_length=1, max_length=MAX_ID)
+    name: Phrase
+    aliases: list[Phrase] = Field(default_factory=list, max_length=100)
+    domain: str | None = Field(None, max_length=253)
+    context: list[Phrase] = Field(default_factory=list, max_length=100)
+    exclude: list[Phrase] = Field(default_factory=list, max_length=100)
     extra: dict[str, Any] = Field(default_factory=dict, description="anything else, for templates")
 
 

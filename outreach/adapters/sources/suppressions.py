@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from outreach.adapters.sources.cells import BadCell, parse_email
+from outreach.adapters.sources.cells import BadCell, parse_email, quoted
 from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, Row, header_key
 from outreach.core.addresses import entries_in
 from outreach.core.problems import Problem, Severity
@@ -74,7 +74,7 @@ def _read(source: CsvFile, row: Row, column: int, listed: set[str]) -> list[Prob
                 problems.append(_malformed(source, row, index, entry))
         if any("@" not in entry for entry in unknown):
             message = (
-                f"'{text}' is neither an address nor a domain: outreach cannot tell whom it "
+                f"{quoted(text)} is neither an address nor a domain: outreach cannot tell whom it "
                 "means, so nothing is sent until it is fixed"
             )
             problems.append(source.at(row, index, message))
