@@ -10,7 +10,7 @@ input out whole (`string`, `upper`, `tojson`...) measure it first.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -49,11 +49,21 @@ def _timed(function: Filter, spends: bool) -> Filter:
     def timed(*args: Any, **kwargs: Any) -> Any:
         check_deadline()
         result = function(*args, **kwargs)
+        if isinstance(result, Iterator):  # `unique`, `map`, `batch`...: work done lazily
+            return _paced(result)
         if spends:
             charge(result)
         return result
 
     return timed
+
+
+def _paced(items: Iterator[Any]) -> Iterator[Any]:
+    """A filter's lazy result, checking the deadline at each item it makes: one item can be
+    slow to make (`unique` over values that all hash alike), and there may be 100,000."""
+    for item in items:
+        check_deadline()
+        yield item
 
 
 def _input_checked(check: Callable[[Any], object]) -> Callable[[Filter], Filter]:

@@ -564,3 +564,18 @@ def test_two_rows_that_may_be_one_person_are_withheld(tmp_path: Path, second: st
     contacts, problems = contacts_from(tmp_path, f"id,email\nc-1,ann@x.test\n{second}\n")
     assert len(contacts) == 2 and all(c.withheld for c in contacts.values())
     assert any("same person" in p.message for p in problems)
+
+
+def test_company_names_and_phrases_are_bounded(tmp_path: Path) -> None:
+    companies, problems = load_companies(
+        write(
+            tmp_path,
+            "companies.yaml",
+            f"companies:\n  - {{id: a, name: Acme, aliases: [{'x' * 700_000}]}}\n"
+            "  - {id: b, name: Bee}\n",
+        ),
+        "companies.yaml",
+    )
+    assert list(companies) == ["b"]
+    (problem,) = problems
+    assert "at most 200 characters" in problem.message and len(str(problem)) < 300

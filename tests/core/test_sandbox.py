@@ -95,6 +95,8 @@ SLOW = [
     "{% for i in range(100000) %}{{ range(50000)|batch(7)|map('sum')|unique|list|length }}"
     "{% endfor %}",
     "{{ ([[0] * 100000] * 100000)|sort|length }}",  # one sort: 10**10 comparisons
+    # 100,000 numbers that all hash alike: `unique` is quadratic, one item at a time.
+    "{{ range(0, 2305843009213693951 * 100000, 2305843009213693951)|unique|list|length }}",
     NS.replace("VALUE", "[1]").replace("STEP", "[ns.x, ns.x]") + "{{ ns.x == ns.x[:] }}",
     NS.replace("VALUE", "(1,)").replace("STEP", "(ns.x, ns.x)") + "{{ {ns.x: 1} }}",
     NS.replace("VALUE", "{}").replace("STEP", "dict(a=ns.x, b=ns.x)") + "{{ ns.x == {} }}",
