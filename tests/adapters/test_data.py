@@ -579,3 +579,22 @@ def test_company_names_and_phrases_are_bounded(tmp_path: Path) -> None:
     assert list(companies) == ["b"]
     (problem,) = problems
     assert "at most 200 characters" in problem.message and len(str(problem)) < 300
+
+
+def test_a_file_of_one_endless_line_or_endless_columns_is_refused(tmp_path: Path) -> None:
+    sparse = tmp_path / "sparse.csv"
+    with sparse.open("wb") as handle:
+        handle.write(b"id,email\n")
+        handle.truncate(30_000_000)  # 30 MB of NUL bytes, not one line break among them
+    wide = write(tmp_path, "wide.csv", ",".join(f"c{i}" for i in range(5000)) + "\nx\n")
+    for path in (sparse, wide):
+        found = load_contacts(path, path.name)
+        assert found.incomplete and not found.contacts
+
+
+def test_a_large_companies_file_is_read_whole(tmp_path: Path) -> None:
+    entries = "".join(
+        f"  - {{id: c{i}, name: Company {i}, aliases: [C{i}]}}\n" for i in range(30_000)
+    )
+    companies, problems = load_companies(write(tmp_path, "c.yaml", "companies:\n" + entries), "c")
+    assert len(companies) == 30_000 and problems == []

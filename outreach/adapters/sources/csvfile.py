@@ -13,6 +13,8 @@ from outreach.adapters.sources.files import Refused, open_regular
 from outreach.core.problems import Problem, problem
 
 MAX_FIELD = 1_000_000
+MAX_LINE = 10_000_000  # characters: one line of a data file (a sparse file is one long line)
+MAX_COLUMNS = 1_000  # a file of 200,000 empty columns costs gigabytes to hold
 csv.field_size_limit(MAX_FIELD)
 MAX_FILE_BYTES = 1024 * 1024 * 1024  # outreach.yaml's data.max_file_mb changes it
 
@@ -57,8 +59,8 @@ class CsvFile:
         self.problems.append(found)
         self.incomplete = self.incomplete or str(found)
 
-    def _read(self, handle: Iterator[str]) -> Iterator[Row]:
-        reader = csv.reader(handle)
+    def _read(self, handle: io.TextIOBase) -> Iterator[Row]:
+        reader = csv.reader(_lines(handle))
         try:
             names = next(reader)
         except StopIteration:
@@ -68,6 +70,9 @@ class CsvFile:
             return
         except csv.Error as exc:
             self.problems.append(problem(self.shown_as, 1, None, f"bad header: {exc}"))
+            return
+        if len(names) > MAX_COLUMNS:
+            self._lost(1, f"{len(names)} columns, more than {MAX_COLUMNS}; is it the right file?")
             return
         self.header = self._index(names)
         self.names = [name.strip() for name in names]
@@ -145,6 +150,19 @@ def column_offset(raw: str, index: int) -> int | None:
             if field == index:
                 return pos + 2
     return None
+
+
+class _LineTooLong(Refused):
+    pass
+
+
+def _lines(handle: io.TextIOBase) -> Iterator[str]:
+    """The file's lines, none longer than MAX_LINE (a line is never read whole before it
+    is known to fit)."""
+    while line := handle.readline(MAX_LINE + 1):
+        if len(line) > MAX_LINE:
+            raise _LineTooLong(f"a line longer than {MAX_LINE} characters; is it the right file?")
+        yield line
 
 
 def header_key(name: str) -> str:

@@ -112,7 +112,7 @@ def parse_yaml(text: str, shown_as: str) -> YamlDocument:
     except yaml.YAMLError as exc:
         return _failed(shown_as, None, None, f"YAML: {exc}")
     except _TooLarge:
-        return _failed(shown_as, 1, 1, f"more than {MAX_NODES} values (alias bomb?)")
+        return _failed(shown_as, 1, 1, f"aliases make more than {MAX_NODES} values (a bomb?)")
     except _BadValue as exc:
         return _failed(shown_as, exc.mark.line + 1, exc.mark.column + 1, str(exc))
     except RecursionError:  # the pure-Python parser, without libyaml's own depth limit
@@ -157,12 +157,17 @@ class _Builder:
     def __init__(self, loader: _Loader, document: YamlDocument) -> None:
         self.loader = loader
         self.document = document
-        self.count = 0
+        self.seen: set[int] = set()
+        self.again = 0  # values built again through an alias
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise _TooLarge
+        # A file holds as many values as its text has room for; only aliases can make more
+        # (a billion laughs): those are counted.
+        if id(node) in self.seen:
+            self.again += 1
+            if self.again > MAX_NODES:
+                raise _TooLarge
+        self.seen.add(id(node))
         if len(loc) > MAX_DEPTH:
             raise _BadValue(node, f"nested more than {MAX_DEPTH} levels deep; flatten it")
         if isinstance(node, yaml.MappingNode):
