@@ -60,6 +60,7 @@ from outreach.services.workspace import (
     load_config,
     load_workspace,
     reading_order,
+    workspace_file,
 )
 from outreach.terminal import cell, visible, visible_json
 
@@ -214,7 +215,7 @@ def validate(workspace: str | None, now: str | None, days: int) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of the terminal.",
+    help="Write to this file instead of the terminal ('-': the terminal).",
 )
 def preview(
     workspace: str | None,
@@ -227,6 +228,9 @@ def preview(
 ) -> None:
     """Dry run of the next N days: what would be sent, when, to whom, rendered."""
     loaded = _open(workspace, news=True)
+    out = None if out is not None and str(out) == "-" else out
+    if out is not None and (used := workspace_file(loaded, out)):
+        raise UsageError(f"--out {out} is {used}, which the workspace uses; pick another file")
     moment = _now(loaded, now)
     decisions = plan_preview(loaded, moment, days, rule_id, contact_id)
     _report_problems(loaded.problems)

@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # spaCy loads only when news is looked at
     from outreach.adapters.mentions import MentionFinder
 
 from outreach.adapters.sources.files import Boundary
-from outreach.core.config import Config
+from outreach.adapters.store import store_file
+from outreach.core.config import Config, FileChannel
 from outreach.core.model import Dataset
 from outreach.core.planning import Engine
 from outreach.core.problems import Problem
@@ -114,6 +115,49 @@ def load_workspace(root: Path) -> Workspace:
         authored=tuple(authored),
         config_errors=config_errors,
     )
+
+
+def workspace_file(workspace: Workspace, path: Path) -> str | None:
+    """What `path` is to the workspace, when it is a file the workspace reads or writes (the
+    config, data, rules, templates, the store, a sink, its store record), else None."""
+    target = _resolved(path)
+    root, config = workspace.root, workspace.config
+    files = {
+        CONFIG_FILE: root / CONFIG_FILE,
+        **{f"data.{name}": root / relative for name, relative in _data_files(config)},
+        **{f"channels.{name}.path": root / sink.path for name, sink in _file_sinks(config)},
+    }
+    store = store_file(config.store, root, config.outside_workspace)
+    if store is not None:
+        files |= {"the store": store, **{f"the store's {s}": store.with_name(store.name + s)
+                                         for s in ("-wal", "-shm", "-journal")}}  # fmt: skip
+    for what, known in files.items():
+        if target == _resolved(known):
+            return what
+    for folder in ("rules", "templates", ".outreach"):
+        if target.is_relative_to(_resolved(root / folder)):
+            return f"in {folder}/"
+    return None
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a link loop: compared as written
+        return path.absolute()
+
+
+def _data_files(config: Config) -> list[tuple[str, str]]:
+    files = config.data
+    named = {"contacts": files.contacts, "companies": files.companies,
+             "purchases": files.purchases, "feeds": files.feeds,
+             "suppressions": files.suppressions}  # fmt: skip
+    return [(name, relative) for name, relative in named.items() if relative]
+
+
+def _file_sinks(config: Config) -> list[tuple[str, FileChannel]]:
+    sinks = [(name, getattr(config.channels, name)) for name in ("gifts", "tasks")]
+    return [(name, sink) for name, sink in sinks if isinstance(sink, FileChannel)]
 
 
 @contextmanager

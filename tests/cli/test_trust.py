@@ -395,3 +395,17 @@ def test_an_email_goes_to_the_address_the_contact_has_now(tmp_path: Path, mailbo
     assert ann["details"]["to"] == "ann@new.test"
     (bo,) = history(ws, "--contact", "c-2")
     assert bo["status"] == "pending", "it waits for an address"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["outreach.yaml", "outreach.db", "data/contacts.csv", "rules/x.yaml", "out/tasks.jsonl"],
+)
+def test_out_never_overwrites_a_file_the_workspace_uses(tmp_path: Path, target: str) -> None:
+    ws = make_workspace(tmp_path / "ws", rules={"notes.yaml": BIRTHDAY_RULE},
+                        templates={"birthday.j2": BIRTHDAY_TEMPLATE})  # fmt: skip
+    assert run_cli("run", "--workspace", ws, "--now", DUE).exit_code == 0  # the store
+    before = {p: p.read_bytes() for p in ws.rglob("*") if p.is_file()}
+    result = run_cli("preview", "--workspace", ws, "--now", DUE, "--out", target, cwd=ws)
+    assert result.exit_code == 2 and "which the workspace uses" in result.stderr
+    assert {p: p.read_bytes() for p in ws.rglob("*") if p.is_file()} == before
