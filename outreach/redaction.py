@@ -4,8 +4,9 @@ take, replaced wherever text leaves a channel, enters a log line or is shown.
     redact = Redactor.of(["pa55word"], encoded=["\\0anna\\0pa55word"])
     redact("535 refused pa55word (AGFubmEAcGE1NXdvcmQ=)")  ->  "535 refused [redacted] ([redacted])"
 
-The forms of a secret: the value itself, URL-encoded (wholly or in part), JSON-escaped, and
-base64 (standard and URL-safe, with and without padding); of what carries a secret whole, as
+The forms of a secret: the value itself, URL-encoded or HTML-escaped (wholly or in part, and
+folded across lines), JSON-escaped, and base64 (standard and URL-safe, with and without
+padding); of what carries a secret whole, as
 an SMTP AUTH PLAIN ("\\0user\\0password") or an HTTP header ("user:password", "Bearer key")
 does, its base64. Text cut short with `bounded` loses no secret to the cut: a secret's
 beginning right before the cut mark is a secret too.
@@ -101,14 +102,23 @@ class Redactor:
 
 
 def _url_encoded_or_not(secret: str) -> str:
-    """The secret with each character as written or percent-encoded, in either case (URL
-    encoders differ in what they leave alone), a space also as `+`."""
-    return "".join(_char_or_code(char) for char in secret)
+    """The secret with each character as written, percent-encoded in either case (URL
+    encoders differ in what they leave alone) or as an HTML/XML character reference (an
+    error page quoting it), a space also as `+`; and folded (a header line broken in two)."""
+    return _FOLD.join(_char_or_code(char) for char in secret)
+
+
+_FOLD = "(?:\\r?\\n[ \\t]+)?"
+_ENTITIES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
 
 
 def _char_or_code(char: str) -> str:
     code = "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
-    spellings = [f"(?i:{code})", re.escape(char)] + (["\\+"] if char == " " else [])
+    spellings = [f"(?i:{code})", re.escape(char), f"&#0*{ord(char)};", f"(?i:&#x0*{ord(char):x};)"]
+    if char in _ENTITIES:
+        spellings.append(f"&{_ENTITIES[char]};")
+    if char == " ":
+        spellings.append("\\+")
     return f"(?:{'|'.join(spellings)})"
 
 

@@ -4,12 +4,14 @@ is, so ordinary words survive."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
 import re
 import sys
 from urllib.parse import quote, quote_plus
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -118,3 +120,17 @@ def test_log_lines_hide_the_secrets_they_were_told_of_in_message_fields_and_trac
         assert REDACTED in line and "RuntimeError" in line
     assert " n=0" in logs.Lines().format(record)
     assert json.loads(logs.JsonLines().format(record))["n"] == 0
+
+
+ODD = 'SG.ab/cd+ef&gh<ij>kl"mn=op\\qr'  # every character an escaper touches
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        html.escape(ODD), html.escape(ODD).replace("&quot;", "&#34;"),
+        ODD.replace("&", "&#x26;"), ODD[:9] + "\r\n " + ODD[9:],  # a header line folded
+    ],
+)  # fmt: skip
+def test_a_secret_an_error_page_escaped_or_folded_is_redacted(echo: str) -> None:
+    assert Redactor.of([ODD])(f"<p>Bearer {echo}</p>") == "<p>Bearer [redacted]</p>"

@@ -31,6 +31,7 @@ from outreach.adapters.feeds import (
     parse_feed,
     parsing,
 )
+from outreach.adapters.feeds.messages import feed_key, safe_url
 from outreach.adapters.sources.files import Boundary
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -690,3 +691,18 @@ def test_a_feeds_token_never_reaches_a_storys_link_or_id() -> None:
     for entry in entries:
         assert "S3CRET" not in entry.id + entry.link and "pw@" not in entry.id + entry.link
     assert entries[2].link == "https://news.test/story/3", "a relative link still resolves"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://n.test/rss?category=business&lang=en", "https://n.test/rss?category=business&lang=en"),
+        ("https://n.test/login?next=/rss?apikey=S3CRET", "https://n.test/login?next=***"),
+        ("https://n.test/rss?%74oken=S3CRET;t=S3CRET#k=S3CRET", "https://n.test/rss?%74oken=***;t=***#k=***"),
+        ("https://n.test/f/a8f9c0d1e2b3a4c5d6e7f8a9b0c1d2e3/rss", "https://n.test/f/***/rss"),
+        ("https://reader:S3CRET@n.test/rss?p=S3CRET", "https://n.test/rss?p=***"),
+    ],
+)  # fmt: skip
+def test_a_feed_url_is_shown_without_anything_that_may_be_a_secret(url: str, shown: str) -> None:
+    assert safe_url(url) == shown
+    assert "S3CRET" not in feed_key(url) and feed_key(url) != feed_key(url + "x")

@@ -78,9 +78,17 @@ def test_a_file_inside_is_confined_to_its_real_path(ws: Path) -> None:
 def test_a_path_leading_outside_is_refused(
     ws: Path, make: Callable[[Path], Path], says: str
 ) -> None:
-    with pytest.raises(Refused, match=r"outside_workspace|cannot be resolved") as refused:
+    with pytest.raises(
+        Refused, match=r"outside_workspace|cannot be resolved|never reads"
+    ) as refused:
         Boundary.of(ws).confine(make(ws))
     assert says in str(refused.value)
+
+
+@pytest.mark.parametrize("target", ["/proc/self/environ", "/dev/zero", "/sys/kernel"])
+def test_the_kernels_folders_are_refused_whatever_is_allowed(ws: Path, target: str) -> None:
+    with pytest.raises(Refused, match="where outreach never reads or writes"):
+        Boundary.of(ws, ["/"]).confine(_link(ws / "data/x.csv", Path(target)))
 
 
 def _link(path: Path, target: Path) -> Path:

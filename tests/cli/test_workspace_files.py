@@ -87,8 +87,8 @@ def _too_large(path: Path, outside: Path, over_cap: int) -> None:
 
 HOSTILE: dict[str, tuple[Callable[[Path, Path, int], None], str]] = {
     "fifo": (_fifo, "not a regular file (a FIFO)"),
-    "dev-zero": (_dev_zero, "leads to /dev/zero, outside the workspace"),
-    "environ": (_environ, "outside the workspace"),
+    "dev-zero": (_dev_zero, "leads to /dev/zero, in /dev, where outreach never reads"),
+    "environ": (_environ, "in /proc, where outreach never reads"),
     "outside": (_outside, "outside the workspace; move it into the workspace"),
     "folder": (_folder, "not a regular file (a folder)"),
     "too-large": (_too_large, "over the limit of"),
@@ -219,12 +219,14 @@ def test_a_template_linked_to_the_environment_leaks_nothing_anywhere(tmp_path: P
     ws = _workspace(tmp_path)
     (ws / "rules/tasks.yaml").write_text(task_rule, encoding="utf-8")
     (ws / "templates/leak.j2").symlink_to("/proc/self/environ")
+    config = (ws / "outreach.yaml").read_text(encoding="utf-8")
+    (ws / "outreach.yaml").write_text(config + "outside_workspace: [/]\n")  # even so
 
     previewed = outreach(ws, "preview", "--now", NOW, "--days", "30", "--format", "json")
     ran = outreach(ws, "run", "--now", "2026-06-10T12:00:00+00:00")
 
-    _refused(previewed, "templates/leak.j2", "outside the workspace")
-    _refused(ran, "templates/leak.j2", "outside the workspace")
+    _refused(previewed, "templates/leak.j2", "in /proc, where outreach never reads")
+    _refused(ran, "templates/leak.j2", "in /proc, where outreach never reads")
     written = [p.read_bytes() for p in ws.rglob("*") if p.is_file() and not p.is_symlink()]
     assert written, "the run wrote its store"
     assert not any(SECRET.encode() in content for content in written)

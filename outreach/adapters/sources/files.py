@@ -50,6 +50,10 @@ class Refused(ValueError):
     """A file outreach will not read or write; the message says why and what to do."""
 
 
+# The kernel's folders: their files (a process's environment, devices) are never data.
+SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
 @dataclass(frozen=True, slots=True)
 class Boundary:
     """Where outreach may read and write: the workspace folder, and the folders outside it that
@@ -69,6 +73,9 @@ class Boundary:
         every allowed folder (the message ends with `advice`)."""
         written = Path(os.path.normpath(path.expanduser().absolute()))
         target = _resolved(written)
+        system = next((folder for folder in SYSTEM_FOLDERS if target.is_relative_to(folder)), None)
+        if system is not None:  # whatever outside_workspace allows: /proc holds the environment
+            raise Refused(f"leads to {target}, in {system}, where outreach never reads or writes")
         if any(target.is_relative_to(folder) for folder in (self.root, *self.allowed)):
             return target
         where = f"leads to {target}, " if target != written else ""
