@@ -162,3 +162,15 @@ def test_a_comma_in_a_display_name_is_no_trouble(server: FakeSendGrid) -> None:
     (body,) = server.accepted
     assert body["from"] == {"email": "sam@acme.test", "name": "Taylor, Sam"}
     assert body["personalizations"][0]["to"][0]["name"] == "Lovelace, Ada"
+
+
+@pytest.mark.parametrize("reply", [Reply(200, body={"rss": "a web page"}), Reply(202)])
+def test_an_answer_that_is_not_sendgrids_is_never_called_sent(
+    server: FakeSendGrid, reply: Reply
+) -> None:
+    """`host` pointing at another server that answers 200 (or a 202 without the message's
+    id): the row is doubtful, the channel rests, and nothing is recorded as sent."""
+    server.script(reply)
+    delivery = channel(server).send(outbox_row())
+    assert delivery.outcome == "retry" and delivery.doubtful and delivery.rest_channel
+    assert "without a message id" in (delivery.error or "")

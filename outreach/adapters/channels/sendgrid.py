@@ -53,7 +53,7 @@ class SendGridChannel:
         except (TimeoutError, http.client.HTTPException, OSError) as exc:
             error = f"no answer from SendGrid ({type(exc).__name__}: {exc})"
             return Delivery("retry", error=one_line(error), doubtful=True)
-        return Delivery("sent", provider_id=response.headers.get("X-Message-Id"))
+        return accepted(response.status_code, response.headers)
 
 
 def mail_body(row: OutboxRow, default_from: str) -> dict[str, Any]:
@@ -77,6 +77,20 @@ def mail_body(row: OutboxRow, default_from: str) -> dict[str, Any]:
 
 def _address(address: str, name: str) -> dict[str, str]:
     return {"email": address, "name": name} if name else {"email": address}
+
+
+def accepted(status: int, headers: Any) -> Delivery:
+    """A 2xx answer: sent, when it is SendGrid's (202 with the message's id). Anything else
+    is another server at `host` (a web page answering 200): the message may not have gone,
+    or may have; the channel rests while a person looks, and the row is not called sent."""
+    message_id = headers.get("X-Message-Id") if headers is not None else None
+    if status == 202 and message_id:
+        return Delivery("sent", provider_id=str(message_id))
+    error = (
+        f"answered {status} without a message id: is channels.email.host SendGrid's API? "
+        "(check it, then `outreach queue retry` what waits)"
+    )
+    return Delivery("retry", error=error, doubtful=True, retry_after=600, rest_channel=True)
 
 
 def answer(status: int, headers: Any, body: bytes | str | None) -> Delivery:
