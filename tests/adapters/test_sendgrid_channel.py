@@ -164,7 +164,9 @@ def test_a_comma_in_a_display_name_is_no_trouble(server: FakeSendGrid) -> None:
     assert body["personalizations"][0]["to"][0]["name"] == "Lovelace, Ada"
 
 
-@pytest.mark.parametrize("reply", [Reply(200, body={"rss": "a web page"}), Reply(202)])
+@pytest.mark.parametrize(
+    "reply", [Reply(200, body={"rss": "a web page"}), Reply(202, {"X-Message-Id": ""})]
+)
 def test_an_answer_that_is_not_sendgrids_is_never_called_sent(
     server: FakeSendGrid, reply: Reply
 ) -> None:
