@@ -175,12 +175,13 @@ def _echo_json(value: Any) -> None:
 def validate(workspace: str | None, now: str | None, days: int) -> None:
     """Check config, data, rules and templates, then try every rule on the real contacts:
     every problem as path:line:col."""
-    from outreach.services.validate import dry_run
+    from outreach.services.validate import dry_run, unset_variables
 
     loaded = _open(workspace, news=days > 0)
+    found = [*loaded.problems, *unset_variables(loaded, os.environ)]
     if days:
-        found = [*loaded.problems, *dry_run(loaded, _now(loaded, now), days)]
-        loaded.problems = sorted(found, key=reading_order)
+        found += dry_run(loaded, _now(loaded, now), days)
+    loaded.problems = sorted(found, key=reading_order)
     _report_problems(loaded.problems, limit=None)
     errors, warnings = len(loaded.errors), len(loaded.problems) - len(loaded.errors)
     rules, contacts = len(loaded.engine.rules), len(loaded.data.contacts)

@@ -17,7 +17,7 @@ import unicodedata
 
 MAX_LOCAL = 64
 MAX_DOMAIN = 253
-# RFC 5322 atext, plus any non-ASCII letter or digit (RFC 6531 internationalised addresses).
+# RFC 5322 atext (internationalised local parts, RFC 6531, are refused: few servers take them).
 _ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -49,7 +49,12 @@ def _check_local(local: str) -> None:
     for atom in local.split("."):
         if not atom:
             raise ValueError("the part before the @ has a dot at its start, its end or twice")
-        if not all(_ATOM.match(c) or (ord(c) > 127 and c.isalnum()) for c in atom):
+        if not atom.isascii():
+            raise ValueError(
+                "the part before the @ has letters outside ASCII, which most mail servers "
+                "do not take"
+            )
+        if not _ATOM.match(atom):
             raise ValueError(
                 "the part before the @ holds characters an address cannot have "
                 "(quotes, brackets, commas, comments...)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from babel import Locale, UnknownLocaleError
 from pydantic import AfterValidator, Field, model_validator
 
 from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
@@ -16,7 +17,23 @@ def _known_zone(name: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
-LocaleTag = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
+
+
+def _known_locale(tag: str) -> str:
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(
+            f"'{tag}' is not a known locale; use a tag such as en, is or en-GB"
+        ) from None
+    return tag
+
+
+LocaleTag = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"),
+    AfterValidator(_known_locale),
+]
 
 
 class DataFiles(Strict):
@@ -40,7 +57,7 @@ class SendGridChannel(Strict):
 
 class SmtpChannel(Strict):
     provider: Literal["smtp"]
-    host: str = "localhost"
+    host: str = Field("localhost", min_length=1, pattern=r"^\S+$")
     port: int = Field(25, ge=1, le=65535)
     security: Literal["none", "starttls", "ssl"] = "none"
     username_env: str | None = None

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from outreach.adapters.feeds.addresses import plainly_private
 from outreach.adapters.sources.files import Boundary, Refused, read_text
 from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
 from outreach.core.config import Config
 from outreach.core.diagnostics import validation_problems
 from outreach.core.problems import Location, Problem, problem, warning
 from outreach.core.rendering import Condition, TemplateFile, Templates, parse_template_filename
-from outreach.core.rules import ACTION_CHANNELS, Rule, RuleFile
+from outreach.core.rules import ACTION_CHANNELS, Rule, RuleFile, WebhookAction
 from outreach.services.paths import shown
 
 MAX_RULES_BYTES = 1_000_000
@@ -201,6 +202,11 @@ def _cross_checks(
             )
         )
     params = rule.action.params
+    private = isinstance(params, WebhookAction) and not config.network.allow_private
+    if private and (why := plainly_private(params.url)):
+        where = document.locate(("rules", index, "action", kind, "url"), False)
+        message = f"rules[{index}].action.webhook.url: {why}"
+        found.append(problem(where.path, where.line, where.col, message))
     field_name = "card" if kind == "gift" else "template"
     name = getattr(params, field_name)
     if name is None:

@@ -121,6 +121,17 @@ class ChannelSet:
         return value.strip()
 
 
+def named_variables(config: Config) -> dict[str, str]:
+    """Every environment variable outreach.yaml names, by the setting that names it."""
+    channels = config.channels
+    named = {
+        f"channels.{name}.{field}": getattr(getattr(channels, name), field, None)
+        for name in ("email", "gifts", "tasks", "webhook")
+        for field in ("api_key_env", "username_env", "password_env", "secret_env")
+    }
+    return {setting: variable for setting, variable in named.items() if variable}
+
+
 def redactor(config: Config, environ: Mapping[str, str]) -> Redactor:
     """What must never be stored or printed: the values of the variables `outreach.yaml`
     names for secrets (a username is not one: it only counts with its password)."""

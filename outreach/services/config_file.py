@@ -8,10 +8,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from outreach.adapters.feeds.addresses import plainly_private
 from outreach.adapters.sources.files import Boundary, Refused
 from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
 from outreach.adapters.store import store_file
-from outreach.core.config import Config, FileChannel
+from outreach.core.config import Config, FileChannel, WebhookChannel
 from outreach.core.diagnostics import validation_problems
 from outreach.core.problems import Problem, problem, warning
 from outreach.core.timing import zone
@@ -61,26 +62,92 @@ def load_config(root: Path, problems: list[Problem]) -> Config:
 
 def _outside_writes(root: Path, config: Config, document: YamlDocument) -> list[Problem]:
     """Where outreach writes (a SQLite store, file sinks) must be inside the workspace or a
-    folder `outside_workspace:` allows; said here at the setting's line, and checked again
-    wherever the write happens."""
-    found: list[Problem] = []
-    try:
-        store_file(config.store, root, config.outside_workspace)
-    except Refused as exc:
-        where = document.locate(("store",), False)
-        found.append(problem(where.path, where.line, where.col, f"store: {exc}"))
+    folder `outside_workspace:` allows, never a file the workspace reads (nor each other),
+    and the store a regular file; said here at the setting's line, and checked again
+    wherever the write happens. A webhook sink plainly on this machine or a private network
+    is refused like a feed there (`network.allow_private`)."""
+    found = _private_sinks(config, document)
     boundary = Boundary.of(root, config.outside_workspace)
+    read, written = _read_files(root, config), dict[Path, str]()
+    settings: list[tuple[tuple[str, ...], str, str | None]] = [(("store",), "store", None)]
+    settings += [
+        (("channels", n, "path"), f"channels.{n}.path", s.path) for n, s in file_sinks(config)
+    ]
+    for loc, setting, relative in settings:
+        try:
+            path = (
+                store_file(config.store, root, config.outside_workspace)
+                if relative is None
+                else boundary.confine(root / relative)
+            )
+            if path is not None:
+                _check_target(path, setting, read, written)
+        except Refused as exc:
+            where = document.locate(loc, False)
+            found.append(problem(where.path, where.line, where.col, f"{setting}: {exc}"))
+    return found
+
+
+def file_sinks(config: Config) -> list[tuple[str, FileChannel]]:
+    sinks = [(name, getattr(config.channels, name)) for name in ("gifts", "tasks")]
+    return [(name, sink) for name, sink in sinks if isinstance(sink, FileChannel)]
+
+
+def _private_sinks(config: Config, document: YamlDocument) -> list[Problem]:
+    if config.network.allow_private:
+        return []
+    found = []
     for name in ("gifts", "tasks"):
         sink = getattr(config.channels, name)
-        if not isinstance(sink, FileChannel):
-            continue
-        try:
-            boundary.confine(root / sink.path)
-        except Refused as exc:
-            where = document.locate(("channels", name, "path"), False)
-            message = f"channels.{name}.path: {sink.path}: {exc}"
-            found.append(problem(where.path, where.line, where.col, message))
+        if isinstance(sink, WebhookChannel) and (why := plainly_private(sink.url)):
+            where = document.locate(("channels", name, "url"), False)
+            found.append(problem(where.path, where.line, where.col, f"channels.{name}.url: {why}"))
     return found
+
+
+def _check_target(
+    target: Path, setting: str, read: dict[Path, str], written: dict[Path, str]
+) -> None:
+    """Refused when outreach would write into a file it reads, two settings name one, or
+    the store's is not a file."""
+    if setting == "store" and target.exists() and not target.is_file():
+        raise Refused(f"{target} is not a file; name a file for the store")
+    clash = read.get(target) or next(
+        (
+            what
+            for folder, what in read.items()
+            if folder.is_dir() and target.is_relative_to(folder)
+        ),
+        None,
+    )
+    if clash:
+        raise Refused(f"{target} is {clash}, which outreach reads; name another file")
+    if target in written:
+        raise Refused(f"{target} is also {written[target]}; name another file")
+    written[target] = setting
+
+
+def _read_files(root: Path, config: Config) -> dict[Path, str]:
+    """What the workspace reads, with symlinks resolved: its config, data files, rules and
+    templates."""
+    named = {CONFIG_FILE: CONFIG_FILE, "rules/": "rules", "templates/": "templates"}
+    named |= {f"data.{name}": relative for name, relative in data_files(config)}
+    read = {}
+    for what, relative in named.items():
+        try:
+            read[(root / relative).resolve()] = what
+        except (OSError, RuntimeError):
+            continue
+    return read
+
+
+def data_files(config: Config) -> list[tuple[str, str]]:
+    """Each data file outreach.yaml names: (kind, path as written)."""
+    files = config.data
+    named = {"contacts": files.contacts, "companies": files.companies,
+             "purchases": files.purchases, "feeds": files.feeds,
+             "suppressions": files.suppressions}  # fmt: skip
+    return [(name, relative) for name, relative in named.items() if relative]
 
 
 def _pipeline_installed(name: str, root: Path) -> bool:

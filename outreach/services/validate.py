@@ -10,13 +10,15 @@ rule's action), with how many contacts it hits.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from outreach.core.model import Decision, Status
 from outreach.core.planning import Candidate, soonest_ahead
-from outreach.core.problems import Location, Problem
+from outreach.core.problems import Location, Problem, warning
+from outreach.services.channels import named_variables
+from outreach.services.paths import CONFIG_FILE
 from outreach.services.workspace import Workspace
 
 HORIZON = timedelta(days=400)  # far enough for every yearly occasion
@@ -106,3 +108,19 @@ def _problem(failure: _Failure) -> Problem:
     listed = names + (f" and {more} more" if more > 0 else "")
     message = f"rule '{failure.rule_id}' will fail: {failure.reason} ({hits}: {listed})"
     return Problem(failure.where, message)
+
+
+def unset_variables(workspace: Workspace, environ: Mapping[str, str]) -> list[Problem]:
+    """Warnings for each variable outreach.yaml names that is not set where validate runs:
+    `run` and the daemon will need it (they may run with another environment)."""
+    return [
+        warning(
+            CONFIG_FILE,
+            None,
+            None,
+            f"{setting}: the environment variable {variable} is not set here; "
+            "`run` and the daemon need it",
+        )
+        for setting, variable in named_variables(workspace.config).items()
+        if not environ.get(variable, "").strip()
+    ]

@@ -21,13 +21,13 @@ if TYPE_CHECKING:  # spaCy loads only when news is looked at
 
 from outreach.adapters.sources.files import Boundary
 from outreach.adapters.store import store_file
-from outreach.core.config import Config, FileChannel
+from outreach.core.config import Config
 from outreach.core.model import Dataset
 from outreach.core.planning import Engine
 from outreach.core.problems import Problem
 from outreach.errors import WorkspaceError
 from outreach.services.authoring import RulePlace, load_rules, load_templates
-from outreach.services.config_file import load_config
+from outreach.services.config_file import data_files, file_sinks, load_config
 from outreach.services.data_files import data_file, date_columns, load_data, unknown_date_columns
 from outreach.services.paths import CONFIG_FILE, reading_order, shown
 
@@ -124,8 +124,8 @@ def workspace_file(workspace: Workspace, path: Path) -> str | None:
     root, config = workspace.root, workspace.config
     files = {
         CONFIG_FILE: root / CONFIG_FILE,
-        **{f"data.{name}": root / relative for name, relative in _data_files(config)},
-        **{f"channels.{name}.path": root / sink.path for name, sink in _file_sinks(config)},
+        **{f"data.{name}": root / relative for name, relative in data_files(config)},
+        **{f"channels.{name}.path": root / sink.path for name, sink in file_sinks(config)},
     }
     store = store_file(config.store, root, config.outside_workspace)
     if store is not None:
@@ -145,19 +145,6 @@ def _resolved(path: Path) -> Path:
         return path.resolve()
     except (OSError, RuntimeError):  # a link loop: compared as written
         return path.absolute()
-
-
-def _data_files(config: Config) -> list[tuple[str, str]]:
-    files = config.data
-    named = {"contacts": files.contacts, "companies": files.companies,
-             "purchases": files.purchases, "feeds": files.feeds,
-             "suppressions": files.suppressions}  # fmt: skip
-    return [(name, relative) for name, relative in named.items() if relative]
-
-
-def _file_sinks(config: Config) -> list[tuple[str, FileChannel]]:
-    sinks = [(name, getattr(config.channels, name)) for name in ("gifts", "tasks")]
-    return [(name, sink) for name, sink in sinks if isinstance(sink, FileChannel)]
 
 
 @contextmanager

@@ -412,3 +412,54 @@ def test_one_failure_many_contacts_is_reported_once(tmp_path: Path) -> None:
     (failure,) = [line for line in lines if "will fail" in line]
     assert "(6 contacts: c-0, c-1, c-2, c-3, c-4 and 1 more)" in failure
     assert len([line for line in lines if line.startswith("data/contacts.csv:")]) == 6
+
+
+@pytest.mark.parametrize(
+    ("config", "setting", "says"),
+    [
+        ({"channels": {"tasks": {"provider": "file", "path": "data/contacts.csv"}}},
+         "channels.tasks.path", "which outreach reads"),
+        ({"channels": {"gifts": {"provider": "file", "path": "rules/gifts.jsonl"}}},
+         "channels.gifts.path", "which outreach reads"),
+        ({"channels": {"gifts": {"provider": "file", "path": "out/tasks.jsonl"}}},
+         "channels.tasks.path", "also channels.gifts.path"),
+        ({"store": "sqlite:///data/purchases.csv"}, "store", "which outreach reads"),
+        ({"channels": {"gifts": {"provider": "webhook", "url": "http://[::1]/", "path": None}}},
+         "channels.gifts.url", "a loopback address"),
+        ({"channels": {"email": {"provider": "smtp", "host": "", "from": "a@example.test"}}},
+         "channels.email", "at least 1 character"),
+        ({"locale": "zz-ZZ"}, "locale", "not a known locale"),
+    ],
+)  # fmt: skip
+def test_validate_refuses_settings_that_would_fail_or_do_harm(
+    tmp_path: Path, config: dict, setting: str, says: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", config=config, rules={"notes.yaml": BIRTHDAY_RULE},
+                        templates={"birthday.j2": BIRTHDAY_TEMPLATE})  # fmt: skip
+    result = run_cli("validate", "--workspace", ws, "--days", "0", cwd=ws)
+    assert result.exit_code == 1
+    (line,) = [line for line in _problem_lines(result.stderr) if says in line]
+    assert line.startswith("outreach.yaml:") and setting in line, line
+
+
+def test_validate_refuses_a_webhook_plainly_on_this_machine(tmp_path: Path) -> None:
+    rule = (
+        "rules:\n  - id: hook\n    trigger: {birthday: {}}\n"
+        "    action: {webhook: {url: 'http://localhost:8080/x', template: body}}\n"
+    )
+    ws = make_workspace(tmp_path / "ws", rules={"hooks.yaml": rule},
+                        templates={"body.j2": "{% block text %}{}{% endblock %}"})  # fmt: skip
+    lines = _problem_lines(run_cli("validate", "--workspace", ws, "--days", "0", cwd=ws).stderr)
+    assert any(line.startswith("rules/hooks.yaml:4:") and "this machine" in line for line in lines)
+
+
+def test_validate_warns_of_a_secret_not_set_where_it_runs(tmp_path: Path) -> None:
+    email = {"provider": "sendgrid", "api_key_env": "OUTREACH_TEST_KEY", "from": "a@example.test",
+             "port": None}  # fmt: skip
+    ws = make_workspace(tmp_path / "ws", config={"channels": {"email": email}},
+                        rules={"notes.yaml": BIRTHDAY_RULE},
+                        templates={"birthday.j2": BIRTHDAY_TEMPLATE})  # fmt: skip
+    unset = run_cli("validate", "--workspace", ws, "--days", "0", env={"OUTREACH_TEST_KEY": None})
+    assert unset.exit_code == 0 and "OUTREACH_TEST_KEY is not set here" in unset.stderr
+    set_ = run_cli("validate", "--workspace", ws, "--days", "0", env={"OUTREACH_TEST_KEY": "k" * 9})
+    assert "OUTREACH_TEST_KEY" not in set_.stderr

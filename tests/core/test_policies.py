@@ -86,6 +86,7 @@ def test_a_missing_contact_waits_then_is_late() -> None:
         "ann@[127.0.0.1]",
         "ann@@example.test",
         "ann@exa mple.test",
+        "jörg@example.test",  # few mail servers take a local part outside ASCII
         "ann\n@example.test",
         "ann@example.test\r\nBcc: x@y.test",
         "",
@@ -103,7 +104,7 @@ def test_only_plain_addresses_are_deliverable(address: str) -> None:
     [
         ("ann@example.test", "ann@example.test"),
         ("o'brien+tag@Sub.Example.co.uk", "o'brien+tag@sub.example.co.uk"),
-        ("jón@dæmi.is", "jón@xn--dmi-yla.is"),  # the domain as DNS knows it
+        ("jon@dæmi.is", "jon@xn--dmi-yla.is"),  # the domain as DNS knows it
         ("a@xn--dmi-yla.is", "a@xn--dmi-yla.is"),
     ],
 )

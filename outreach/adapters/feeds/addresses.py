@@ -42,6 +42,23 @@ def check_url(url: str, allow_private: bool) -> None:
         _check_addresses(_resolve(host, parts.port or _DEFAULT_PORTS[parts.scheme]))
 
 
+def plainly_private(url: str) -> str | None:
+    """Why `url`'s host is plainly not public without asking DNS (`localhost`, a loopback or
+    private address written out), or None: what `validate` can tell of a webhook before
+    sending refuses it."""
+    try:
+        host = httpx.URL(url).host.strip("[]").lower()
+    except httpx.InvalidURL:
+        return None
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is this machine; {_ALLOW_HINT}"
+    try:
+        kind = address_kind(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+    return f"{host} is {kind}; {_ALLOW_HINT}" if kind else None
+
+
 def _resolve(host: str, port: int) -> list[IPAddress]:
     # getaddrinfo has no timeout of its own: the system resolver's (a few seconds) applies.
     try:
