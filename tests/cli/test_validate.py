@@ -455,7 +455,7 @@ def test_validate_refuses_a_webhook_plainly_on_this_machine(tmp_path: Path) -> N
 
 def test_validate_warns_of_a_secret_not_set_where_it_runs(tmp_path: Path) -> None:
     email = {"provider": "sendgrid", "api_key_env": "OUTREACH_TEST_KEY", "from": "a@example.test",
-             "port": None}  # fmt: skip
+             "host": "https://api.sendgrid.com", "port": None}  # fmt: skip
     ws = make_workspace(tmp_path / "ws", config={"channels": {"email": email}},
                         rules={"notes.yaml": BIRTHDAY_RULE},
                         templates={"birthday.j2": BIRTHDAY_TEMPLATE})  # fmt: skip
