@@ -409,11 +409,13 @@ def schema(of_config: bool) -> None:
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace the starter's files where they already exist.")
-def init(directory: Path, force: bool) -> None:
+def init(directory: str, force: bool) -> None:
     """Write a starter workspace into DIRECTORY."""
-    written = create_workspace(directory, force)
+    if not directory.strip():  # not the current folder by accident
+        raise UsageError("DIRECTORY is empty; name a folder, e.g. `outreach init my-workspace`")
+    written = create_workspace(Path(directory), force)
     for path in written:
         click.echo(f"  {path}", err=True)
     click.echo(
@@ -739,4 +741,7 @@ def status_command(workspace: str | None, fmt: str) -> None:
 
 
 def main() -> None:
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a name still shows
+        if isinstance(stream, io.TextIOWrapper):  # the rest (`\u00fe` for what it cannot)
+            stream.reconfigure(errors="backslashreplace")
     cli(prog_name="outreach")

@@ -111,7 +111,8 @@ def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
         chosen = [d for d in decisions if to_record(d, now)]
         written = outbox.record(connection, chosen, now)
         planned = {d.key for d in decisions}
-        outbox.forget_errors(connection, {d.key for d in chosen}, planned, now)
+        rules = [rule.id for rule in workspace.engine.rules if rule.enabled]
+        outbox.forget_errors(connection, {d.key for d in chosen}, planned, rules, now)
     upcoming = [d.send_at for d in decisions if d.status is Status.PLANNED and d.send_at > now]
     rows = Counter(str(RECORDED[d.status]) for d in written)
     errors = [d for d in chosen if d.status is Status.ERROR]

@@ -27,10 +27,10 @@ def create_workspace(directory: Path, force: bool = False) -> list[Path]:
     files = dict(_starter_files(resources.files("outreach") / STARTER, Path()))
     taken = list(dict.fromkeys(p for p in (_taken(directory, f) for f in files) if p))
     if taken and not force:
-        listed = "\n".join(f"  {path}" for path in taken)
+        listed = ", ".join(str(path) for path in taken)
         raise UserError(
             f"{directory} already has {len(taken)} of the starter's paths; nothing was "
-            f"written (use --force to replace them):\n{listed}"
+            f"written (use --force to replace them): {listed}"
         )
     if folders := [p for p in taken if p.is_dir() and not p.is_symlink()]:
         raise UserError(f"{folders[0]} is a folder where init writes a file; move it away")

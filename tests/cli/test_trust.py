@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -409,3 +411,37 @@ def test_out_never_overwrites_a_file_the_workspace_uses(tmp_path: Path, target: 
     result = run_cli("preview", "--workspace", ws, "--now", DUE, "--out", target, cwd=ws)
     assert result.exit_code == 2 and "which the workspace uses" in result.stderr
     assert {p: p.read_bytes() for p in ws.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    "environment", [{"TZ": ":/proc/self/environ"}, {"PYTHONIOENCODING": "ascii"}]
+)
+def test_a_hostile_environment_is_no_traceback(tmp_path: Path, environment: dict) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts=[{"id": "c-1", "first_name": "Þórunn ✓", "birthday": "1980-06-10"}],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    for command in (["preview", "--now", DUE], ["explain", "c-1", "--now", DUE]):
+        done = subprocess.run(
+            [sys.executable, "-m", "outreach", *command, "--workspace", str(ws)],
+            capture_output=True, timeout=120, env={**os.environ, **environment}, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert b"Traceback" not in done.stderr and b"c-1" in done.stdout
+
+
+def test_an_error_of_a_rule_whose_file_does_not_load_just_now_stays(tmp_path: Path) -> None:
+    rule = BIRTHDAY_RULE.replace("    action:", '    when: "contact.score <= 6"\n    action:')
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts=[{"id": "c-1", "email": "a@client.test", "birthday": "1980-06-10", "score": "3"}],
+        rules={"notes.yaml": rule},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    run_cli("run", "--workspace", ws, "--now", DUE)
+    assert len(history(ws, "--status", "error")) == 1
+    (ws / "rules" / "notes.yaml").write_text("rules:\n  - id: [\n")  # being edited, say
+    run_cli("run", "--workspace", ws, "--now", DUE)
+    assert len(history(ws, "--status", "error")) == 1, "still told, while the file is broken"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -17,7 +17,7 @@ from outreach.adapters.feeds.messages import error_text, safe_url
 from outreach.adapters.feeds.sources import is_http_url
 from outreach.core.keys import MAX_ENTRY_ID
 from outreach.core.model import FeedEntry
-from outreach.core.timing import check_date
+from outreach.core.timing import EARLIEST_DATE, check_date
 
 MAX_TEXT = 20_000  # characters kept of a title or summary
 _MAX_HTML = 200_000  # characters of markup looked at to produce that text
@@ -113,15 +113,21 @@ def _safe_link(value: str) -> str:
 
 def _published(raw: Any) -> datetime | None:
     """The entry's date; None (undated: it counts from when it is first seen) when there is
-    none, or one no story can have (the year 9999)."""
+    none, or one in a future no story has (the year 9999); a date before any story (the
+    year 1) is the earliest there is: old news, never fresh."""
     parsed = raw.get("published_parsed") or raw.get("updated_parsed")
     try:
         if not parsed:
             return None
         year, month, day, hour, minute, second = parsed[:6]
         moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-        check_date(moment.date())
     except (TypeError, ValueError, OverflowError):
+        return None
+    if moment.date() < EARLIEST_DATE:
+        return datetime.combine(EARLIEST_DATE, time(), UTC)
+    try:
+        check_date(moment.date())
+    except ValueError:
         return None
     return moment
 

@@ -138,13 +138,20 @@ def _replace_error(connection: Connection, values: dict[str, Any]) -> bool:
 
 
 def forget_errors(
-    connection: Connection, recorded: Collection[str], planned: Collection[str], now: datetime
+    connection: Connection,
+    recorded: Collection[str],
+    planned: Collection[str],
+    rules: Collection[str],
+    now: datetime,
 ) -> int:
-    """Drop the `error` rows a new plan has made moot: those it plans again but not to
-    record yet (the cause is gone; the action is recorded when due), and those it does not
-    plan at all while their window is still open (`when:` is false now, the contact left).
-    An error whose window closed stays: it is why that action never went."""
-    query = select(outbox.c.key, outbox.c.deadline).where(outbox.c.status == State.ERROR)
+    """Drop the `error` rows a new plan of `rules` has made moot: those it plans again but
+    not to record yet (the cause is gone; the action is recorded when due), and those it
+    does not plan at all while their window is still open (`when:` is false now, the contact
+    left). An error whose window closed stays: it is why that action never went; so does
+    the error of a rule not planned (its file does not load just now)."""
+    query = select(outbox.c.key, outbox.c.deadline).where(
+        outbox.c.status == State.ERROR, outbox.c.rule_id.in_(list(rules))
+    )
     moment = iso(now) or ""
     gone = sorted(
         key
