@@ -17,7 +17,8 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from outreach import __version__
 from outreach.adapters.sources.files import Refused, write_regular
-from outreach.adapters.store import Store, advice
+from outreach.adapters.store import Store
+from outreach.adapters.store.connection import advice
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import parse_now, system_clock
 from outreach.core.model import with_mentions

@@ -69,7 +69,7 @@ def db_upgrade(workspace: str | None) -> None:
 
 def _schema(workspace: str | None, upgrade: bool) -> tuple[str, tuple[str | None, str] | None]:
     """The store as shown, and its schema revision and this outreach's (`Store.schema`)."""
-    from outreach.adapters.store import shown_url
+    from outreach.adapters.store.location import shown_url
 
     root = find_root(workspace)
     config = load_config(root, [])

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from outreach.adapters.feeds.addresses import plainly_private
 from outreach.adapters.sources.files import Boundary, Refused
 from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
-from outreach.adapters.store import store_file
+from outreach.adapters.store.location import store_file
 from outreach.core.config import Config, FileChannel, WebhookChannel
 from outreach.core.diagnostics import validation_problems
 from outreach.core.problems import Problem, problem, warning

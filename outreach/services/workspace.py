@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # spaCy loads only when news is looked at
     from outreach.adapters.mentions import MentionFinder
 
 from outreach.adapters.sources.files import Boundary
-from outreach.adapters.store import store_file
+from outreach.adapters.store.location import store_file
 from outreach.core.config import Config
 from outreach.core.model import Dataset
 from outreach.core.planning import Engine

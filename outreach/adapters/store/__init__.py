@@ -12,105 +12,40 @@ SQLAlchemy Core, no ORM; the tables are in `schema.py`, versioned by the migrati
     outbox    every action decided on, once, under its occurrence key (`outbox.py`)
     channel_pauses  channels resting after a 429 or a 401
 
-A new store is created at the newest schema on first use; one at an older schema is brought
-up to date by `outreach db upgrade`, and until then every command says so.
+Where a store is (`location.py`) and how it is connected to (`connection.py`) have their
+own modules. A new store is created at the newest schema on first use; one at an older
+schema is brought up to date by `outreach db upgrade`, and until then every command says so.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, insert, select, text, update
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
-from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy import Engine, event, insert, select, update
+from sqlalchemy.engine import URL, Connection
 
 from outreach.adapters.feeds.messages import feed_key
-from outreach.adapters.sources.files import Boundary, Refused
 from outreach.adapters.store import migrations
+from outreach.adapters.store.connection import (
+    engine_for,
+    existing_file_only,
+    file_ready,
+    schema_step,
+)
+from outreach.adapters.store.location import located, sqlite_file
 from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, store
 from outreach.core.config import Config
 from outreach.core.model import FeedEntry, Mention
-from outreach.errors import StoreError, StoreLost, UserError
+from outreach.errors import StoreError, StoreLost
 
-BUSY_TIMEOUT_MS = 30_000
-_CHECK_ACCESS = "check that this user may read and write it and its folder"
-SCHEMA_LOCK = 0x6F7575  # PostgreSQL advisory lock: one process creates or upgrades at a time
-IN_MEMORY = (
-    "store: '{url}' is an in-memory database: what it records is forgotten when the command "
-    "ends, so the next run would send everything again. Use a file (sqlite:///outreach.db) "
-    "or PostgreSQL; in-memory stores are for `preview`, `explain` and `validate` only"
-)
 LOST = (
     "store: {file} was {what} while outreach worked on it; nothing more is sent. Restore the "
     "file (e.g. from a backup), or start over with a new store with `--new-store` (on "
     "`outreach run` or `outreach daemon`): what it knew is forgotten, so notes may go again"
 )
-
-
-def database_url(url: str, root: Path, outside_workspace: Sequence[str] = ()) -> str:
-    """The store URL with a relative SQLite path made relative to the workspace. A SQLite file
-    (or the journal files beside it) outside the workspace is refused, even through a symbolic
-    link, unless it is in a folder `outside_workspace` allows."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise UserError(f"store: '{url}' is not a database URL ({exc})") from None
-    try:
-        found = store_file(url, root, outside_workspace)
-    except Refused as exc:
-        raise UserError(f"store {root / (parsed.database or '')} cannot be used: {exc}") from None
-    return url if found is None else str(parsed.set(database=str(found)))
-
-
-def store_file(url: str, root: Path, outside_workspace: Sequence[str] = ()) -> Path | None:
-    """A SQLite store's file, symlinks resolved; None for a database that is not a file (or
-    a URL that does not parse: `database_url` says so). Refused when it (or a journal file
-    beside it) lies outside the workspace and the folders `outside_workspace` allows."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None
-    if parsed.get_backend_name() != "sqlite" or in_memory(parsed):
-        return None
-    return _confined(root / (parsed.database or ""), Boundary.of(root, outside_workspace))
-
-
-def _confined(path: Path, boundary: Boundary) -> Path:
-    """The database file with symlinks resolved, the files SQLite keeps beside it included."""
-    found = boundary.confine(path)
-    for suffix in ("-journal", "-wal", "-shm"):
-        boundary.confine(found.with_name(found.name + suffix))
-    return found
-
-
-def shown_url(url: str) -> str:
-    """The store URL as put in messages: without its password."""
-    try:
-        return make_url(url).render_as_string()
-    except ArgumentError:
-        return url
-
-
-def in_memory(url: URL) -> bool:
-    """A SQLite database that lives in one process's memory (`sqlite://`, `:memory:`, a file
-    URI with mode=memory) and is gone when it ends."""
-    if url.get_backend_name() != "sqlite":
-        return False
-    database = url.database or ""
-    return (
-        database in ("", ":memory:")
-        or ":memory:" in database
-        or "mode=memory" in database
-        or url.query.get("mode") == "memory"
-    )
 
 
 class Store:
@@ -120,7 +55,7 @@ class Store:
         self.file = file  # a SQLite store's file, watched by `check_intact`
         self._file_identity = _identity(file) if file else None
         if file is not None:  # from now on, never create a new, empty file in its place
-            event.listen(engine, "do_connect", _existing_file_only)
+            event.listen(engine, "do_connect", existing_file_only)
 
     @classmethod
     def open(
@@ -136,12 +71,12 @@ class Store:
         (a reader or a dry run writes nothing). In-memory SQLite only with `memory_ok` (dry
         runs); a SQLite file outside the workspace only in a folder `outside_workspace`
         allows."""
-        parsed = _parsed(url, root, memory_ok, outside_workspace)
-        file = _sqlite_file(parsed)
-        if file is not None and not _file_ready(file, create):
+        parsed = located(url, root, memory_ok, outside_workspace)
+        file = sqlite_file(parsed)
+        if file is not None and not file_ready(file, create):
             return None
-        engine = _engine(parsed)
-        with _schema_step(engine, parsed) as connection:
+        engine = engine_for(parsed)
+        with schema_step(engine, parsed) as connection:
             store_id = _store_id(connection, parsed, create)
         if store_id is None:
             engine.dispose()
@@ -161,13 +96,13 @@ class Store:
     ) -> tuple[str | None, str] | None:
         """The store's schema revision (None: an empty database) and this outreach's, after
         upgrading it with `upgrade`; None when a SQLite store does not exist yet."""
-        parsed = _parsed(url, root, False, outside_workspace)
-        file = _sqlite_file(parsed)
-        if file is not None and not _file_ready(file, create=False):
+        parsed = located(url, root, False, outside_workspace)
+        file = sqlite_file(parsed)
+        if file is not None and not file_ready(file, create=False):
             return None
-        engine = _engine(parsed)
+        engine = engine_for(parsed)
         try:
-            with _schema_step(engine, parsed) as connection:
+            with schema_step(engine, parsed) as connection:
                 revision = migrations.current(connection)
                 if upgrade and revision != migrations.head():
                     if engine.dialect.name == "sqlite":  # what is rewritten leaves no trace
@@ -322,85 +257,6 @@ class Store:
         ]
 
 
-def _parsed(url: str, root: Path, memory_ok: bool, outside_workspace: Sequence[str]) -> URL:
-    parsed = make_url(database_url(url, root, outside_workspace))
-    if not memory_ok and in_memory(parsed):
-        raise StoreError(IN_MEMORY.format(url=parsed.render_as_string()))
-    return parsed
-
-
-def _sqlite_file(url: URL) -> Path | None:
-    if url.get_backend_name() != "sqlite" or in_memory(url):
-        return None
-    return Path(url.database or "")
-
-
-def _engine(url: URL) -> Engine:
-    # One connection per thread keeps an in-memory database (a dry run's) alive.
-    options = {"poolclass": SingletonThreadPool} if in_memory(url) else {}
-    try:
-        engine = create_engine(url, future=True, **options)
-    except (NoSuchModuleError, ImportError) as exc:
-        raise UserError(f"store: no driver for '{url.drivername}' ({exc})") from None
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-@contextmanager
-def _schema_step(engine: Engine, url: URL) -> Iterator[Connection]:
-    """A transaction that holds the write lock while it looks at (and makes or upgrades) the
-    schema: several processes may open a new store at once, and one makes it."""
-    try:
-        with engine.connect() as connection:
-            connection.execution_options(sqlite_immediate=True)
-            with connection.begin():
-                if engine.dialect.name == "postgresql":
-                    connection.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
-                yield connection
-    except DatabaseError as exc:
-        where = _sqlite_file(url) or url.render_as_string()  # a password shown as ***
-        raise UserError(f"store {where} cannot be used: {exc.orig}; {advice(exc)}") from None
-
-
-def _file_ready(path: Path, create: bool) -> bool:
-    """Whether the store's file is there (its folder made, with `create`); UserError when a
-    file could never be there."""
-    try:
-        if path.is_dir():
-            raise UserError(f"store {path} is a folder: name a file in `store:` in outreach.yaml")
-        for folder in path.parents:
-            if folder.exists() and not folder.is_dir():
-                raise UserError(f"store {path} cannot be made: {folder} is not a folder")
-        try:
-            path.stat()  # a symlink loop says so here
-        except FileNotFoundError:
-            if not create:
-                return False
-            path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"store {path} cannot be used: {exc.strerror}; {_CHECK_ACCESS}") from None
-    return True
-
-
-def advice(exc: DatabaseError) -> str:
-    """What to do about a store that fails."""
-    said = str(exc.orig)
-    if "locked" in said:
-        return "another outreach is writing to it; try again"
-    if not isinstance(exc.orig, sqlite3.Error):
-        return "check that the database is reachable and `store:` in outreach.yaml names it"
-    if isinstance(exc, OperationalError) and any(
-        trouble in said for trouble in ("unable to open", "readonly", "I/O")
-    ):
-        return _CHECK_ACCESS
-    return (
-        "it is not an outreach store, or it is damaged: restore it from a backup, "
-        "or point `store:` in outreach.yaml at another file"
-    )
-
-
 def _store_id(connection: Connection, url: URL, create: bool) -> str | None:
     """The store's id, once its schema is this outreach's; an empty database is made a store
     only with `create` (else None: a reader, or a dry run, writes nothing)."""
@@ -430,40 +286,3 @@ def _outdated(url: URL, revision: str) -> str:
 def _identity(file: Path) -> tuple[int, int]:
     found = file.stat()
     return found.st_dev, found.st_ino
-
-
-def _existing_file_only(_dialect: Any, _record: Any, cargs: list[Any], cparams: Any) -> None:
-    # A SQLite connection to a missing file would create it, empty: open it only as it is.
-    cargs[0] = f"file:{quote(str(cargs[0]))}?mode=rw"
-    cparams["uri"] = True
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    # pysqlite's own transaction handling is off (see `_sqlite_pragmas`): we say BEGIN.
-    immediate = connection.get_execution_options().get("sqlite_immediate", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def _sqlite_pragmas(connection: object, _record: object) -> None:
-    # Autocommit at the driver, so that BEGIN is ours to say (and savepoints work).
-    connection.isolation_level = None  # type: ignore[attr-defined]
-    cursor = connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    _switch_to_wal(cursor)
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _switch_to_wal(cursor: Any) -> None:
-    """WAL: readers do not block the daemon's writes. Changing the journal mode does not wait
-    for a busy file (SQLite skips the busy handler there), so while another process creates
-    the same store, wait here as busy_timeout would."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach.adapters.sources.files import Boundary, Refused, read_text, replace_whole
-from outreach.adapters.store import Store, shown_url
+from outreach.adapters.store import Store
+from outreach.adapters.store.location import shown_url
 from outreach.core.config import Config, FileChannel
 from outreach.errors import StoreError
 
