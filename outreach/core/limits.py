@@ -7,6 +7,10 @@ too. No single step can run long or allocate much either: each operation that co
 power, a wide format, a join of a large string many times over) is measured against these
 limits before it runs, because one long C call holds the GIL and then not even SIGTERM gets
 through.
+
+The core reads no clock for planning ("now" is always passed in). The monotonic clock read
+here is of another kind: it bounds how long this process spends on one evaluation, and no
+decision depends on it except that an evaluation which runs out of time fails.
 """
 
 from __future__ import annotations
