@@ -105,8 +105,10 @@ def run_lines(report: RunReport) -> list[str]:
     for key, why in sorted(report.held.items()):
         lines.append(f"waiting: {key}: {why}")
     for channel, why in sorted(report.unusable.items()):
-        what = "nothing is sent" if channel == "all" else f"{channel}: cannot send"
-        lines.append(f"{what} ({why}); its actions wait")
+        if channel == "all":
+            lines.append(f"nothing is sent until this is fixed: {why}; the actions wait")
+        else:
+            lines.append(f"{channel}: cannot send ({why}); its actions wait")
     for channel, why in sorted(report.paused.items()):
         lines.append(f"{channel}: paused {why}")
     if report.waiting:

@@ -23,6 +23,7 @@ from outreach.cli.common import (
     now_option,
     open_workspace,
     report_problems,
+    say_if_blocked,
     terminal,
     when,
     workspace_option,
@@ -70,6 +71,7 @@ def validate(workspace: str | None, now: str | None, days: int) -> None:
     errors, warnings = len(loaded.errors), len(loaded.problems) - len(loaded.errors)
     rules, contacts = len(loaded.engine.rules), len(loaded.data.contacts)
     if errors:
+        say_if_blocked(loaded)
         click.echo(f"{errors} errors, {warnings} warnings", err=True)
         sys.exit(1)
     click.echo(

@@ -122,7 +122,14 @@ def report_problems(problems: Sequence[Problem], limit: int | None = SHOWN_PROBL
 def exit_on_errors(workspace: Workspace) -> None:
     """Exit 1 when the workspace had errors, after the command did what it could."""
     if workspace.errors:
+        say_if_blocked(workspace)
         sys.exit(1)
+
+
+def say_if_blocked(workspace: Workspace) -> None:
+    """Tell a dry run's user when `run` and the daemon would send nothing at all."""
+    if workspace.unsafe_to_send:
+        echo_lines([f"nothing is sent until this is fixed: {workspace.unsafe_to_send}"], err=True)
 
 
 def terminal() -> Console:

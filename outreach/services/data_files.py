@@ -80,7 +80,7 @@ def load_data(
         path := data_file(boundary, root, files.purchases, "purchases", problems)
     ):
         purchases, found = load_purchases(
-            path, shown(root / files.purchases), contacts, max_bytes=max_bytes
+            path, shown(root / files.purchases), contacts, max_bytes, not people.incomplete
         )
         problems += found
     suppressed: set[str] = set()

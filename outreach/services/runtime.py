@@ -159,8 +159,8 @@ class Runtime:
         hide(self.channels.redact)
 
     def _config_broken(self, problem: str) -> bool:
-        reason = f"outreach.yaml has errors ({problem}); nothing is sent until it is fixed"
-        log.error(reason)
+        reason = f"outreach.yaml has errors ({problem})"
+        log.error("%s; nothing is sent until it is fixed", reason)
         self.workspace = replace(self.workspace, unsafe_to_send=reason)
         return True
 
@@ -223,7 +223,7 @@ class Runtime:
         if not self.heartbeat():
             return report
         if self.workspace.unsafe_to_send:
-            log.error("nothing is sent: %s", self.workspace.unsafe_to_send)
+            log.error("nothing is sent until this is fixed: %s", self.workspace.unsafe_to_send)
             return report
         workspace = self.workspace
         Dispatcher(

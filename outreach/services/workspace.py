@@ -52,7 +52,7 @@ class Workspace:
     data: Dataset
     problems: list[Problem] = field(default_factory=list)
     finder: MentionFinder | None = None  # built on first use, by services.news
-    unsafe_to_send: str | None = None  # why nothing may be sent now
+    unsafe_to_send: str | None = None  # why nothing may be sent until it is fixed
     rule_places: dict[str, RulePlace] = field(default_factory=dict)
     authored: tuple[Problem, ...] = ()  # in outreach.yaml, rules and templates
     config_errors: tuple[Problem, ...] = ()  # in outreach.yaml
@@ -103,14 +103,13 @@ def load_workspace(root: Path) -> Workspace:
     config_errors = tuple(p for p in settings if p.is_error)
     if config_errors:
         blocker = f"outreach.yaml has errors ({config_errors[0]})"
-    unsafe = f"{blocker}; nothing is sent until it is fixed" if blocker else None
     return Workspace(
         root,
         config,
         engine,
         data,
         problems,
-        unsafe_to_send=unsafe,
+        unsafe_to_send=blocker,
         rule_places=places,
         authored=tuple(authored),
         config_errors=config_errors,

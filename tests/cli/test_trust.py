@@ -292,6 +292,28 @@ def test_a_contacts_file_read_only_in_part_sends_nothing(tmp_path: Path, mailbox
     assert result.exit_code == 1 and "not read whole" in result.stdout
 
 
+@pytest.mark.parametrize("command", ["validate", "preview"])
+def test_a_dry_run_says_that_nothing_would_be_sent(tmp_path: Path, command: str) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts="id,email\nc-1,ann@client.test\n",
+        purchases="id,contact_id,date,amount,currency,product\n"
+        + "".join(f"p-{n},c-{n},2026-01-0{n},10,EUR,van\n" for n in range(1, 4)),
+    )
+    with (ws / "data" / "contacts.csv").open("ab") as contacts:
+        contacts.write(b"c-2,b\xe9@client.test\n")
+
+    result = run_cli(command, "--workspace", ws, "--now", DUE)
+
+    assert result.exit_code == 1
+    assert "nothing is sent until this is fixed: the contacts file was not read whole" in (
+        result.stderr
+    )
+    # the purchases of contacts not read are no errors of their own: one warning counts them
+    assert "no contact with id" not in result.stderr
+    assert "rows name contacts that were not read" in result.stderr
+
+
 def test_commands_that_only_read_never_make_a_store(tmp_path: Path) -> None:
     ws = make_workspace(
         tmp_path / "ws",

@@ -25,7 +25,7 @@ from outreach.adapters.sources.yamlfile import load_yaml_file
 from outreach.core.diagnostics import validation_problems
 from outreach.core.keys import MAX_ID
 from outreach.core.model import EMPTY, Company, Contact, Purchase
-from outreach.core.problems import Problem, problem
+from outreach.core.problems import Problem, problem, warning
 from outreach.core.schema_types import Strict
 
 PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
@@ -38,13 +38,25 @@ class _CellError(Exception):
         self.column, self.message = column, message
 
 
+class _UnknownContact(_CellError):
+    pass
+
+
 def load_purchases(
-    path: Path, shown_as: str, contacts: dict[str, Contact], max_bytes: int = MAX_FILE_BYTES
+    path: Path,
+    shown_as: str,
+    contacts: dict[str, Contact],
+    max_bytes: int = MAX_FILE_BYTES,
+    contacts_whole: bool = True,
 ) -> tuple[list[Purchase], list[Problem]]:
+    """The purchases of known contacts. When the contacts file was not read whole
+    (`contacts_whole` false), a purchase of a contact not read is no error of its own: those
+    are counted in one warning rather than reported row by row."""
     source = CsvFile(path, shown_as, max_bytes)
     purchases: list[Purchase] = []
     problems: list[Problem] = []
     seen: set[str] = set()
+    unread = 0
     parse: _PurchaseParser | None = None
     for row in source.rows():
         if parse is None:
@@ -54,6 +66,9 @@ def load_purchases(
         try:
             purchase = parse(row[0])
         except _CellError as exc:
+            if isinstance(exc, _UnknownContact) and not contacts_whole:
+                unread += 1
+                continue
             message = f"{exc.column}: {exc.message}; this row is skipped"
             problems.append(source.at(row, exc.column, message))
             continue
@@ -63,6 +78,12 @@ def load_purchases(
             continue
         seen.add(purchase.id)
         purchases.append(purchase)
+    if unread:
+        message = (
+            f"{unread} rows name contacts that were not read (the contacts file was not read "
+            "whole); they are used once it is fixed"
+        )
+        problems.append(warning(shown_as, None, None, message))
     return purchases, source.problems + problems
 
 
@@ -109,7 +130,7 @@ class _PurchaseParser:
             raise _CellError("id", TOO_LONG)
         contact = self.contacts.get(cid)
         if contact is None:
-            raise _CellError("contact_id", f"no contact with id '{cid}'")
+            raise _UnknownContact("contact_id", f"no contact with id '{cid}'")
         extra = {n: cells[i] for n, i in self.extra.items() if i < len(cells)}
         return Purchase(
             pid,
