@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from babel import Locale, UnknownLocaleError
 from pydantic import AfterValidator, Field, model_validator
 
+from outreach.core.locales import known_locale
 from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
 from outreach.core.timing import zone
 
@@ -19,20 +19,10 @@ def _known_zone(name: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
-def _known_locale(tag: str) -> str:
-    try:
-        Locale.parse(tag.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        raise ValueError(
-            f"'{tag}' is not a known locale; use a tag such as en, is or en-GB"
-        ) from None
-    return tag
-
-
 LocaleTag = Annotated[
     str,
     Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"),
-    AfterValidator(_known_locale),
+    AfterValidator(known_locale),
 ]
 
 

@@ -16,11 +16,12 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
-from babel import Locale, UnknownLocaleError, dates, numbers
+from babel import Locale, dates, numbers
 from jinja2 import Template, TemplateError, TemplateSyntaxError, nodes, pass_context
 from markupsafe import Markup, escape
 
 from outreach.core.limits import Losses, limits
+from outreach.core.locales import babel_locale
 from outreach.core.model import Message
 from outreach.core.problems import Problem, problem
 from outreach.core.sandbox import Sandbox, SourceLoader, bounded_join
@@ -309,15 +310,12 @@ def _template_line(templates: Templates, path: str, python_line: int) -> int | N
 
 
 @lru_cache(maxsize=256)
-def babel_locale(tag: str) -> Locale:
-    try:
-        return Locale.parse(tag.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse("en")
+def locale_or_english(tag: str) -> Locale:
+    return babel_locale(tag) or Locale.parse("en")
 
 
 def _locale_of(context: Any) -> Locale:
-    return babel_locale(str(context.get("locale") or "en"))
+    return locale_or_english(str(context.get("locale") or "en"))
 
 
 @pass_context
@@ -325,12 +323,12 @@ def _date(context: Any, value: Any, format: str = "long") -> str:
     tag = str(context.get("locale") or "en")
     if type(value) is date_type:  # the usual case: the same few dates in many messages
         return _format_date(value, format, tag)
-    return str(dates.format_date(value, format=format, locale=babel_locale(tag)))
+    return str(dates.format_date(value, format=format, locale=locale_or_english(tag)))
 
 
 @lru_cache(maxsize=8192)
 def _format_date(value: date_type, format: str, tag: str) -> str:
-    return str(dates.format_date(value, format=format, locale=babel_locale(tag)))
+    return str(dates.format_date(value, format=format, locale=locale_or_english(tag)))
 
 
 @pass_context

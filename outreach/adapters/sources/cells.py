@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-
-from babel import Locale, UnknownLocaleError
 
 from outreach.core.addresses import deliverable
+from outreach.core.locales import UNKNOWN, babel_locale
 from outreach.core.model import Birthday
 from outreach.core.timing import check_date, zone
 
@@ -74,14 +72,9 @@ def parse_email(text: str) -> str:
         raise BadCell(f"{quoted(text)} is not a usable email address: {exc}") from None
 
 
-@lru_cache(maxsize=512)
 def parse_locale(text: str) -> str:
-    try:
-        Locale.parse(text.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        raise BadCell(
-            f"{quoted(text)} is not a known locale; use a BCP 47 tag such as en-GB or is"
-        ) from None
+    if babel_locale(text) is None:
+        raise BadCell(f"{quoted(text)} {UNKNOWN}")
     return text
 
 
