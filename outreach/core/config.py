@@ -27,14 +27,22 @@ LocaleTag = Annotated[
 
 
 class DataFiles(Strict):
+    """Where each kind of data is. Only contacts are required: another kind outreach.yaml
+    does not name is read from its usual file when that exists, else it is empty (`null`
+    says there is none)."""
+
     contacts: str = "data/contacts.csv"
     companies: str | None = "data/companies.yaml"
     purchases: str | None = "data/purchases.csv"
     feeds: str | None = "data/feeds.yaml"
-    suppressions: str | None = None
+    suppressions: str | None = "data/suppressions.csv"
     max_file_mb: float = Field(
         1024, gt=0, le=1_000_000, description="largest CSV data file read, in MB"
     )
+
+    def named(self, kind: str) -> bool:
+        """Whether outreach.yaml names this kind's file (then a missing file is an error)."""
+        return kind in self.model_fields_set
 
 
 class SendGridChannel(Strict):
