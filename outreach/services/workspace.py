@@ -109,7 +109,7 @@ def load_workspace(root: Path) -> Workspace:
     problems.sort(key=reading_order)
     config_errors = tuple(p for p in settings if p.is_error)
     if config_errors:
-        blocker = f"outreach.yaml has errors ({config_errors[0]})"
+        blocker = f"outreach.yaml has errors (the first at {config_errors[0].location})"
     return Workspace(
         root,
         config,

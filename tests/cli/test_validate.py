@@ -223,7 +223,7 @@ def test_clean_workspace_validates(birthday_workspace: Path) -> None:
     assert result.exit_code == 0, result.output
     assert _problem_lines(result.stderr) == []
     assert "ok" in result.stderr
-    assert "1 rules" in result.stderr or "1 rule" in result.stderr
+    assert "1 rule," in result.stderr
     assert "2 contacts" in result.stderr
 
 
