@@ -24,6 +24,7 @@ from outreach.cli.common import (
     open_workspace,
     report_problems,
     say_if_blocked,
+    say_if_moved,
     terminal,
     when,
     workspace_option,
@@ -39,7 +40,7 @@ from outreach.reports import (
     summary,
 )
 from outreach.services.init import create_workspace
-from outreach.services.moving_dates import moved_note, planned_data
+from outreach.services.moving_dates import planned_data
 from outreach.services.preview import preview as plan_preview
 from outreach.services.workspace import (
     Workspace,
@@ -166,13 +167,6 @@ def explain_command(
     else:
         _print_explanations(loaded, contact_id, moment, found)
     exit_on_errors(loaded)
-
-
-def say_if_moved(loaded: Workspace, moment: datetime) -> None:
-    """Say, on stderr, that the data's dates were moved (`data_dated_for`)."""
-    note = moved_note(loaded, moment)
-    if note:
-        echo_lines([note], err=True)
 
 
 def _explanation_json(found: Any) -> dict[str, Any]:

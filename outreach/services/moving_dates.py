@@ -45,8 +45,8 @@ def moved_note(workspace: Workspace, now: datetime) -> str | None:
         return None
     return (
         f"note: the data is dated for {dated_for} (data_dated_for in outreach.yaml): its "
-        f"dates are moved by {days:+d} days, to {dated_for + timedelta(days=days)}; a demo "
-        "setting, never one for a real workspace"
+        f"dates are moved by {days:+d} days, to {dated_for + timedelta(days=days)} (for demo "
+        "and sample data only: delete the setting once the data is real)"
     )
 
 
