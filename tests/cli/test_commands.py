@@ -354,7 +354,9 @@ def test_the_starter_writes_to_each_sample_contact_in_their_language(tmp_path: P
         "preview", "--workspace", target, "--now", "2026-12-01T08:00:00+00:00", "--format", "json"
     )
     german = [d for d in json.loads(preview.stdout) if d["contact"] == "c-4"]
-    assert german and all("Viele Grüße" in d["text"] and "Best wishes" not in d["text"] for d in german)
+    assert german and all(
+        "Viele Grüße" in d["text"] and "Best wishes" not in d["text"] for d in german
+    )
 
 
 def test_init_into_a_folder_that_exists_but_is_empty(tmp_path: Path) -> None:

@@ -187,3 +187,38 @@ def test_the_anchor_day_shows_every_kind_of_gesture(plan: list[dict]) -> None:
     week = timedelta(days=7)
     assert len(gifts) >= 3
     assert all(abs(datetime.fromisoformat(d["send_at"]) - now) <= week for d in gifts)
+
+
+def _message_templates() -> set[str]:
+    """Every template a demo rule writes with: emails and gift cards for clients, and the
+    notes drafted for account managers in tasks."""
+    found = set()
+    for path in sorted((ROOT / "rules").glob("*.y*ml")):
+        for rule in load_yaml_file(path, path.name).data["rules"]:
+            action = rule["action"]
+            for kind, key in (("email", "template"), ("gift", "card"), ("task", "template")):
+                if kind in action:
+                    found.add(action[kind][key])
+    return found
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_demo_message_template_has_a_variant_in_each_demo_language(locale: str) -> None:
+    assert set(LOCALES) <= set(_contact_locales().values())
+    templates = _message_templates()
+    assert {"news-congrats", "renewal-reminder", "birthday"} <= templates
+    missing = [
+        n for n in sorted(templates) if not (ROOT / "templates" / f"{n}.{locale}.j2").is_file()
+    ]
+    assert missing == [], f"no {locale} variant of {missing}"
+
+
+def test_drafted_notes_are_in_the_clients_language(plan: list[dict]) -> None:
+    """A task's instructions are for the manager (English); its drafted note is the client's."""
+    locales = _contact_locales()
+    drafts = [d for d in plan if d["action"] == "task" and d["status"] == "planned"]
+    assert {locales[d["contact"]] for d in drafts} >= {"is", "uk", "hu", "et", "hy"}
+    for d in drafts:
+        note = d["text"].split("Draft note:", 1)[1]
+        english = "Best regards" in note and "Dear " in note
+        assert english == locales[d["contact"]].startswith("en"), (d["key"], note[:80])
