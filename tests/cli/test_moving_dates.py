@@ -86,3 +86,16 @@ def test_stories_a_scan_stored_from_the_demo_feed_files_still_move(tmp_path: Pat
         d["contact"] for d in later if d["rule"] == "news-congrats" and d["status"] == "planned"
     }
     assert {"c-01", "c-03", "c-32"} <= news  # Hekla, Fjörður, Delta Cold Chain
+
+
+def test_the_config_schema_documents_the_setting() -> None:
+    result = run_cli("schema", "--config")
+    described = json.loads(result.stdout)["properties"]["data_dated_for"]
+    assert "demo" in json.dumps(described)
+
+
+def test_a_setting_that_is_no_day_is_a_located_error(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path, dated_for="someday")
+    result = run_cli("validate", "--workspace", ws)
+    assert result.exit_code == 1
+    assert "outreach.yaml:" in result.stderr and "data_dated_for" in result.stderr
