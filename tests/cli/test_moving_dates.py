@@ -8,7 +8,15 @@ import json
 import shutil
 from pathlib import Path
 
-from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, preview_json, run_cli
+from helpers import (
+    BIG_ORDER_RULE,
+    BIRTHDAY_RULE,
+    BIRTHDAY_TEMPLATE,
+    NOTE_TEMPLATE,
+    make_workspace,
+    preview_json,
+    run_cli,
+)
 
 ROOT = Path(__file__).parents[2]
 CONTACT = {"id": "c-1", "first_name": "Ada", "email": "ada@example.test", "birthday": "1985-06-05"}
@@ -99,3 +107,21 @@ def test_a_setting_that_is_no_day_is_a_located_error(tmp_path: Path) -> None:
     result = run_cli("validate", "--workspace", ws)
     assert result.exit_code == 1
     assert "outreach.yaml:" in result.stderr and "data_dated_for" in result.stderr
+
+
+def test_run_plans_and_records_the_moved_data(tmp_path: Path) -> None:
+    order = {"id": "p-1", "contact_id": "c-1", "date": "2026-01-01", "amount": 500,
+             "currency": "EUR", "product": "x"}  # fmt: skip
+    ws = make_workspace(
+        tmp_path,
+        config={"data_dated_for": "2026-01-01"},
+        contacts=[CONTACT],
+        purchases=[order],
+        rules={"tasks.yaml": BIG_ORDER_RULE},
+        templates={"note.j2": NOTE_TEMPLATE},
+    )
+    result = run_cli("run", "--workspace", ws, "--now", "2026-03-01T12:00:00+00:00")
+    assert result.exit_code == 0, result.stderr
+    assert "moved by +59 days" in result.stderr
+    tasks = [json.loads(line) for line in (ws / "out" / "tasks.jsonl").read_text().splitlines()]
+    assert [t["key"] for t in tasks] == ["big-order:c-1:purchase-p-1"]  # due: moved to the day
