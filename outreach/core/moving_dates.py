@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from types import MappingProxyType
+from typing import Literal
 
 from outreach.core.model import Birthday, Contact, Dataset, FeedEntry, Purchase
 from outreach.core.timing import check_date
@@ -26,7 +27,7 @@ LEAP_YEAR = 2000  # where a birthday without a year is moved, as `parse_birthday
 class Unmoved:
     """A date that moving would carry outside the accepted years: a bad cell."""
 
-    what: str  # "contact" | "purchase"
+    what: Literal["contact", "purchase"]
     id: str
     line: int  # the contact's line in its file; 0 for a purchase (found by its id)
     column: str
