@@ -260,6 +260,7 @@ CASE_ENDINGS: dict[str, frozenset[str]] = {
 }
 
 
+@lru_cache(maxsize=100_000)
 def coined(word: str, language: str) -> bool:
     """A brand glued from two everyday words ("Icelandair", "Київстар", "Укрзалізниця"): no
     dictionary has it as a word, however often the news prints it. In languages that
@@ -274,6 +275,7 @@ def coined(word: str, language: str) -> bool:
     )
 
 
+@lru_cache(maxsize=100_000)
 def everyday_compound(word: str, language: str) -> bool:
     """In a language that compounds everyday words, a word that ends in one of at least four
     letters ("Eimskip": eim- + skip, a steamship) may be such a compound, a brand or not."""
