@@ -38,7 +38,8 @@ def send_test(
         email = channels.get("email")
     except Unusable as exc:
         raise UserError(f"cannot send a test: {exc}") from None
-    return decision, email.send(rehearsal_row(decision, to, now))
+    contact = workspace.data.contacts[contact_id]
+    return decision, email.send(rehearsal_row(decision, to, now, contact.name))
 
 
 def rehearsal(workspace: Workspace, rule_id: str, contact_id: str, now: datetime) -> Decision:
@@ -71,14 +72,16 @@ def _occasion(
     return min(candidates, key=soonest_ahead, default=None)
 
 
-def rehearsal_row(decision: Decision, to: str, now: datetime) -> OutboxRow:
-    """An outbox row that is not in the outbox: the rendered action, addressed to `to`."""
+def rehearsal_row(decision: Decision, to: str, now: datetime, whom: str) -> OutboxRow:
+    """An outbox row that is not in the outbox: the rendered action, addressed to `to`. A
+    gift's card or a task goes as an email like any other, its subject naming the contact
+    (`whom`) by name."""
     message = decision.message
     details: dict[str, Any] = dict(decision.details)
     subject = message.subject if message else ""
     if decision.action != "email":
         what = details.get("item") or decision.action
-        subject = f"{what} for {decision.contact_id}" + (f": {subject}" if subject else "")
+        subject = f"{what} for {whom}" + (f": {subject}" if subject else "")
         details = {"from": None, "reply_to": None}
     details.update(to=to, to_name="")
     return OutboxRow(

@@ -1,19 +1,21 @@
 """Mailboxes as the channels need them: re-parsed, on one line, so no field can carry a line
-break into a header or an API's address field."""
+break into a header or an API's address field. Every name goes through one function,
+`outreach.core.addresses.display_name`: SMTP and SendGrid show the same `Name <address>`."""
 
 from __future__ import annotations
 
 from email.utils import formataddr
 from typing import Any
 
-from outreach.core.addresses import deliverable
+from outreach.core.addresses import deliverable, display_name
 from outreach.core.schema_types import split_mailbox
 
 
 def mailbox(text: str) -> tuple[str, str]:
     """(display name, address) of `Name <address>` or a bare address; ValueError otherwise.
     The same reading as `outreach validate` gives an address in outreach.yaml."""
-    return split_mailbox(one_line(text))
+    name, address = split_mailbox(one_line(text))
+    return display_name(name), address
 
 
 def recipient(details: dict[str, Any]) -> tuple[str, str]:
@@ -21,7 +23,7 @@ def recipient(details: dict[str, Any]) -> tuple[str, str]:
     (`outreach.core.addresses.deliverable`): ValueError rather than a message that a mail
     library would send to an empty or different address."""
     name, address = mailbox(details["to"])
-    return one_line(details.get("to_name")) or name, deliverable(address)
+    return display_name(str(details.get("to_name") or "")) or name, deliverable(address)
 
 
 def formatted(text: str) -> str:

@@ -20,6 +20,7 @@ from sendgrid import SendGridAPIClient
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox, one_line, recipient
+from outreach.adapters.channels.bodies import bodies
 from outreach.adapters.channels.waiting import retry_after
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SendGridChannel as SendGridSettings
@@ -57,12 +58,13 @@ class SendGridChannel:
 
 
 def mail_body(row: OutboxRow, default_from: str) -> dict[str, Any]:
-    """The v3 mail/send request for an outbox row."""
+    """The v3 mail/send request for an outbox row: the same recipient name, and the same
+    text and HTML parts, as the SMTP channel's message. The outbox key in `custom_args` is
+    for the operator (SendGrid's activity feed and event webhook); recipients never see it."""
     payload, details = row.payload, row.payload.get("details", {})
     to = _address(*reversed(recipient(details)))
-    content = [{"type": "text/plain", "value": payload.get("text") or ""}]
-    if payload.get("html"):
-        content.append({"type": "text/html", "value": payload["html"]})
+    text, html = bodies(payload)
+    content = [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}]
     body: dict[str, Any] = {
         "personalizations": [{"to": [to]}],
         "from": _address(*reversed(mailbox(details.get("from") or default_from))),
