@@ -93,6 +93,7 @@ def assert_well_formed(raw: bytes, message: EmailMessage, before: datetime) -> N
     assert message.get_content_type() == "multipart/alternative"
     parts = [part.get_content_type() for part in message.iter_parts()]
     assert parts == ["text/plain", "text/html"]
+    assert all("MIME-Version" not in part for part in message.iter_parts())
     shown = head.decode() + "".join(f"{k}: {v}\n" for k, v in message.items())
     for secret in (RULE_ID, *NAMES):
         assert secret not in shown

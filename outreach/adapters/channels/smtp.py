@@ -118,6 +118,8 @@ def build_message(row: OutboxRow, default_from: str, sent_at: datetime) -> Email
     text, html = bodies(payload)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    for part in message.iter_parts():
+        del part["MIME-Version"]  # the email package repeats it in parts; it belongs on top
     return message
 
 
