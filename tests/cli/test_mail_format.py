@@ -83,6 +83,10 @@ def received(mailbox: Mailbox) -> dict[str, EmailMessage]:
     return {envelope.rcpt_tos[0]: envelope.message for envelope in mailbox.envelopes}
 
 
+def messages_key(messages: dict[str, EmailMessage], to: dict[str, str]) -> str:
+    return str(messages[to["email"]]["X-Outreach-Key"]).strip()
+
+
 def assert_well_formed(raw: bytes, message: EmailMessage, before: datetime) -> None:
     after = datetime.now(UTC)
     head = raw.split(b"\r\n\r\n", 1)[0]
@@ -151,5 +155,6 @@ def test_sendgrid_names_the_recipient_as_smtp_does(tmp_path: Path, mailbox: Mail
         assert to.get("name", "") == expected
         assert by_smtp[to["email"]].display_name == expected
         assert [part["type"] for part in body["content"]] == ["text/plain", "text/html"]
+        assert body["headers"] == {"X-Outreach-Key": messages_key(received(mailbox), to)}
         assert RULE_ID not in json.dumps({k: v for k, v in body.items() if k != "custom_args"})
     assert len(bodies) == len(NAMES)
