@@ -92,10 +92,12 @@ def display_name(text: str) -> str:
     """The name to show beside an address: on one line, without control or invisible
     characters (a bidi override could reorder what the reader sees), quotes or angle
     brackets. "" (the bare address) for a name that holds an @, which could pose as another
-    mailbox, or is too long to be a name. Encoding it for a header is the channel's part."""
+    mailbox, or `=?`, which mail programs decode as an encoded word (into anything, an @
+    included), or is too long to be a name. Encoding it for a header is the channel's part."""
     kept = "".join(map(_name_char, unicodedata.normalize("NFC", text)))
     name = " ".join(kept.translate(_NAME_DROPPED).split())
-    return "" if "@" in name or len(name) > MAX_DISPLAY_NAME else name
+    posing = "@" in name or "=?" in name
+    return "" if posing or len(name) > MAX_DISPLAY_NAME else name
 
 
 def _name_char(c: str) -> str:

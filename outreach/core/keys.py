@@ -33,5 +33,6 @@ def escape_part(part: str) -> str:
 
 def opaque_id(key: str) -> str:
     """The name of one action outside outreach (email headers, webhook receivers): the same
-    for the same key, so receivers can deduplicate, without showing its rule or contact."""
+    for the same key, so receivers can deduplicate, without spelling out its rule or contact
+    (a hash: it confirms a whole key guessed right, and tells nothing else)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()

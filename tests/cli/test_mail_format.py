@@ -51,6 +51,7 @@ NAMES = {
     "client-0005": (("Mallory\r\nBcc: all@evil.test", ""), ""),  # header injection
     "client-0006": (('O\'Brien, "Sam"\x07\u202e', "Lee"), "O'Brien, Sam Lee"),
     "client-0007": (("", ""), ""),  # no name known: never the contact id
+    "client-0008": (("=?utf-8?b?Ym9zc0BhY21lLnRlc3Q=?=", ""), ""),  # decodes to an address
 }
 
 

@@ -23,6 +23,7 @@ from outreach.core.keys import opaque_id
         ("Ada\r\nBcc: all@evil.test", ""),  # poses as a mailbox: the bare address
         ('Eve" <boss@acme.test>, "Mallory', ""),
         ("boss@acme.test", ""),
+        ("=?utf-8?b?Ym9zc0BhY21lLnRlc3Q=?=", ""),  # an encoded word, read as boss@acme.test
         ("\x00\x07", ""),
         ("x" * 201, ""),
         ("", ""),

@@ -4,7 +4,6 @@ break into a header or an API's address field. Every name goes through one funct
 
 from __future__ import annotations
 
-from email.utils import formataddr
 from typing import Any
 
 from outreach.core.addresses import deliverable, display_name
@@ -24,11 +23,6 @@ def recipient(details: dict[str, Any]) -> tuple[str, str]:
     library would send to an empty or different address."""
     name, address = mailbox(details["to"])
     return display_name(str(details.get("to_name") or "")) or name, deliverable(address)
-
-
-def formatted(text: str) -> str:
-    """The mailbox as an RFC 5322 header value, the name encoded when it is not ASCII."""
-    return formataddr(mailbox(text))
 
 
 def one_line(text: object) -> str:
