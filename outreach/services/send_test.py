@@ -12,7 +12,6 @@ from typing import Any
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox
 from outreach.adapters.store.outbox import OutboxRow
-from outreach.core.addresses import deliverable
 from outreach.core.model import Decision, Status
 from outreach.core.outbox import State
 from outreach.core.planning import Candidate, soonest_ahead
@@ -28,7 +27,7 @@ def send_test(
     now: datetime,
 ) -> tuple[Decision, Delivery]:  # fmt: skip
     try:
-        deliverable(mailbox(to)[1])
+        mailbox(to)
     except ValueError as exc:
         raise UsageError(f"--to: '{to}' is not an address to send to: {exc}") from None
     decision = rehearsal(workspace, rule_id, contact_id, now)

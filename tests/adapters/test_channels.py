@@ -92,6 +92,18 @@ def test_an_email_arrives_with_the_owner_as_sender_and_reply_to(smtp) -> None:
     assert email.get_body(("html",)).get_content().strip() == "<p>Dear Ada,</p>"
 
 
+def test_an_idn_sender_is_written_in_the_form_dns_knows(smtp) -> None:
+    handler, channel = smtp
+    channel.settings = channel.settings.model_copy(update={"from_": "Dæmi <hello@dæmi.is>"})
+    row = outbox_row(**{"from": None, "reply_to": "Ása <asa@dæmi.is>"})
+    assert channel.send(row).outcome == "sent"
+    email = message_from_bytes(handler.messages[0], policy=default)
+    assert email["From"].addresses[0].addr_spec == "hello@xn--dmi-yla.is"
+    assert email["Reply-To"].addresses[0].addr_spec == "asa@xn--dmi-yla.is"
+    assert email["Message-ID"].endswith("@xn--dmi-yla.is>")
+    assert b"=?utf-8?q?d" not in handler.messages[0]  # no encoded word inside an address
+
+
 @pytest.mark.parametrize(
     ("answer", "outcome"),
     [("451 4.3.0 try again later", "retry"), ("550 5.1.1 no such user", "dead")],

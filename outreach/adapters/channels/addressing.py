@@ -11,18 +11,19 @@ from outreach.core.schema_types import split_mailbox
 
 
 def mailbox(text: str) -> tuple[str, str]:
-    """(display name, address) of `Name <address>` or a bare address; ValueError otherwise.
-    The same reading as `outreach validate` gives an address in outreach.yaml."""
+    """(display name, address) of `Name <address>` or a bare address, the address checked
+    the strict way (`outreach.core.addresses.deliverable`, an IDN domain in the form DNS
+    knows): ValueError rather than a message that a mail library would send to an empty or
+    different address, or write into a header no server reads. The same reading as
+    `outreach validate` gives an address in outreach.yaml."""
     name, address = split_mailbox(one_line(text))
-    return display_name(name), address
+    return display_name(name), deliverable(address)
 
 
 def recipient(details: dict[str, Any]) -> tuple[str, str]:
-    """(display name, address) of an action's recipient, the address checked the strict way
-    (`outreach.core.addresses.deliverable`): ValueError rather than a message that a mail
-    library would send to an empty or different address."""
+    """(display name, address) of an action's recipient: the contact's name, when known."""
     name, address = mailbox(details["to"])
-    return display_name(str(details.get("to_name") or "")) or name, deliverable(address)
+    return display_name(str(details.get("to_name") or "")) or name, address
 
 
 def one_line(text: object) -> str:

@@ -41,6 +41,11 @@ class SmtpChannel:
     def send(self, row: OutboxRow) -> Delivery:
         try:
             message = build_message(row, self.settings.from_, self.clock())
+            # The envelope names the checked addresses: never what a header parser makes of
+            # them (an address it cannot read becomes an empty RCPT TO).
+            details = row.payload.get("details", {})
+            sender = mailbox(details.get("from") or self.settings.from_)[1]
+            to = recipient(details)[1]
         except (LookupError, ValueError, HeaderParseError) as exc:
             return Delivery("dead", error=f"cannot build the email: {exc}")
         server: _Session | None = None
@@ -48,9 +53,6 @@ class SmtpChannel:
             server = self._connect()
             if self.username and self.password:
                 server.login(self.username, self.password)
-            # The envelope names the checked addresses: never what a header parser makes of
-            # them (an address it cannot read becomes an empty RCPT TO).
-            sender, to = mailbox(message["From"])[1], recipient(row.payload["details"])[1]
             refused = server.send_message(message, from_addr=sender, to_addrs=[to])
         except smtplib.SMTPResponseException as exc:
             return _answer(exc.smtp_code, exc.smtp_error)
