@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from outreach.core.addresses import display_name
+from outreach.core.addresses import display_name, holds_encoded_word
 from outreach.core.config import Config
 from outreach.core.model import Contact, Message, Occurrence, Owner
 from outreach.core.rendering import RenderError
@@ -103,6 +103,13 @@ def check_message(draft: Draft, message: Message) -> None:
     where = message.template
     if kind == "email" and not message.subject:
         raise RenderError("the subject is empty (define {% block subject %})", where)
+    if kind == "email" and holds_encoded_word(message.subject):
+        raise RenderError(
+            "the subject holds MIME encoded-word syntax (=?charset?b?...?=), which mail "
+            "programs decode into other text, even into headers of its own; remove it from "
+            "the template or the data it shows",
+            where,
+        )
     if kind in ("email", "gift", "webhook") and not message.text:
         raise RenderError("the text is empty (define {% block text %})", where)
     if kind == "task" and not (message.subject or message.text):

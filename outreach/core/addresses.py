@@ -92,12 +92,22 @@ def display_name(text: str) -> str:
     """The name to show beside an address: on one line, without control or invisible
     characters (a bidi override could reorder what the reader sees), quotes or angle
     brackets. "" (the bare address) for a name that holds an @, which could pose as another
-    mailbox, or `=?`, which mail programs decode as an encoded word (into anything, an @
-    included), or is too long to be a name. Encoding it for a header is the channel's part."""
+    mailbox, or an encoded word (`holds_encoded_word`), or is too long to be a name.
+    Encoding it for a header is the channel's part."""
     kept = "".join(map(_name_char, unicodedata.normalize("NFC", text)))
     name = " ".join(kept.translate(_NAME_DROPPED).split())
-    posing = "@" in name or "=?" in name
+    posing = "@" in name or holds_encoded_word(name)
     return "" if posing or len(name) > MAX_DISPLAY_NAME else name
+
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?")  # =?utf-8?b?...?= (RFC 2047)
+
+
+def holds_encoded_word(text: str) -> bool:
+    """Does `text` hold what mail programs (and Python's email package, as a header is set)
+    decode as an encoded word? Decoded, it can become any text: an address, a line break
+    and a header of its own."""
+    return _ENCODED_WORD.search(text) is not None
 
 
 def _name_char(c: str) -> str:

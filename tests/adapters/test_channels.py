@@ -92,6 +92,15 @@ def test_an_email_arrives_with_the_owner_as_sender_and_reply_to(smtp) -> None:
     assert email.get_body(("html",)).get_content().strip() == "<p>Dear Ada,</p>"
 
 
+def test_a_stored_subject_that_would_decode_into_a_header_is_never_sent(smtp) -> None:
+    handler, channel = smtp
+    row = outbox_row()
+    row.payload["subject"] = "Hi =?utf-8?b?DQpCY2M6IGFsbEBldmlsLnRlc3Q=?="  # CRLF Bcc: ...
+    delivery = channel.send(row)
+    assert delivery.outcome == "dead" and "encoded-word" in (delivery.error or "")
+    assert handler.messages == []
+
+
 def test_an_idn_sender_is_written_in_the_form_dns_knows(smtp) -> None:
     handler, channel = smtp
     channel.settings = channel.settings.model_copy(update={"from_": "Dæmi <hello@dæmi.is>"})

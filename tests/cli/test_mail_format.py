@@ -6,6 +6,7 @@ names the rule or the contact."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ NAMES = {
     "client-0005": (("Mallory\r\nBcc: all@evil.test", ""), ""),  # header injection
     "client-0006": (('O\'Brien, "Sam"\x07\u202e', "Lee"), "O'Brien, Sam Lee"),
     "client-0007": (("", ""), ""),  # no name known: never the contact id
-    "client-0008": (("=?utf-8?b?Ym9zc0BhY21lLnRlc3Q=?=", ""), ""),  # decodes to an address
+    "client-0008": (("Bob", "=?utf-8?b?Ym9zc0BhY21lLnRlc3Q=?="), ""),  # decodes to an address
 }
 
 
@@ -92,6 +93,7 @@ def assert_well_formed(raw: bytes, message: EmailMessage, before: datetime) -> N
     after = datetime.now(UTC)
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert head.isascii() and b"\n" not in head.replace(b"\r\n", b"")  # CRLF, encoded
+    assert not any(line.lower().startswith(b"bcc:") for line in head.split(b"\r\n"))
     date = parsedate_to_datetime(str(message["Date"]))
     assert before.replace(microsecond=0) <= date <= after  # the real clock, not --now
     assert message["Message-ID"] and message["Message-ID"].startswith("<")
@@ -159,3 +161,24 @@ def test_sendgrid_names_the_recipient_as_smtp_does(tmp_path: Path, mailbox: Mail
         assert body["headers"] == {"X-Outreach-Key": messages_key(received(mailbox), to)}
         assert RULE_ID not in json.dumps({k: v for k, v in body.items() if k != "custom_args"})
     assert len(bodies) == len(NAMES)
+
+
+INJECTED = "=?utf-8?b?" + base64.b64encode(b"\r\nBcc: all@evil.test").decode() + "?="
+
+
+def test_a_subject_that_would_decode_into_a_header_is_an_error(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    """A name in the data spelled as an encoded word would become a header of its own once
+    the subject is set: that note is an `error` (told, never sent); the others go."""
+    ws = workspace(tmp_path / "ws", mailbox.settings())
+    hostile = {**contacts()[0], "id": "client-0099", "first_name": INJECTED, "email": "x@c.test"}
+    (ws / "data" / "contacts.csv").write_text(
+        (ws / "data" / "contacts.csv").read_text() + ",".join(hostile.values()) + "\n"
+    )
+    before = datetime.now(UTC)
+    result = run_cli("run", "--workspace", ws, "--now", DUE)
+    assert result.exit_code == 1 and "encoded-word" in result.stdout + result.stderr
+    assert "x@c.test" not in mailbox.recipients and len(mailbox.envelopes) == len(NAMES)
+    for envelope in mailbox.envelopes:
+        assert_well_formed(envelope.content, envelope.message, before)

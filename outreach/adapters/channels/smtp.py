@@ -114,7 +114,9 @@ def build_message(row: OutboxRow, default_from: str, sent_at: datetime) -> Email
     message["To"] = _address(recipient(details))
     if details.get("reply_to"):
         message["Reply-To"] = _address(mailbox(details["reply_to"]))
-    message["Subject"] = one_line(payload.get("subject"))
+    message["Subject"] = subject = one_line(payload.get("subject"))
+    if str(message["Subject"]) != subject:  # the email package decoded an encoded word
+        raise ValueError("the subject holds MIME encoded-word syntax (=?...?=)")
     message["Message-ID"] = make_msgid(domain=sender.domain)
     message["X-Outreach-Key"] = opaque_id(row.key)
     text, html = bodies(payload)
