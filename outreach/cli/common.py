@@ -132,6 +132,15 @@ def say_if_blocked(workspace: Workspace) -> None:
         echo_lines([f"nothing is sent until this is fixed: {workspace.unsafe_to_send}"], err=True)
 
 
+def say_if_moved(workspace: Workspace, moment: datetime) -> None:
+    """Say, on stderr, that the data's dates are moved (`data_dated_for`)."""
+    from outreach.services.moving_dates import moved_note
+
+    note = moved_note(workspace, moment)
+    if note:
+        echo_lines([note], err=True)
+
+
 def terminal() -> Console:
     return Console(width=None if sys.stdout.isatty() else 140, soft_wrap=False)
 

@@ -20,6 +20,7 @@ from outreach.cli.common import (
     report_changes,
     report_problems,
     require_store,
+    say_if_moved,
     store_of,
     when,
     workspace_option,
@@ -62,6 +63,7 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
     # --now only chooses what is due: what is recorded as done is the real time.
     clock = fixed_clock(moment) if moment else system_clock
     channels = channels_of(loaded)
+    say_if_moved(loaded, clock())
     report = run_once(loaded, store, channels, clock, wall=system_clock)
     if fmt == "json":  # redacted again: a channel pause an older outreach stored is shown
         echo_json(channels.redact.tree(run_json(report)))

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from outreach.core.locales import known_locale
 from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
 from outreach.core.timing import zone
+
+
+def _demo_day(day: date) -> date:
+    if not 1900 <= day.year <= 2999:
+        raise ValueError("pick a day between the years 1900 and 2999")
+    return day
 
 
 def _known_zone(name: str) -> str:
@@ -27,14 +35,22 @@ LocaleTag = Annotated[
 
 
 class DataFiles(Strict):
+    """Where each kind of data is. Only contacts are required: another kind outreach.yaml
+    does not name is read from its usual file when that exists, else it is empty (`null`
+    says there is none)."""
+
     contacts: str = "data/contacts.csv"
     companies: str | None = "data/companies.yaml"
     purchases: str | None = "data/purchases.csv"
     feeds: str | None = "data/feeds.yaml"
-    suppressions: str | None = None
+    suppressions: str | None = "data/suppressions.csv"
     max_file_mb: float = Field(
         1024, gt=0, le=1_000_000, description="largest CSV data file read, in MB"
     )
+
+    def named(self, kind: str) -> bool:
+        """Whether outreach.yaml names this kind's file (then a missing file is an error)."""
+        return kind in self.model_fields_set
 
 
 class SendGridChannel(Strict):
@@ -147,6 +163,13 @@ class Config(Strict):
     owners: dict[str, OwnerProfile] = Field(
         default_factory=dict, description="account managers by email: name, title, phone"
     )
+    data_dated_for: Annotated[date, AfterValidator(_demo_day)] | None = Field(
+        None,
+        description="demo data only: the day the data files were written for; every date "
+        "in them (contact date cells, purchases, the stories of feed files) then moves with "
+        "the clock by (today - this day), so the demo stays alive. Leave it out of a real "
+        "workspace",
+    )
     outside_workspace: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="folders outside the workspace that outreach may read files from (data "
@@ -154,6 +177,18 @@ class Config(Strict):
         "(absolute, or relative to the workspace); nothing else outside it is read or written, "
         "not even through a symbolic link",
     )
+
+    # Sections outreach.yaml sets that could not be read (reported, then left out): what
+    # depends on them is not reported again as missing.
+    _unreadable: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def with_unreadable(self, sections: Iterable[str]) -> Config:
+        self._unreadable = frozenset(sections)
+        return self
+
+    def unreadable(self, section: str) -> bool:
+        """Whether outreach.yaml sets `section` (`channels.email`) but it could not be read."""
+        return section in self._unreadable or section.split(".")[0] in self._unreadable
 
     def channel_configured(self, channel: str) -> bool:
         # The webhook action carries its own url, so it needs no channel entry.
