@@ -46,7 +46,7 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
     """One pass: plan, record, then send what is due. Safe from cron every minute.
 
     --now may be in the past (send what was due then, as if it were that moment), never in
-    the future."""
+    the future; what is sent is recorded at the real time."""
     from outreach.adapters.store.identity import open_lasting
     from outreach.services.dispatch import run_once
 
@@ -60,10 +60,11 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
         )
     store = open_lasting(loaded.config, loaded.root, new_store)
     assert store is not None
+    # --now only chooses what is due: what is recorded as done is the real time.
     clock = fixed_clock(moment) if moment else system_clock
     channels = channels_of(loaded)
     say_if_moved(loaded, clock())
-    report = run_once(loaded, store, channels, clock)
+    report = run_once(loaded, store, channels, clock, wall=system_clock)
     if fmt == "json":  # redacted again: a channel pause an older outreach stored is shown
         echo_json(channels.redact.tree(run_json(report)))
     else:

@@ -66,10 +66,13 @@ class Contact:
 
     @property
     def name(self) -> str:
+        return self.full_name or self.id
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, else a `name` column; "" when the data has no name."""
         first, last = self.fields.get("first_name", ""), self.fields.get("last_name", "")
-        return (
-            " ".join(part for part in (first, last) if part) or self.fields.get("name") or self.id
-        )
+        return " ".join(part for part in (first, last) if part) or self.fields.get("name") or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -288,10 +288,12 @@ def due(
     channels: Iterable[str],
     limit: int,
     after: Cursor | None = None,
+    wall: datetime | None = None,
 ) -> list[Due]:
-    """Rows that should go now through these channels, oldest first, after `after`."""
+    """Rows that should go at `now` through these channels, oldest first, after `after`; a
+    retry waits for `wall` (default `now`), the real time: providers ask for real waits."""
     query = select(outbox.c.send_at, outbox.c.key, outbox.c.channel).where(
-        outbox.c.channel.in_(list(channels)), _is_due(iso(now))
+        outbox.c.channel.in_(list(channels)), _is_due(iso(now), iso(wall or now))
     )
     if after is not None:
         query = query.where(
@@ -307,17 +309,17 @@ def due(
 DUE = (State.PENDING, State.FAILED)  # what a dispatcher may claim, once its moment comes
 
 
-def _is_due(moment: Any) -> Any:
+def _is_due(moment: Any, wall: Any) -> Any:
     return or_(
         and_(outbox.c.status == State.PENDING, outbox.c.send_at <= moment),
-        and_(outbox.c.status == State.FAILED, outbox.c.next_attempt_at <= moment),
+        and_(outbox.c.status == State.FAILED, outbox.c.next_attempt_at <= wall),
     )
 
 
 # The statements of the dispatch loop are built once: building one costs more than running it.
 _CLAIM = (
     update(outbox)
-    .where(outbox.c.key == bindparam("the_key"), _is_due(bindparam("moment")))
+    .where(outbox.c.key == bindparam("the_key"), _is_due(bindparam("due_at"), bindparam("moment")))
     .values(status=State.SENDING, claimed_by=bindparam("worker"), updated_at=bindparam("moment"))
     .returning(*outbox.c)
 )
@@ -348,10 +350,14 @@ _RELEASE = (
 )
 
 
-def claim(connection: Connection, key: str, now: datetime, worker: str) -> OutboxRow | None:
-    """Take a due row for sending; None if it is not due, or another dispatcher took it."""
+def claim(
+    connection: Connection, key: str, now: datetime, worker: str, wall: datetime | None = None
+) -> OutboxRow | None:
+    """Take a row due at `now` for sending, stamped with `wall` (default `now`), the real
+    time; None if it is not due, or another dispatcher took it."""
     check_moves(DUE, State.SENDING)
-    found = connection.execute(_CLAIM, {"the_key": key, "moment": iso(now), "worker": worker})
+    moments = {"due_at": iso(now), "moment": iso(wall or now)}
+    found = connection.execute(_CLAIM, {"the_key": key, "worker": worker, **moments})
     row = found.mappings().first()
     return _row(row) if row else None
 
