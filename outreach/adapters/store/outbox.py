@@ -72,6 +72,8 @@ class OutboxRow:
     claimed_by: str | None = None
     sent_at: datetime | None = None
     damaged: str | None = None  # why the stored row cannot be sent as it stands
+    timezone: str | None = None  # the recipient's (IANA); None in rows older than that
+    note: str | None = None  # a person's last word on it: "retry requested by ann"
 
 
 def payload_of(decision: Decision) -> dict[str, Any]:
@@ -119,6 +121,7 @@ def _recorded_values(decision: Decision, status: str, now: datetime) -> dict[str
         "send_at": iso(decision.send_at),
         "deadline": iso(decision.deadline),
         "payload": json.dumps(payload_of(decision), ensure_ascii=False, default=str),
+        "timezone": getattr(decision.send_at.tzinfo, "key", None),  # a ZoneInfo's name
         "attempts": 0,
         "created_at": iso(now),
         "updated_at": iso(now),
@@ -454,6 +457,10 @@ def cancel_rules(connection: Connection, rules: Iterable[str], now: datetime) ->
     return cancelled
 
 
+def every_key(connection: Connection) -> list[str]:
+    return list(connection.execute(select(outbox.c.key)).scalars())
+
+
 def counts(connection: Connection) -> dict[str, int]:
     query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
     return {status: int(count) for status, count in connection.execute(query)}
@@ -515,4 +522,6 @@ def _row(row: Any) -> OutboxRow:
         claimed_by=row["claimed_by"],
         sent_at=from_iso(row["sent_at"]),
         damaged=damaged,
+        timezone=row["timezone"],
+        note=row["note"],
     )
