@@ -9,13 +9,14 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from outreach.adapters.store.outbox import OutboxRow
-from outreach.core.display import local_time
+from outreach.core.display import local_time, zone_or
 from outreach.core.outbox import State
-from outreach.core.timing import zone
 from outreach.redaction import Redactor
 from outreach.services.dispatch import RunReport
 from outreach.services.queue import Change
@@ -49,14 +50,7 @@ class Shown:
 def shown_rows(
     rows: Sequence[OutboxRow], handles: Mapping[str, str], fallback: tzinfo
 ) -> list[Shown]:
-    return [Shown(row, handles[row.key], _zone(row.timezone, fallback)) for row in rows]
-
-
-def _zone(name: str | None, fallback: tzinfo) -> tzinfo:
-    try:
-        return zone(name) if name else fallback
-    except ValueError:  # a zone this machine does not know
-        return fallback
+    return [Shown(row, handles[row.key], zone_or(row.timezone, fallback)) for row in rows]
 
 
 def row_json(shown: Shown, now: datetime) -> dict[str, Any]:
@@ -92,11 +86,20 @@ def redacted(row: OutboxRow, redact: Redactor) -> OutboxRow:
     return replace(row, last_error=error, payload=redact.tree(row.payload))
 
 
+NARROW = 110  # columns below which rows are listed as blocks rather than a table
+
+
 def rows_table(
     rows: Sequence[Shown], now: datetime, console: Console, title: str, wide: bool = False
 ) -> None:
     """Handles and times are never broken across lines (a handle is pasted into `queue
-    approve`); with `wide`, neither are the full keys and provider ids."""
+    approve`); with `wide`, neither are the full keys and provider ids. On a narrow
+    terminal each row is a block: its handle, time, status and cost on the first line."""
+    if console.width < NARROW and not wide:
+        console.print(cell(title))
+        for shown in rows:
+            console.print(_block(shown, now))
+        return
     table = Table(
         header_style="bold",
         title=cell(title),
@@ -104,12 +107,11 @@ def rows_table(
         box=box.SIMPLE_HEAD,
         padding=(0, 1, 0, 0),  # with the box's space between columns: two spaces
     )
-    longest = max((len(r.handle) for r in rows), default=0)
-    table.add_column("handle", no_wrap=True, min_width=longest)
-    table.add_column("recipient's time", no_wrap=True, min_width=len("2026-01-01 09:00 +0000"))
+    table.add_column("handle", no_wrap=True, min_width=max(len(r.handle) for r in rows))
+    table.add_column("recipient's time", no_wrap=True, min_width=len(TIME_SHAPE))
     table.add_column("status", no_wrap=True, min_width=max(len(r.row.status) for r in rows))
-    table.add_column("rule · contact · action", overflow="fold", ratio=1)
-    table.add_column("what", overflow="fold", ratio=2)
+    table.add_column("rule · contact · action", overflow="fold")
+    table.add_column("what", overflow="fold")
     extras = _extras(rows, now, wide)
     for column in extras:
         table.add_column(column, overflow="fold", no_wrap=column in ("key", "provider id"))
@@ -119,11 +121,39 @@ def rows_table(
             cell(shown.handle, "bold"),
             local_time(row.send_at, shown.zone),
             cell(row.status, STATUS_STYLE.get(row.status, "")),
-            cell(f"{row.rule_id} · {row.contact_id} · {row.action}"),
+            cell(_who(row)),
             cell(_said(row, shown.zone)),
             *(cell(extras[column](shown)) for column in extras),
         )
+    if wide:  # as wide as the table: whole keys, and no line padded far beyond them
+        console.width = console.measure(table).maximum
     console.print(table)
+
+
+TIME_SHAPE = "2026-01-01 09:00 +0000"
+
+
+def _block(shown: Shown, now: datetime) -> RenderableType:
+    row = shown.row
+    first = Text.assemble(
+        cell(shown.handle, "bold"),
+        "  ",
+        local_time(row.send_at, shown.zone),
+        "  ",
+        cell(row.status, STATUS_STYLE.get(row.status, "")),
+        "  " + (cost_of(row) or ""),
+        no_wrap=True,
+    )
+    rest = Text("\n").join(
+        [cell(_who(row)), cell(_said(row, shown.zone))]
+        + [cell(f"warning: {w}", "yellow") for w in warnings_of(shown, now)]
+    )
+    rest.overflow = "fold"
+    return Group(first, Padding(rest, (0, 0, 0, 4)))
+
+
+def _who(row: OutboxRow) -> str:
+    return f"{row.rule_id} · {row.contact_id} · {row.action}"
 
 
 def _extras(rows: Sequence[Shown], now: datetime, wide: bool) -> dict[str, Any]:

@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from outreach.core.timing import zone
+
 
 def local_time(moment: datetime, zone: tzinfo | None = None) -> str:
     """`moment` on the wall clock of `zone` (else its own), with the offset."""
     return moment.astimezone(zone or moment.tzinfo or UTC).strftime("%Y-%m-%d %H:%M %z")
+
+
+def zone_or(name: str | None, fallback: tzinfo) -> tzinfo:
+    """The zone `name` (a recipient's, as stored), else `fallback` (the workspace's): for a
+    row kept before outreach stored zones, or a zone this machine does not know."""
+    try:
+        return zone(name) if name else fallback
+    except ValueError:
+        return fallback
 
 
 def age(seconds: float) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import string
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 SHORTEST = 7  # characters shown
@@ -22,15 +22,21 @@ def digest(key: str) -> str:
 def handles(shown: Iterable[str], every: Iterable[str]) -> dict[str, str]:
     """For each key of `shown`, its handle among `every` key of the outbox."""
     shown = list(shown)
-    digests = sorted({digest(key) for key in (*every, *shown)})
-    found = {}
-    for key in shown:
-        mine = digest(key)
-        at = bisect_left(digests, mine)  # digests[at] is mine
-        neighbours = [digests[i] for i in (at - 1, at + 1) if 0 <= i < len(digests)]
-        shared = max((_common(mine, other) for other in neighbours), default=0)
-        found[key] = mine[: max(SHORTEST, shared + 1)]
-    return found
+    ordered = sorted({digest(key) for key in (*every, *shown)})
+    return {key: among(digest(key), ordered) for key in shown}
+
+
+def among(mine: str, ordered: Sequence[str]) -> str:
+    """The handle of the digest `mine` among the digests `ordered` (sorted)."""
+    at = bisect_left(ordered, mine)
+    return handle_of(mine, ordered[max(0, at - 1) : at + 2])
+
+
+def handle_of(mine: str, neighbours: Iterable[str]) -> str:
+    """The handle of the digest `mine`, given the digests next to it in sorted order (the
+    ones that share the most of its start)."""
+    shared = max((_common(mine, other) for other in neighbours if other != mine), default=0)
+    return mine[: max(SHORTEST, shared + 1)]
 
 
 def _common(a: str, b: str) -> int:
@@ -65,14 +71,15 @@ class Resolved:
         return "no such key in the outbox"
 
 
-def resolve(given: str, every: Mapping[str, str]) -> Resolved:
-    """`given` (a key, or a handle) among `every` key of the outbox, mapped to its digest."""
-    if given in every:
+def resolve(given: str, candidates: Mapping[str, str]) -> Resolved:
+    """`given` (a key, or a handle) among `candidates`, keys of the outbox mapped to their
+    digests (every key; or, from a store, those whose digest starts with `given`)."""
+    if given in candidates:
         return Resolved(given, given)
     if not looks_like_handle(given):
         return Resolved(given)
     prefix = given.lower()
-    matching = sorted(key for key, hashed in every.items() if hashed.startswith(prefix))
+    matching = sorted(key for key, hashed in candidates.items() if hashed.startswith(prefix))
     if len(matching) == 1:
         return Resolved(given, matching[0])
     return Resolved(given, candidates=tuple(matching))

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from outreach.adapters.store import Store, outbox
 from outreach.adapters.store.outbox import OutboxRow
-from outreach.core.handles import digest, handles, resolve
+from outreach.core.handles import among, digest, handle_of, looks_like_handle, resolve
 from outreach.core.outbox import RETRIABLE, State
 from outreach.errors import UsageError
 
@@ -75,10 +75,21 @@ def listed(
         return list(outbox.rows(connection, statuses=chosen, contact_id=contact, rule_id=rule))
 
 
+MANY = 200  # rows shown, beyond which reading every digest once beats two lookups a row
+
+
 def handles_of(store: Store, rows: list[OutboxRow]) -> dict[str, str]:
     """Each row's handle: unique among every row of the outbox, not only those shown."""
+    found = {}
     with store.engine.connect() as connection:
-        return handles([row.key for row in rows], outbox.every_key(connection))
+        ordered = outbox.every_digest(connection) if len(rows) > MANY else None
+        for row in rows:
+            mine = digest(row.key)
+            if ordered is not None:
+                found[row.key] = among(mine, ordered)
+            else:
+                found[row.key] = handle_of(mine, outbox.digests_beside(connection, mine))
+    return found
 
 
 def _move(
@@ -91,12 +102,11 @@ def _move(
 ) -> list[Change]:
     changes = []
     with store.transaction() as connection:
-        digests: dict[str, str] = {}
         for given in keys:
             row = outbox.get(connection, given)
             if row is None:  # a handle, then
-                digests = digests or {k: digest(k) for k in outbox.every_key(connection)}
-                named = resolve(given, digests)
+                prefix = given.lower() if looks_like_handle(given) else ""
+                named = resolve(given, outbox.digests_from(connection, prefix) if prefix else {})
                 row = outbox.get(connection, named.key) if named.key else None
                 if row is None:
                     changes.append(Change(given, False, named.problem or "no such key"))

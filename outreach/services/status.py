@@ -17,6 +17,7 @@ from outreach.adapters.processes import Worker
 from outreach.adapters.store import Store, daemons, outbox
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.adapters.store.schema import feeds
+from outreach.core.display import zone_or
 from outreach.core.model import Status
 from outreach.core.outbox import State
 from outreach.core.rules import ACTION_CHANNELS
@@ -139,7 +140,7 @@ def _overdue(connection: Connection, now: datetime, fallback: tzinfo) -> list[Up
     late = [row for row in waiting if _moment(row) <= now]
     return [
         Upcoming(
-            _moment(row).astimezone(_zone_of(row, fallback)),
+            _moment(row).astimezone(zone_or(row.timezone, fallback)),
             row.rule_id,
             row.contact_id,
             row.action,
@@ -156,13 +157,6 @@ def _moment(row: OutboxRow) -> datetime:
     if row.status is State.FAILED and row.next_attempt_at is not None:
         return row.next_attempt_at
     return row.send_at
-
-
-def _zone_of(row: OutboxRow, fallback: tzinfo) -> tzinfo:
-    try:
-        return zone(row.timezone) if row.timezone else fallback
-    except Exception:  # a zone this machine does not know
-        return fallback
 
 
 def _upcoming(workspace: Workspace, now: datetime, shown: set[str]) -> list[Upcoming]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -187,6 +188,9 @@ def test_the_approval_table_shows_cost_card_and_warnings(tmp_path: Path) -> None
     assert "12.5 EUR" in lines[late["handle"]] and "ship-by 2026-06-07 has" in lines[late["handle"]]
     assert "has passed" not in lines[soon_row["handle"]]
     assert "P.S." not in table  # the card's first line only
+    blocks = narrow(ws, "queue", "list", "--status", "needs_approval")
+    assert f"{late['handle']}  2026-06-07 09:00 +0400  needs_approval  12.5 EUR" in blocks
+    assert "warning: ship-by 2026-06-07 has passed" in blocks
 
 
 def test_history_says_what_was_sent_and_keeps_the_message_id_at_hand(
@@ -218,3 +222,30 @@ def test_a_retried_late_row_says_it_was_retried_everywhere(tmp_path: Path) -> No
     status = json.loads(run_cli("status", "--workspace", ws, "--format", "json").stdout)
     [first, *_] = status["next"]
     assert (first["key"], first["status"], first["overdue"]) == (late["key"], "pending", True)
+
+
+def test_preview_shows_every_row_on_its_recipients_clock_in_the_order_of_the_instant(
+    tmp_path: Path,
+) -> None:
+    """As it was already (checked): 09:00 in Auckland, Dubai and New York, in that order."""
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts=[
+            person("c-nyc", "Edsger", "America/New_York"),
+            person("c-dxb", "Ada", "Asia/Dubai"),
+            person("c-akl", "Grace", "Pacific/Auckland"),
+        ],
+        rules={"notes.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )  # fmt: skip
+    now = "2026-06-01T00:00:00+00:00"
+    result = run_cli("preview", "--workspace", ws, "--now", now, "--format", "json")
+    rows = json.loads(result.stdout)
+    assert [(row["contact"], row["send_at"]) for row in rows] == [
+        ("c-akl", "2026-06-10T09:00:00+12:00"),
+        ("c-dxb", "2026-06-10T09:00:00+04:00"),
+        ("c-nyc", "2026-06-10T09:00:00-04:00"),
+    ]
+    table = run_cli("preview", "--workspace", ws, "--now", now, env={"COLUMNS": "80"}).stdout
+    times = re.findall(r"2026-\d\d-\d\d \d\d:\d\d [+-]\d{4}", table)
+    assert times == ["2026-06-10 09:00 +1200", "2026-06-10 09:00 +0400", "2026-06-10 09:00 -0400"]

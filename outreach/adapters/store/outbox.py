@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox
 from outreach.core.delivery import LONGEST_PAUSE, Step
+from outreach.core.handles import digest
 from outreach.core.model import Decision
 from outreach.core.outbox import (
     CANCELLABLE,
@@ -121,6 +122,7 @@ def _recorded_values(decision: Decision, status: str, now: datetime) -> dict[str
         "send_at": iso(decision.send_at),
         "deadline": iso(decision.deadline),
         "payload": json.dumps(payload_of(decision), ensure_ascii=False, default=str),
+        "digest": digest(decision.key),
         "timezone": getattr(decision.send_at.tzinfo, "key", None),  # a ZoneInfo's name
         "attempts": 0,
         "created_at": iso(now),
@@ -457,8 +459,30 @@ def cancel_rules(connection: Connection, rules: Iterable[str], now: datetime) ->
     return cancelled
 
 
-def every_key(connection: Connection) -> list[str]:
-    return list(connection.execute(select(outbox.c.key)).scalars())
+def digests_beside(connection: Connection, mine: str) -> list[str]:
+    """The stored key digests just below and just above `mine` (what its handle must not
+    share): two index lookups."""
+    below = select(func.max(outbox.c.digest)).where(outbox.c.digest < mine)
+    above = select(func.min(outbox.c.digest)).where(outbox.c.digest > mine)
+    found = (connection.execute(below).scalar(), connection.execute(above).scalar())
+    return [d for d in found if d]
+
+
+def every_digest(connection: Connection) -> list[str]:
+    """Every stored key digest, sorted (read from the index)."""
+    query = select(outbox.c.digest).where(outbox.c.digest.is_not(None)).order_by(outbox.c.digest)
+    return list(connection.execute(query).scalars())
+
+
+def digests_from(connection: Connection, prefix: str, limit: int = 20) -> dict[str, str]:
+    """Keys whose digest starts with `prefix` (lowercase hex), with their digests."""
+    query = (
+        select(outbox.c.key, outbox.c.digest)
+        .where(outbox.c.digest >= prefix, outbox.c.digest < prefix + "g")  # 'g' follows 'f'
+        .order_by(outbox.c.digest)
+        .limit(limit)
+    )
+    return {row.key: row.digest for row in connection.execute(query)}
 
 
 def counts(connection: Connection) -> dict[str, int]:

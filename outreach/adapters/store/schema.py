@@ -90,6 +90,7 @@ outbox = Table(
     Column("provider_id", String(500)),
     Column("last_error", Text),
     Column("sent_at", String(40)),
+    Column("digest", String(64), index=True),  # SHA-256 of the key: handles are its prefixes
     Column("timezone", String(64)),  # the recipient's; none: a row older than 0005
     Column("note", Text),  # a person's last word on it: "retry requested by ann at ..."
     Column("created_at", String(40), nullable=False),
