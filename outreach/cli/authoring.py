@@ -32,6 +32,7 @@ from outreach.core.display import local_time
 from outreach.core.explaining import explain
 from outreach.core.rules import RuleFile
 from outreach.core.timing import zone
+from outreach.core.wording import counted
 from outreach.errors import UsageError
 from outreach.reports import (
     decisions_html,
@@ -74,12 +75,10 @@ def validate(workspace: str | None, now: str | None, days: int) -> None:
     rules, contacts = len(loaded.engine.rules), len(loaded.data.contacts)
     if errors:
         say_if_blocked(loaded)
-        click.echo(f"{errors} errors, {warnings} warnings", err=True)
+        click.echo(f"{counted(errors, 'error')}, {counted(warnings, 'warning')}", err=True)
         sys.exit(1)
-    click.echo(
-        f"ok: {rules} rules, {contacts} contacts" + (f", {warnings} warnings" if warnings else ""),
-        err=True,
-    )
+    told = f"ok: {counted(rules, 'rule')}, {counted(contacts, 'contact')}"
+    click.echo(told + (f", {counted(warnings, 'warning')}" if warnings else ""), err=True)
 
 
 @cli.command()

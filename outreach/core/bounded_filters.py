@@ -26,7 +26,7 @@ from outreach.core.limits import (
     check_deadline,
     check_number,
     check_size,
-    text_size,
+    written_size,
 )
 from outreach.core.operations import check_joined, check_percent, replaced_size
 
@@ -85,7 +85,7 @@ def _input_checked(check: Callable[[Any], object]) -> Callable[[Filter], Filter]
 
 def _center(center: Filter) -> Filter:
     def bounded(value: Any, width: Any = 80) -> Any:
-        text_size(value)
+        written_size(value)
         check_count(width, "a width")
         return center(value, width)
 
@@ -96,7 +96,7 @@ def _indent(indent: Filter) -> Filter:
     def bounded(s: Any, width: Any = 4, first: bool = False, blank: bool = False) -> Any:
         check_count(width, "an indent")
         pad = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
-        check_size(text_size(s) + (str(s).count("\n") + 1) * pad)
+        check_size(written_size(s) + (str(s).count("\n") + 1) * pad)
         return indent(s, width, first, blank)
 
     return bounded
@@ -116,7 +116,7 @@ def _wordwrap(wordwrap: Filter) -> Filter:
         wrapstring: Any = None,
         break_on_hyphens: bool = True,
     ) -> Any:
-        size, text = text_size(s), str(s)
+        size, text = written_size(s), str(s)
         if isinstance(width, int) and width > 0:
             lines = 2 * size // width + text.count("\n") + 1
             separator = environment.newline_sequence if wrapstring is None else wrapstring
@@ -132,7 +132,7 @@ def _wordwrap(wordwrap: Filter) -> Filter:
 def _urlize(urlize: Filter) -> Filter:
     @pass_eval_context
     def bounded(eval_ctx: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
-        size = text_size(value)
+        size = written_size(value)
         extra = sum(len(str(a)) for a in (*args, *kwargs.values()) if isinstance(a, str))
         check_size(3 * size + len(str(value).split()) * (extra + 64))  # each link: <a ...>
         return urlize(eval_ctx, value, *args, **kwargs)
@@ -143,7 +143,7 @@ def _urlize(urlize: Filter) -> Filter:
 def _replace(replace: Filter) -> Filter:
     @pass_eval_context
     def bounded(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> Any:
-        text_size(s)
+        written_size(s)
         check_size(replaced_size(str(s), str(old), str(new), count))
         return replace(eval_ctx, s, old, new, count)
 
@@ -152,7 +152,7 @@ def _replace(replace: Filter) -> Filter:
 
 def _format(format_: Filter) -> Filter:
     def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
-        text_size(value)
+        written_size(value)
         check_percent(str(value), kwargs or args)
         return format_(value, *args, **kwargs)
 
@@ -176,7 +176,7 @@ def _tojson(tojson: Filter) -> Filter:
     @pass_eval_context
     def bounded(eval_ctx: Any, value: Any, indent: Any = None) -> Any:
         check_count(indent, "an indent")
-        text_size(value, indent if isinstance(indent, int) and indent > 0 else 0)
+        written_size(value, indent if isinstance(indent, int) and indent > 0 else 0)
         return tojson(eval_ctx, value, indent)
 
     return bounded
@@ -184,7 +184,7 @@ def _tojson(tojson: Filter) -> Filter:
 
 def _pprint(pprint: Filter) -> Filter:
     def bounded(value: Any) -> Any:
-        text_size(value, indent=1)
+        written_size(value, indent=1)
         return pprint(value)
 
     return bounded
@@ -245,7 +245,7 @@ _FILTER_CHECKS: dict[str, Callable[[Filter], Filter]] = {
     **dict.fromkeys(
         "capitalize e escape forceescape lower safe string striptags title trim truncate "
         "upper urlencode wordcount xmlattr paragraphs".split(),
-        _input_checked(text_size),
+        _input_checked(written_size),
     ),
     "money": _input_checked(check_number),  # rendering.py's, which write a number in full
     "number": _input_checked(check_number),

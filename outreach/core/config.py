@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from outreach.core.locales import known_locale
 from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
@@ -27,14 +28,22 @@ LocaleTag = Annotated[
 
 
 class DataFiles(Strict):
+    """Where each kind of data is. Only contacts are required: another kind outreach.yaml
+    does not name is read from its usual file when that exists, else it is empty (`null`
+    says there is none)."""
+
     contacts: str = "data/contacts.csv"
     companies: str | None = "data/companies.yaml"
     purchases: str | None = "data/purchases.csv"
     feeds: str | None = "data/feeds.yaml"
-    suppressions: str | None = None
+    suppressions: str | None = "data/suppressions.csv"
     max_file_mb: float = Field(
         1024, gt=0, le=1_000_000, description="largest CSV data file read, in MB"
     )
+
+    def named(self, kind: str) -> bool:
+        """Whether outreach.yaml names this kind's file (then a missing file is an error)."""
+        return kind in self.model_fields_set
 
 
 class SendGridChannel(Strict):
@@ -154,6 +163,18 @@ class Config(Strict):
         "(absolute, or relative to the workspace); nothing else outside it is read or written, "
         "not even through a symbolic link",
     )
+
+    # Sections outreach.yaml sets that could not be read (reported, then left out): what
+    # depends on them is not reported again as missing.
+    _unreadable: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def with_unreadable(self, sections: Iterable[str]) -> Config:
+        self._unreadable = frozenset(sections)
+        return self
+
+    def unreadable(self, section: str) -> bool:
+        """Whether outreach.yaml sets `section` (`channels.email`) but it could not be read."""
+        return section in self._unreadable or section.split(".")[0] in self._unreadable
 
     def channel_configured(self, channel: str) -> bool:
         # The webhook action carries its own url, so it needs no channel entry.

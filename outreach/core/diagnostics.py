@@ -44,6 +44,10 @@ def _explain(item: Any, loc: Loc, model: type[BaseModel]) -> tuple[str, bool, Lo
     if kind == "unknown_kind":
         message, at_key, loc = _unknown_kind(item, loc)
         return f"{where}: {message}", at_key, loc
+    if kind == "union_tag_invalid":  # e.g. `provider: smpt`
+        field, tag = item["ctx"]["discriminator"].strip("'"), str(item["ctx"]["tag"])
+        known = [t.strip().strip("'") for t in item["ctx"]["expected_tags"].split(",")]
+        return f"{where}: unknown {field} '{tag}'{_suggest(tag, known)}", False, loc
     if kind == "extra_forbidden":
         known = _known_keys(model, loc[:-1])
         return f"{where}: unknown key '{loc[-1]}'{_suggest(str(loc[-1]), known)}", True, loc

@@ -16,11 +16,13 @@ decision depends on it except that an evaluation which runs out of time fails.
 from __future__ import annotations
 
 import contextvars
+import re
 import sys
 import time
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, ValuesView
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -42,6 +44,10 @@ _T = TypeVar("_T")
 
 class RenderLimitExceeded(SecurityError):
     """A template ran too long, built too much, or asked for something too large."""
+
+
+class Unrepeatable(SecurityError):
+    """A template would write text that differs from one run to the next."""
 
 
 @dataclass
@@ -234,6 +240,40 @@ def text_size(value: Any, indent: int = 0) -> int:
                 sizes[(id(child), depth if indent else 0)] = (size, child)
         stack[-1].total += size + indent * depth
         check_size(stack[-1].total, "written out, it")
+
+
+def written_size(value: Any, indent: int = 0) -> int:
+    """`text_size`, for a value about to be written out as text: one whose text would show
+    where an object lies in memory (`<generator object … at 0x7f…>`) is refused, since that
+    differs in every process, and a plan must come out the same each time it is made."""
+    size = text_size(value, indent)
+    pending, seen = [value], set()
+    while pending:
+        part = pending.pop()
+        if isinstance(part, _PLAIN) or id(part) in seen:
+            continue
+        seen.add(id(part))
+        children = _children(part)
+        if children is not None:
+            pending += children
+        elif _PLACE_IN_MEMORY.search(str(part)) or _PLACE_IN_MEMORY.search(repr(part)):
+            raise Unrepeatable(_unrepeatable(part))
+    return size
+
+
+_PLAIN = (str, int, float, Decimal, date, type(None))
+_PLACE_IN_MEMORY = re.compile(r" at 0x[0-9A-Fa-f]+>")
+
+
+def _unrepeatable(part: Any) -> str:
+    kind = type(part).__name__
+    if isinstance(part, Iterator):
+        advice = "write its items with |join(', ') or |list"
+    elif callable(part):
+        advice = "call it: add ()"
+    else:
+        advice = "write one of its values instead"
+    return f"writes out a {kind} as its place in memory, which changes every run; {advice}"
 
 
 @dataclass

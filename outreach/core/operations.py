@@ -29,6 +29,7 @@ from outreach.core.limits import (
     check_deadline,
     check_size,
     text_size,
+    written_size,
 )
 
 # Binary operators ----------------------------------------------------------------------
@@ -94,9 +95,9 @@ def check_percent(pattern: str, args: Any) -> None:
         width = max([width, *(v for v in values if _integer(v))])
     check_count(width, "a format width")
     if isinstance(args, Mapping):
-        written = fields * max((text_size(v) for v in args.values()), default=0)
+        written = fields * max((written_size(v) for v in args.values()), default=0)
     else:
-        written = sum(text_size(v) for v in values)
+        written = sum(written_size(v) for v in values)
     check_size(len(pattern) + written + fields * width)
 
 
@@ -106,13 +107,13 @@ class _Bounded(string.Formatter):
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
         if conversion is not None:
-            text_size(value)
+            written_size(value)
         return super().convert_field(value, conversion)
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         check_deadline()
         check_count(format_width(format_spec), "a format width")
-        text_size(value)
+        written_size(value)
         written = super().format_field(value, format_spec)
         charge(written)
         return written
@@ -205,7 +206,7 @@ def replaced_size(text: str, old: str, new: str, count: Any = None) -> int:
 def check_joined(parts: Iterable[Any], separator: str = "") -> None:
     total = 0
     for part in parts:
-        total += text_size(part) + len(separator)
+        total += written_size(part) + len(separator)
         check_size(total)
 
 

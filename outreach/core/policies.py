@@ -15,6 +15,7 @@ from outreach.core.model import Contact, Dataset, Decision, Status
 from outreach.core.outbox import State
 from outreach.core.rules import Money, YearlyGiftLimit
 from outreach.core.timing import QuietHours, zone
+from outreach.core.wording import counted
 
 # Actions that reach the client and so count against the frequency cap; tasks for the
 # account manager do not.
@@ -158,7 +159,7 @@ def apply_frequency_cap(
             result[index] = replace(
                 decision,
                 status=Status.CAPPED,
-                reason=f"frequency cap: at most {cap.count} per {cap.days} days"
+                reason=f"frequency cap: at most {cap.count} per {counted(cap.days, 'day')}"
                 + (f"; kept first: {', '.join(sorted(set(kept_rules)))}" if kept_rules else ""),
             )
     return result

@@ -9,6 +9,7 @@ of the same source with autoescape on, so client data can never inject markup.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date as date_type
@@ -195,7 +196,8 @@ class Templates:
                 self.plain.get_template(f.filename)
                 self.html.get_template(f.filename)
             except TemplateSyntaxError as exc:
-                found.append(problem(f.path, exc.lineno, None, f"template syntax: {exc.message}"))
+                exc.source = exc.source or f.source
+                found.append(problem(f.path, exc.lineno, None, _message(exc)))
                 continue
             for node in ast.find_all(nodes.Extends):
                 parent = node.template
@@ -265,11 +267,36 @@ class Condition:
 
 def _message(exc: BaseException) -> str:
     if isinstance(exc, TemplateSyntaxError):
-        return f"template syntax: {exc.message}"
+        lines = (exc.source or "").splitlines()
+        line = lines[exc.lineno - 1] if 0 < exc.lineno <= len(lines) else ""
+        return f"template syntax: {exc.message}{syntax_hint(exc.message or '', line)}"
     text = str(exc) or type(exc).__name__
     if "StrictUndefined" in type(exc).__name__ or type(exc).__name__ == "UndefinedError":
         return f"undefined: {text}; guard it with {{% if ... %}} or |default"
     return text
+
+
+# Habits from other languages that Jinja does not share: (what the error names, what the
+# line holds, what to write instead).
+_HABITS = (
+    (re.compile(r"got '='|chunk after expression"), re.compile(r"(?<![=!<>])=(?!=)"), "=="),
+    (re.compile(r"unexpected '='"), re.compile(r"==="), "=="),
+    (re.compile(r"unexpected '>'"), re.compile(r"<>"), "!="),
+    (re.compile(r"unexpected char '&'"), re.compile(r"&&"), "and"),
+    (re.compile(r"got '\|'|unexpected '\|'"), re.compile(r"\|\|"), "or"),
+    (re.compile(r"unexpected char '!'"), re.compile(r"!(?!=)"), "not"),
+)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def syntax_hint(message: str, line: str) -> str:
+    """'; did you mean ...?' when a syntax error comes from a habit of another language
+    (`=` to compare, `&&`, `||`, `!`), else ''."""
+    code = _QUOTED.sub("''", line)
+    for error, habit, instead in _HABITS:
+        if error.search(message) and habit.search(code):
+            return f"; did you mean '{instead}'?"
+    return ""
 
 
 def _failure(exc: Exception) -> str:

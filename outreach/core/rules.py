@@ -233,6 +233,14 @@ class WebhookKind(_Kind):
     webhook: WebhookAction
 
 
+# The data each trigger kind reads besides the contacts: without it, the rule never fires.
+TRIGGER_DATA: dict[str, tuple[str, ...]] = {
+    "purchase_milestone": ("purchases",),
+    "inactivity": ("purchases",),
+    "loyalty_stage": ("purchases",),
+    "news_mention": ("feeds", "companies"),
+}
+
 TRIGGER_KINDS: dict[str, type[_Kind]] = {
     "birthday": BirthdayTrigger,
     "anniversary": AnniversaryTrigger,

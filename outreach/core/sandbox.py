@@ -32,8 +32,8 @@ from outreach.core.limits import (
     check_deadline,
     deadline,
     limits,
-    text_size,
     too_slow,
+    written_size,
 )
 from outreach.core.operations import (
     BoundedEscapeFormatter,
@@ -79,7 +79,9 @@ class Sandbox(ImmutableSandboxedEnvironment):
             auto_reload=False,
             finalize=_written,
         )
-        self.globals.pop("lipsum", None)  # generates text without bound; no use in a note
+        for name in BY_CHANCE:
+            self.globals.pop(name, None)
+            self.filters.pop(name, None)
         self.filters.update(filters or {})
         self.filters = {name: bounded_filter(name, f) for name, f in self.filters.items()}
         tests = cast(dict[str, Callable[..., Any]], self.tests)  # typed `function` by Jinja
@@ -161,12 +163,29 @@ class Sandbox(ImmutableSandboxedEnvironment):
         defer_init: bool = False,
     ) -> str:
         _check_depth(source, name, filename)
+        _refuse_chance(source, name, filename)
         with limits():  # constant expressions are folded while compiling, filters included
             _Bounding(self).visit(source)
             return super()._generate(source, name, filename, defer_init)
 
 
 _TOO_DEEP = "nested too deeply; simplify it"
+
+# What would make a plan come out differently each time it is made, from the same inputs.
+BY_CHANCE = ("random", "lipsum")
+
+
+def _refuse_chance(tree: nodes.Template, name: str | None, filename: str | None) -> None:
+    """The daemon plans again every few minutes: a `when:` left to chance would sooner or
+    later let everyone through, and a note would change between preview and send."""
+    for node in tree.find_all((nodes.Filter, nodes.Name)):
+        used = getattr(node, "name", None)
+        if used in BY_CHANCE and getattr(node, "ctx", "load") == "load":
+            message = (
+                f"'{used}' is not available: a plan must come out the same every time it is "
+                "made from the same data; choose by the data instead (e.g. contact.id)"
+            )
+            raise TemplateSyntaxError(message, node.lineno, name, filename)
 
 
 def _check_tokens(
@@ -251,7 +270,7 @@ class _Bounding(NodeTransformer):
 def _written(value: Any) -> Any:
     """What `{{ value }}` writes: measured before str() writes a list out in full."""
     if not isinstance(value, str):
-        text_size(value)
+        written_size(value)
     return value
 
 

@@ -15,7 +15,13 @@ from outreach.adapters.sources.yamlfile import YamlDocument, load_yaml_file
 from outreach.core.config import Config
 from outreach.core.diagnostics import validation_problems
 from outreach.core.problems import Location, Problem, problem, warning
-from outreach.core.rendering import Condition, TemplateFile, Templates, parse_template_filename
+from outreach.core.rendering import (
+    Condition,
+    TemplateFile,
+    Templates,
+    parse_template_filename,
+    syntax_hint,
+)
 from outreach.core.rules import ACTION_CHANNELS, Rule, RuleFile, WebhookAction
 from outreach.services.paths import shown
 
@@ -173,12 +179,13 @@ def _condition(
     except Exception as exc:  # jinja's syntax errors and the sandbox's refusals alike
         where = document.locate(("rules", index, "when"), False)
         message = (getattr(exc, "message", None) or str(exc)).rstrip(".")
+        message += syntax_hint(message, rule.when)
         problems.append(
             problem(
                 where.path,
                 where.line,
                 where.col,
-                f"rules[{index}].when: does not compile: {message}; this rule is skipped",
+                f"rules[{index}].when: does not compile (this rule is skipped): {message}",
             )
         )
         return None
@@ -190,7 +197,7 @@ def _cross_checks(
     found = []
     kind = rule.action.kind
     channel = ACTION_CHANNELS[kind]
-    if not config.channel_configured(channel):
+    if not config.channel_configured(channel) and not config.unreadable(f"channels.{channel}"):
         where = document.locate(("rules", index, "action", kind), True)
         found.append(
             problem(

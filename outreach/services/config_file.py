@@ -170,12 +170,13 @@ def _validated_config(
         broken = [tuple(err["loc"][:2]) for err in exc.errors() if err["loc"]]
     # Keep what is sound: drop the broken entries (a bad channels.email leaves channels.gifts
     # in use), else the broken top-level sections, and use defaults for them.
-    for pruned in (_without(data, broken), _without(data, [path[:1] for path in broken])):
+    for dropped in (broken, [path[:1] for path in broken]):
         try:
-            return Config.model_validate(pruned)
+            config = Config.model_validate(_without(data, dropped))
         except ValidationError:
             continue
-    return Config()
+        return config.with_unreadable(".".join(map(str, path)) for path in dropped)
+    return Config().with_unreadable(map(str, data))
 
 
 def _without(data: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from outreach.adapters.sources.suppressions import load_suppressions
 from outreach.core.config import Config
 from outreach.core.model import Company, Dataset
 from outreach.core.problems import Problem, problem, warning
-from outreach.core.rules import Rule
+from outreach.core.rules import TRIGGER_DATA, Rule
 from outreach.services.authoring import RulePlace
 from outreach.services.paths import shown
 
@@ -42,6 +42,30 @@ def unknown_date_columns(
     return found
 
 
+def rules_without_their_data(
+    rules: list[Rule], root: Path, config: Config, places: dict[str, RulePlace]
+) -> list[Problem]:
+    """A rule whose trigger reads a kind of data the workspace does not have never fires."""
+    absent = {kind for kind in OPTIONAL_KINDS if not _present(root, config, kind)}
+    found = []
+    for rule in rules:
+        for kind in TRIGGER_DATA.get(rule.trigger.kind, ()):
+            if kind in absent:
+                where = places[rule.id].trigger
+                message = (
+                    f"rule '{rule.id}' needs {kind}, which this workspace does not have "
+                    f"(set data.{kind} in outreach.yaml); it never fires"
+                )
+                found.append(warning(where.path, where.line, where.col, message))
+    return found
+
+
+def _present(root: Path, config: Config, kind: str) -> bool:
+    """Whether a kind of data is set up: named in outreach.yaml, or at its usual place."""
+    relative = getattr(config.data, kind)
+    return bool(relative) and (config.data.named(kind) or (root / relative).exists())
+
+
 def date_columns(rules: list[Rule]) -> set[str]:
     """The contact columns the rules read as dates."""
     return {
@@ -49,6 +73,9 @@ def date_columns(rules: list[Rule]) -> set[str]:
         for rule in rules
         if rule.trigger.kind in ("anniversary", "date") and rule.trigger.params.field
     }
+
+
+OPTIONAL_KINDS = ("companies", "purchases", "feeds", "suppressions")
 
 
 def load_data(
@@ -68,28 +95,26 @@ def load_data(
     blocker = (
         f"the contacts file was not read whole ({people.incomplete})" if people.incomplete else None
     )
+
+    def read(kind: str) -> Path | None:
+        relative = getattr(files, kind)
+        return relative and data_file(boundary, root, relative, kind, problems, files.named(kind))
+
     companies: dict[str, Company] = {}
-    if files.companies and (
-        path := data_file(boundary, root, files.companies, "companies", problems)
-    ):
-        companies, found = load_companies(path, shown(root / files.companies))
+    if path := read("companies"):
+        companies, found = load_companies(path, shown(root / str(files.companies)))
         problems += found
     problems += check_references(contacts, companies, shown(contacts_path))
     purchases: list[Any] = []
-    if files.purchases and (
-        path := data_file(boundary, root, files.purchases, "purchases", problems)
-    ):
-        purchases, found = load_purchases(
-            path, shown(root / files.purchases), contacts, max_bytes, not people.incomplete
-        )
+    if path := read("purchases"):
+        where, whole = shown(root / str(files.purchases)), not people.incomplete
+        purchases, found = load_purchases(path, where, contacts, max_bytes, whole)
         problems += found
-    suppressed: set[str] = set()
-    if files.suppressions:
-        suppressed, trouble = _suppressions(root, config, boundary, problems, max_bytes)
-        blocker = blocker or trouble
+    suppressed, trouble = _suppressions(root, config, boundary, problems, max_bytes)
+    blocker = blocker or trouble
     _check_owners(config, contacts.values(), shown(contacts_path), problems)
-    if files.feeds and (path := data_file(boundary, root, files.feeds, "feeds", problems, True)):
-        problems += load_feed_sources(path, shown(root / files.feeds), boundary)[1]
+    if path := read("feeds"):
+        problems += load_feed_sources(path, shown(root / str(files.feeds)), boundary)[1]
     data = Dataset.build(
         contacts, companies, purchases, suppressed, opted_out_addresses=people.do_not_write
     )
@@ -100,10 +125,14 @@ def _suppressions(
     root: Path, config: Config, boundary: Boundary, problems: list[Problem], max_bytes: int
 ) -> tuple[set[str], str | None]:
     """The suppression list, and why it cannot be trusted whole (then nothing is sent)."""
-    relative = config.data.suppressions or ""
-    path = data_file(boundary, root, relative, "suppressions", problems)
-    if path is None:
-        return set(), "the suppression list cannot be read"
+    relative = config.data.suppressions
+    if not relative:
+        return set(), None
+    before = len(problems)
+    named = config.data.named("suppressions")
+    path = data_file(boundary, root, relative, "suppressions", problems, named)
+    if path is None:  # none at the usual place is no list; one that cannot be read is doubt
+        return set(), "the suppression list cannot be read" if len(problems) > before else None
     listed, found = load_suppressions(path, shown(root / relative), max_bytes=max_bytes)
     problems += found
     error = next((p for p in found if p.is_error), None)
@@ -116,10 +145,10 @@ def data_file(
     relative: str,
     what: str,
     problems: list[Problem],
-    optional: bool = False,
+    required: bool = True,
 ) -> Path | None:
-    """The data file `data.<what>` names, confined to the workspace; None (and a problem,
-    unless it is `optional`) when it is missing or refused."""
+    """The data file `data.<what>` names, confined to the workspace; None when it is missing
+    (a problem when it is `required`) or refused (a problem)."""
     path = root / relative
     try:
         confined = boundary.confine(path)
@@ -128,7 +157,7 @@ def data_file(
         return None
     if confined.exists():
         return confined
-    if not optional:
+    if required:
         message = f"{what} file not found (data.{what} in outreach.yaml)"
         problems.append(problem(shown(path), None, None, message))
     return None

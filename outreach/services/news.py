@@ -57,7 +57,7 @@ def feed_sources(workspace: Workspace) -> tuple[list[FeedSource], list[Problem]]
     relative, within = workspace.config.data.feeds, workspace.boundary
     if not relative:
         return [], []
-    path = data_file(within, workspace.root, relative, "feeds", [], optional=True)
+    path = data_file(within, workspace.root, relative, "feeds", [], required=False)
     if path is None:
         return [], []
     return load_feed_sources(path, shown(workspace.root / relative), within)

@@ -28,7 +28,13 @@ from outreach.core.problems import Problem
 from outreach.errors import WorkspaceError
 from outreach.services.authoring import RulePlace, load_rules, load_templates
 from outreach.services.config_file import data_files, file_sinks, load_config
-from outreach.services.data_files import data_file, date_columns, load_data, unknown_date_columns
+from outreach.services.data_files import (
+    data_file,
+    date_columns,
+    load_data,
+    rules_without_their_data,
+    unknown_date_columns,
+)
 from outreach.services.paths import CONFIG_FILE, reading_order, shown
 
 __all__ = [
@@ -99,10 +105,11 @@ def load_workspace(root: Path) -> Workspace:
         data, blocker = load_data(root, config, problems, date_columns(rules))
     engine = Engine(config, tuple(rules), templates, conditions)
     problems += unknown_date_columns(rules, data, places, shown(root / config.data.contacts))
+    problems += rules_without_their_data(rules, root, config, places)
     problems.sort(key=reading_order)
     config_errors = tuple(p for p in settings if p.is_error)
     if config_errors:
-        blocker = f"outreach.yaml has errors ({config_errors[0]})"
+        blocker = f"outreach.yaml has errors (the first at {config_errors[0].location})"
     return Workspace(
         root,
         config,

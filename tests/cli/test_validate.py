@@ -223,7 +223,7 @@ def test_clean_workspace_validates(birthday_workspace: Path) -> None:
     assert result.exit_code == 0, result.output
     assert _problem_lines(result.stderr) == []
     assert "ok" in result.stderr
-    assert "1 rules" in result.stderr or "1 rule" in result.stderr
+    assert "1 rule," in result.stderr
     assert "2 contacts" in result.stderr
 
 
@@ -463,3 +463,36 @@ def test_validate_warns_of_a_secret_not_set_where_it_runs(tmp_path: Path) -> Non
     assert unset.exit_code == 0 and "OUTREACH_TEST_KEY is not set here" in unset.stderr
     set_ = run_cli("validate", "--workspace", ws, "--days", "0", env={"OUTREACH_TEST_KEY": "k" * 9})
     assert "OUTREACH_TEST_KEY" not in set_.stderr
+
+
+BIRTHDAY_CONTACT = {"id": "c-1", "first_name": "Ada", "email": "a@x.test", "birthday": "1985-06-10"}
+LUCKY_TEMPLATE = (
+    "{% block subject %}Hi{% endblock %}\n{% block text %}{{ [1, 2]|random }}{% endblock %}"
+)
+
+
+def test_chance_in_a_rule_or_a_template_is_located(tmp_path: Path) -> None:
+    """`when: "[true, false]|random"` would flip between two identical previews, and let
+    everyone through in the end: validate refuses it at its line; preview leaves that rule out
+    and plans the template's notes as errors, never as a coin toss."""
+    rule = BIRTHDAY_RULE.replace("    schedule:", '    when: "[true, false]|random"\n    schedule:')
+    lucky = BIRTHDAY_RULE.replace("birthday-note", "lucky-note").replace(
+        "template: birthday", "template: lucky"
+    )
+    workspace = make_workspace(
+        tmp_path / "ws",
+        contacts=[BIRTHDAY_CONTACT],
+        rules={"notes.yaml": rule, "lucky.yaml": lucky},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE, "lucky.j2": LUCKY_TEMPLATE},
+    )
+    result = run_cli("validate", "--workspace", workspace)
+    assert result.exit_code == 1
+    assert re.search(r"rules/notes\.yaml:\d+:\d+: .*'random' is not available", result.output)
+    assert re.search(r"templates/lucky\.j2:2: .*'random' is not available", result.output)
+    previews = {
+        run_cli("preview", "--workspace", workspace, "--now", NOW, "--format", "json").stdout
+        for _ in range(3)
+    }
+    assert len(previews) == 1
+    rows = json.loads(previews.pop())
+    assert [(row["rule"], row["status"]) for row in rows] == [("lucky-note", "error")]

@@ -18,6 +18,7 @@ from outreach.adapters.feeds.sources import is_http_url
 from outreach.core.keys import MAX_ENTRY_ID
 from outreach.core.model import FeedEntry
 from outreach.core.timing import EARLIEST_DATE, check_date
+from outreach.core.wording import counted
 
 MAX_TEXT = 20_000  # characters kept of a title or summary
 _MAX_HTML = 200_000  # characters of markup looked at to produce that text
@@ -50,7 +51,7 @@ def parse_feed(content: bytes, source: str, language: str) -> ParsedFeed:
         exc = result.get("bozo_exception")
         reason = error_text(exc) if isinstance(exc, BaseException) else "unknown problem"
         problem_text = f"{safe_url(source)} is not a well-formed feed ({reason}); "
-        problem_text += f"read {len(entries)} entries from it anyway"
+        problem_text += f"read {counted(len(entries), 'entry', 'entries')} from it anyway"
     return ParsedFeed(entries, problem_text)
 
 

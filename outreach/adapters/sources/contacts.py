@@ -39,6 +39,7 @@ from outreach.core.addresses import addresses_in, suppression_key
 from outreach.core.keys import MAX_ID
 from outreach.core.model import Company, Contact
 from outreach.core.problems import Problem, Severity, problem, warning
+from outreach.core.wording import counted
 
 # The columns SPEC names; a header spelled differently ("First Name", "E-mail") is read as one.
 KNOWN_COLUMNS = (
@@ -200,7 +201,9 @@ class _Reader:
         cells, width = len(row[0]), self.header.width
         last = max((*self.header.opt_outs, *self.header.consents), default=-1)
         if cells > width or cells <= last:
-            message = f"{cells} cells where the header has {width}; check the row's quotes"
+            message = (
+                f"{counted(cells, 'cell')} where the header has {width}; check the row's quotes"
+            )
             self._report(row, "id", f"{message}: nothing is written to this row's addresses")
             return True
         return False

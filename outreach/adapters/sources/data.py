@@ -27,6 +27,7 @@ from outreach.core.keys import MAX_ID
 from outreach.core.model import EMPTY, Company, Contact, Purchase
 from outreach.core.problems import Problem, problem, warning
 from outreach.core.schema_types import Strict
+from outreach.core.wording import counted
 
 PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
 TOO_LONG = f"the id is longer than {MAX_ID} characters"  # it becomes part of action keys
@@ -80,7 +81,8 @@ def load_purchases(
         purchases.append(purchase)
     if unread:
         message = (
-            f"{unread} rows name contacts that were not read (the contacts file was not read "
+            f"{counted(unread, 'row')} {'names' if unread == 1 else 'name'} contacts that were not "
+            "read (the contacts file was not read "
             "whole); they are used once it is fixed"
         )
         problems.append(warning(shown_as, None, None, message))
@@ -123,7 +125,9 @@ class _PurchaseParser:
         try:
             pid, cid, day, amount, currency, product = (c.strip() for c in self.columns(cells))
         except IndexError:
-            raise _CellError("id", f"{len(cells)} cells, fewer than the header's") from None
+            raise _CellError(
+                "id", f"{counted(len(cells), 'cell')}, fewer than the header's"
+            ) from None
         if not pid:
             raise _CellError("id", "the id is empty")
         if len(pid) > MAX_ID:

@@ -9,6 +9,7 @@ from outreach.core.model import Occurrence
 from outreach.core.rules import Anniversary
 from outreach.core.timing import DateRange, month_day
 from outreach.core.triggers import Subject, date_field
+from outreach.core.wording import counted
 
 
 def occurrences(params: Anniversary, subject: Subject, dates: DateRange) -> Iterator[Occurrence]:
@@ -46,5 +47,5 @@ def describe(params: Anniversary, subject: Subject) -> str:
     )
     text = f"{params.field} {start.isoformat()}; {which}"
     if params.lead_days:
-        text += f"; fires {params.lead_days} days before"
+        text += f"; fires {counted(params.lead_days, 'day')} before"
     return text

@@ -9,6 +9,7 @@ from outreach.core.model import Occurrence
 from outreach.core.rules import Birthday
 from outreach.core.timing import DateRange, month_day
 from outreach.core.triggers import Subject
+from outreach.core.wording import counted
 
 FEB29 = {"feb28": "on Feb 28", "mar1": "on Mar 1", "skip": "not at all"}
 
@@ -47,5 +48,5 @@ def describe(params: Birthday, subject: Subject) -> str:
     if (birthday.month, birthday.day) == (2, 29):
         text += f"; in common years celebrated {FEB29[params.feb29]} (feb29: {params.feb29})"
     if params.lead_days:
-        text += f"; fires {params.lead_days} days before"
+        text += f"; fires {counted(params.lead_days, 'day')} before"
     return text

@@ -10,6 +10,7 @@ from outreach.core.rules import Inactivity
 from outreach.core.timing import DateRange
 from outreach.core.triggers import Subject
 from outreach.core.views import purchase_view
+from outreach.core.wording import counted
 
 
 def occurrences(params: Inactivity, subject: Subject, dates: DateRange) -> Iterator[Occurrence]:
@@ -37,4 +38,5 @@ def describe(params: Inactivity, subject: Subject) -> str:
     last = subject.purchases[-1]
     quiet = (subject.today - last.date).days
     due = last.date + timedelta(days=params.days)
-    return f"last purchase {last.date} ({quiet} days ago); {params.days} days of silence on {due}"
+    silence = counted(params.days, "day")
+    return f"last purchase {last.date} ({counted(quiet, 'day')} ago); {silence} of silence on {due}"
