@@ -70,7 +70,7 @@ def row_json(shown: Shown, now: datetime) -> dict[str, Any]:
         "sent_at": _iso(row.sent_at, shown.zone),
         "provider_id": row.provider_id,
         "error": row.last_error,
-        "reason": reason_of(row),
+        "reason": row.reason,
         "note": row.note,
         "subject": payload.get("subject"),
         "what": what_of(row),
@@ -184,14 +184,6 @@ def what_of(row: OutboxRow) -> str:
     return subject or str(payload.get("text") or "").strip().split("\n", 1)[0]
 
 
-def reason_of(row: OutboxRow) -> str | None:
-    """Why the row is where it is now: what the channel said, or what a person did last (a
-    retried row is no longer late), else what planning said."""
-    if row.status is State.REJECTED and row.note:
-        return row.note
-    return row.last_error or row.note or row.payload.get("reason")
-
-
 def cost_of(row: OutboxRow) -> str | None:
     budget = (row.payload.get("details") or {}).get("budget")
     if not isinstance(budget, dict) or budget.get("amount") is None:
@@ -220,7 +212,7 @@ def warnings_of(shown: Shown, now: datetime) -> list[str]:
 
 
 def _said(row: OutboxRow, zone: tzinfo) -> str:
-    said = reason_of(row) or ""
+    said = row.reason or ""
     if row.status is State.SENT:
         said = f"via {row.channel}"
     elif row.status is State.FAILED and row.next_attempt_at is not None:

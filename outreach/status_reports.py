@@ -52,7 +52,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
     found["next"] = [
         {"send_at": item.send_at.isoformat(timespec="minutes"), "rule": item.rule,
          "contact": item.contact, "action": item.action, "status": item.status,
-         "key": item.key, "overdue": item.overdue}
+         "key": item.key, "overdue": item.overdue, "reason": item.reason}
         for item in report.next
     ]  # fmt: skip
     found["overdue"] = report.overdue
@@ -97,6 +97,8 @@ def status_lines(report: StatusReport) -> list[str]:
     for item in report.next:
         flag = "  OVERDUE" if item.overdue else ""
         waits = "  (needs approval)" if item.status == State.NEEDS_APPROVAL else ""
+        if item.overdue:
+            waits = f"  ({item.status}: {item.reason})" if item.reason else f"  ({item.status})"
         lines.append(f"  {local_time(item.send_at)}{flag}  {item.rule}  {item.contact}  "
                      f"{item.action}{waits}")  # fmt: skip
     return lines

@@ -26,6 +26,7 @@ from outreach.cli.common import (
     workspace_option,
 )
 from outreach.clock import fixed_clock, system_clock
+from outreach.core.display import local_time
 from outreach.core.outbox import ATTENTION
 from outreach.errors import UsageError, UserError
 from outreach.history_reports import (
@@ -172,7 +173,7 @@ def send_test_command(
     decision, delivery = send_test(
         loaded, channels_of(loaded), rule_id, contact_id, to, when(loaded, now)
     )
-    occasion = decision.send_at.isoformat(timespec="minutes")
+    occasion = local_time(decision.send_at)
     if delivery.outcome != "sent":
         raise UserError(f"the test did not go: {delivery.error}")
     echo_lines([f"sent to {to}: {decision.rule_id} for {contact_id} (occasion at {occasion})"])

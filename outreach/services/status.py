@@ -62,6 +62,7 @@ class Upcoming:
     status: str
     key: str
     overdue: bool = False  # its time passed and it still waits to be sent
+    reason: str | None = None  # of an overdue row: why it stands where it does
 
 
 @dataclass
@@ -147,6 +148,7 @@ def _overdue(connection: Connection, now: datetime, fallback: tzinfo) -> list[Up
             str(row.status),
             row.key,
             overdue=True,
+            reason=row.reason,
         )
         for row in sorted(late, key=lambda row: (_moment(row), row.key))
     ]

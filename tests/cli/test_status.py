@@ -199,7 +199,7 @@ def test_overdue_pending_rows_come_first_in_next(tmp_path: Path) -> None:
     first = found["next"][0]
     assert first == {"send_at": "2026-06-10T14:00+04:00", "rule": "birthday-note",
                      "contact": "c-1", "action": "email", "status": "pending",
-                     "key": "birthday-note:c-1:2026", "overdue": True}  # fmt: skip
+                     "key": "birthday-note:c-1:2026", "overdue": True, "reason": None}  # fmt: skip
     text = status_text(ws)
     assert "next: (1 overdue" in text
     assert "  2026-06-10 14:00 +0400  OVERDUE  birthday-note  c-1  email" in text

@@ -222,6 +222,11 @@ def test_a_retried_late_row_says_it_was_retried_everywhere(tmp_path: Path) -> No
     status = json.loads(run_cli("status", "--workspace", ws, "--format", "json").stdout)
     [first, *_] = status["next"]
     assert (first["key"], first["status"], first["overdue"]) == (late["key"], "pending", True)
+    assert first["reason"] == note
+    assert (
+        f"OVERDUE  birthday-note  {late['contact']}  email  (pending: {note})"
+        in run_cli("status", "--workspace", ws).stdout
+    )
 
 
 def test_preview_shows_every_row_on_its_recipients_clock_in_the_order_of_the_instant(

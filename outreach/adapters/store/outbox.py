@@ -76,6 +76,14 @@ class OutboxRow:
     timezone: str | None = None  # the recipient's (IANA); None in rows older than that
     note: str | None = None  # a person's last word on it: "retry requested by ann"
 
+    @property
+    def reason(self) -> str | None:
+        """Why the row stands where it does now: what the channel said, or what a person did
+        last (a retried row is no longer late), else what planning said."""
+        if self.status is State.REJECTED and self.note:
+            return self.note
+        return self.last_error or self.note or self.payload.get("reason")
+
 
 def payload_of(decision: Decision) -> dict[str, Any]:
     message = decision.message
