@@ -134,6 +134,15 @@ def say_if_blocked(workspace: Workspace) -> None:
         echo_lines([f"nothing is sent until this is fixed: {workspace.unsafe_to_send}"], err=True)
 
 
+def say_if_moved(workspace: Workspace, moment: datetime) -> None:
+    """Say, on stderr, that the data's dates are moved (`data_dated_for`)."""
+    from outreach.services.moving_dates import moved_note
+
+    note = moved_note(workspace, moment)
+    if note:
+        echo_lines([note], err=True)
+
+
 def terminal(wide: bool = False) -> Console:
     """The console tables are printed on: the terminal's width ($COLUMNS when set), 140
     columns into a pipe; `wide`, as wide as a table needs (long keys stay whole)."""

@@ -21,6 +21,7 @@ from outreach.cli.common import (
     report_changes,
     report_problems,
     require_store,
+    say_if_moved,
     store_of,
     when,
     workspace_option,
@@ -63,6 +64,7 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
     assert store is not None
     clock = fixed_clock(moment) if moment else system_clock
     channels = channels_of(loaded)
+    say_if_moved(loaded, clock())
     report = run_once(loaded, store, channels, clock)
     if fmt == "json":  # redacted again: a channel pause an older outreach stored is shown
         echo_json(channels.redact.tree(run_json(report)))

@@ -111,6 +111,9 @@ class Mention:
     sentence: str
     confidence: float
     found: datetime | None = None  # when outreach first saw it; None: just now
+    # Read from one of the workspace's own feed files under `data_dated_for`: its date moves
+    # with the rest of the demo data (outreach.core.moving_dates).
+    moves: bool = False
 
 
 @dataclass(frozen=True, slots=True)

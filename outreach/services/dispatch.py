@@ -37,6 +37,7 @@ from outreach.core.policies import Hold, hold_at_send_time
 from outreach.core.timing import QuietHours
 from outreach.logs import fields
 from outreach.services.channels import CHANNELS, ChannelSet, Unusable, unexpected
+from outreach.services.moving_dates import planned_data
 from outreach.services.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
 
 def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[Decision]:
     history = outbox.history(connection)
-    return workspace.engine.plan(workspace.data, now, now + PLAN_AHEAD, history)
+    return workspace.engine.plan(planned_data(workspace, now), now, now + PLAN_AHEAD, history)
 
 
 def cancel_removed_rules(

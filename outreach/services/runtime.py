@@ -80,6 +80,11 @@ class Runtime:
     ) -> Runtime:
         workspace = load_workspace(root)
         log_problems(workspace)
+        if workspace.config.data_dated_for is not None:
+            log.warning(
+                "data_dated_for is set in outreach.yaml: the data's dates move with the clock "
+                "(demo and sample data only; delete it once the data is real)"
+            )
         store = open_lasting(workspace.config, root, new_store)
         assert store is not None
         return cls(root, environ, workspace, store, clock)

@@ -18,6 +18,7 @@ from outreach.core.outbox import State
 from outreach.core.planning import Candidate, soonest_ahead
 from outreach.errors import UsageError, UserError
 from outreach.services.channels import ChannelSet, Unusable
+from outreach.services.moving_dates import planned_data
 from outreach.services.workspace import Workspace
 
 LOOK_AHEAD = timedelta(days=400)
@@ -61,7 +62,11 @@ def _occasion(
 ) -> Candidate | None:
     found = list(
         workspace.engine.candidates(
-            workspace.data, now, now + LOOK_AHEAD, contacts=[contact_id], rules=[rule_id]
+            planned_data(workspace, now),
+            now,
+            now + LOOK_AHEAD,
+            contacts=[contact_id],
+            rules=[rule_id],
         )
     )
     candidates = [c for c in found if isinstance(c, Candidate)]
