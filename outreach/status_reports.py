@@ -80,6 +80,8 @@ def status_lines(report: StatusReport) -> list[str]:
         lines.append(f"  {t.tick.job}: last at {at(t.tick.at)}, {age(t.age.total_seconds())} "
                      f"ago ({t.tick.seconds or 0:.2f} s){error}{stale}")  # fmt: skip
     lines.append("outbox:" + (_counted(report.outbox).removeprefix(":") or " empty"))
+    if any(c.problem or c.paused_until for c in report.channels):
+        lines.append("channels:")
     for channel in report.channels:
         if channel.problem:
             lines.append(f"  {channel.name}: cannot send: {channel.problem}")
