@@ -5,7 +5,6 @@ Message-ID; a retried row says so."""
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import re
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 from fake_sendgrid import FakeSendGrid
 from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, run_cli
+
+from outreach.cli.common import by_whom
 
 LEAST = 4  # characters of a handle the queue commands take
 
@@ -214,7 +215,7 @@ def test_a_retried_late_row_says_it_was_retried_everywhere(tmp_path: Path) -> No
     assert "was due 2026-06-10 09:00 +0400" in late["reason"]
     result = run_cli("queue", "retry", late["handle"], "--workspace", ws)
     assert result.exit_code == 0, result.stdout
-    note = f"retry requested by {getpass.getuser()}"
+    note = f"retry requested by {by_whom()}"
     [row] = [r for r in as_json(ws, "queue", "list") if r["key"] == late["key"]]
     assert row["status"] == "pending" and row["reason"] == note
     table = run_cli("history", "--workspace", ws, "--rule", "birthday-note").stdout
