@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from outreach.core.display import local_time
 from outreach.core.model import Decision, Mention, Status
 from outreach.terminal import cell
 
@@ -49,7 +50,8 @@ def decisions_json(decisions: Sequence[Decision]) -> str:
 
 def decisions_table(decisions: Sequence[Decision], console: Console) -> None:
     table = Table(show_lines=False, header_style="bold")
-    for column in ("send at (recipient's time)", "rule", "contact", "action", "status", "what"):
+    table.add_column("recipient's time", no_wrap=True, min_width=22)
+    for column in ("rule", "contact", "action", "status", "what"):
         table.add_column(column, overflow="fold")
     for d in decisions:
         style = STATUS_STYLE[d.status]
@@ -59,7 +61,7 @@ def decisions_table(decisions: Sequence[Decision], console: Console) -> None:
         if d.action == "gift":
             what = f"{d.details.get('item')}" + (f" — {what}" if what else "")
         table.add_row(
-            d.send_at.strftime("%Y-%m-%d %H:%M %z"),
+            local_time(d.send_at),
             cell(d.rule_id),
             cell(d.contact_id),
             d.action,
@@ -82,15 +84,14 @@ def decisions_html(decisions: Sequence[Decision], title: str, now: datetime, day
     return _PAGE.format(
         title=escape(title),
         subtitle=escape(
-            f"{summary(decisions)} · from {now.isoformat(timespec='minutes')} "
-            f"for {days} days · nothing was sent"
+            f"{summary(decisions)} · from {local_time(now)} for {days} days · nothing was sent"
         ),
         cards=cards or "<p>Nothing would be sent in this period.</p>",
     )
 
 
 def _card(d: Decision) -> str:
-    rows = [("Send at", d.send_at.isoformat(timespec="minutes")), ("Key", d.key)]
+    rows = [("Send at", local_time(d.send_at)), ("Key", d.key)]
     rows += [(k.replace("_", " ").capitalize(), _plain(v)) for k, v in d.details.items() if v]
     if d.reason:
         rows.append(("Reason", d.reason))

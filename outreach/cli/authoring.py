@@ -29,8 +29,10 @@ from outreach.cli.common import (
     when,
     workspace_option,
 )
+from outreach.core.display import local_time
 from outreach.core.explaining import explain
 from outreach.core.rules import RuleFile
+from outreach.core.timing import zone
 from outreach.core.wording import counted
 from outreach.errors import UsageError
 from outreach.reports import (
@@ -186,7 +188,7 @@ def _print_explanations(loaded: Workspace, contact_id: str, moment: datetime, fo
     tz = contact.timezone or f"{loaded.config.timezone} (workspace default)"
     locale = contact.locale or f"{loaded.config.locale} (workspace default)"
     console = terminal()
-    now = moment.isoformat(timespec="minutes")
+    now = local_time(moment, zone(contact.timezone or loaded.config.timezone))
     console.print(
         Text.assemble(
             cell(contact.name, "bold"), cell(f" ({contact_id}) · {tz} · {locale} · now {now}")

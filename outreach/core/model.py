@@ -238,7 +238,7 @@ class Decision:
     contact_id: str
     action: str
     channel: str
-    send_at: datetime
+    send_at: datetime  # on the recipient's clock (their zone), as people read it
     key: str
     status: Status
     priority: int = 0

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import sqlite3
 from pathlib import Path
 
@@ -150,3 +152,18 @@ def test_an_older_store_at_a_revision_is_upgraded_and_a_newer_one_refused(tmp_pa
     assert result.exit_code == 1
     assert "made by a newer outreach (schema 9999" in result.stderr
     assert run_cli("db", "upgrade", "--workspace", ws).exit_code == 1
+
+
+def test_upgraded_rows_have_handles_and_show_on_the_workspaces_clock(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path, config={"timezone": "Asia/Kathmandu"})
+    old_store(ws / "outreach.db")
+    assert run_cli("db", "upgrade", "--workspace", ws).exit_code == 0
+    result = run_cli("history", "--workspace", ws, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = {row["key"]: row for row in json.loads(result.stdout)}
+    pending = rows["big-order:c-2:purchase-50%25"]
+    assert pending["send_at"] == "2026-06-01T14:45:00+05:45"  # kept in UTC: no zone known
+    assert pending["timezone"] == "Asia/Kathmandu"
+    assert hashlib.sha256(pending["key"].encode()).hexdigest().startswith(pending["handle"])
+    rejected = run_cli("queue", "reject", pending["handle"], "--workspace", ws)
+    assert rejected.exit_code == 0, rejected.stdout

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox
 from outreach.core.delivery import LONGEST_PAUSE, Step
+from outreach.core.handles import digest
 from outreach.core.model import Decision
 from outreach.core.outbox import (
     CANCELLABLE,
@@ -72,6 +73,16 @@ class OutboxRow:
     claimed_by: str | None = None
     sent_at: datetime | None = None
     damaged: str | None = None  # why the stored row cannot be sent as it stands
+    timezone: str | None = None  # the recipient's (IANA); None in rows older than that
+    note: str | None = None  # a person's last word on it: "retry requested by ann"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the row stands where it does now: what the channel said, or what a person did
+        last (a retried row is no longer late), else what planning said."""
+        if self.status is State.REJECTED and self.note:
+            return self.note
+        return self.last_error or self.note or self.payload.get("reason")
 
 
 def payload_of(decision: Decision) -> dict[str, Any]:
@@ -119,6 +130,8 @@ def _recorded_values(decision: Decision, status: str, now: datetime) -> dict[str
         "send_at": iso(decision.send_at),
         "deadline": iso(decision.deadline),
         "payload": json.dumps(payload_of(decision), ensure_ascii=False, default=str),
+        "digest": digest(decision.key),
+        "timezone": getattr(decision.send_at.tzinfo, "key", None),  # a ZoneInfo's name
         "attempts": 0,
         "created_at": iso(now),
         "updated_at": iso(now),
@@ -460,6 +473,32 @@ def cancel_rules(connection: Connection, rules: Iterable[str], now: datetime) ->
     return cancelled
 
 
+def digests_beside(connection: Connection, mine: str) -> list[str]:
+    """The stored key digests just below and just above `mine` (what its handle must not
+    share): two index lookups."""
+    below = select(func.max(outbox.c.digest)).where(outbox.c.digest < mine)
+    above = select(func.min(outbox.c.digest)).where(outbox.c.digest > mine)
+    found = (connection.execute(below).scalar(), connection.execute(above).scalar())
+    return [d for d in found if d]
+
+
+def every_digest(connection: Connection) -> list[str]:
+    """Every stored key digest, sorted (read from the index)."""
+    query = select(outbox.c.digest).where(outbox.c.digest.is_not(None)).order_by(outbox.c.digest)
+    return list(connection.execute(query).scalars())
+
+
+def digests_from(connection: Connection, prefix: str, limit: int = 20) -> dict[str, str]:
+    """Keys whose digest starts with `prefix` (lowercase hex), with their digests."""
+    query = (
+        select(outbox.c.key, outbox.c.digest)
+        .where(outbox.c.digest >= prefix, outbox.c.digest < prefix + "g")  # 'g' follows 'f'
+        .order_by(outbox.c.digest)
+        .limit(limit)
+    )
+    return {row.key: row.digest for row in connection.execute(query)}
+
+
 def counts(connection: Connection) -> dict[str, int]:
     query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
     return {status: int(count) for status, count in connection.execute(query)}
@@ -521,4 +560,6 @@ def _row(row: Any) -> OutboxRow:
         claimed_by=row["claimed_by"],
         sent_at=from_iso(row["sent_at"]),
         damaged=damaged,
+        timezone=row["timezone"],
+        note=row["note"],
     )
