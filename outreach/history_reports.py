@@ -17,6 +17,7 @@ from rich.text import Text
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.display import local_time, zone_or
 from outreach.core.outbox import State
+from outreach.core.wording import counted, tallied
 from outreach.redaction import Redactor
 from outreach.services.dispatch import RunReport
 from outreach.services.queue import Change
@@ -225,14 +226,14 @@ def changes_lines(changes: Sequence[Change]) -> list[str]:
 
 
 def run_lines(report: RunReport) -> list[str]:
-    lines = [f"recorded {sum(report.recorded.values())} new" + _counted(report.recorded)]
+    lines = [f"recorded {sum(report.recorded.values())} new" + tallied(report.recorded)]
     if report.recovered:
         lines.append(f"recovered {report.recovered} left in `sending` by a dispatcher that died")
-    lines.append(f"dispatched {sum(report.outcomes.values())}" + _counted(report.outcomes))
+    lines.append(f"dispatched {sum(report.outcomes.values())}" + tallied(report.outcomes))
     if report.errors:
         lines.append(
-            f"error: {len(report.errors)} actions cannot be prepared; they wait in the outbox "
-            "until fixed (`outreach history --status error`):"
+            f"error: {counted(len(report.errors), 'action')} cannot be prepared; they wait in "
+            "the outbox until fixed (`outreach history --status error`):"
         )
         lines += [f"  {d.key}: {d.reason}" for d in report.errors[:SHOWN_ERRORS]]
         if len(report.errors) > SHOWN_ERRORS:
@@ -247,7 +248,7 @@ def run_lines(report: RunReport) -> list[str]:
     for channel, why in sorted(report.paused.items()):
         lines.append(f"{channel}: paused {why}")
     if report.waiting:
-        lines.append("in the outbox:" + _counted(report.waiting).removeprefix(":"))
+        lines.append("in the outbox:" + tallied(report.waiting).removeprefix(":"))
     if report.waiting.get(State.NEEDS_APPROVAL):
         lines.append("  approve with `outreach queue list` and `outreach queue approve KEY`")
     return lines
@@ -268,11 +269,6 @@ def run_json(report: RunReport) -> dict[str, Any]:
             for d in report.errors
         ],
     }
-
-
-def _counted(counts: Any) -> str:
-    parts = [f"{n} {status}" for status, n in sorted(counts.items()) if n]
-    return (": " + ", ".join(parts)) if parts else ""
 
 
 def _iso(moment: datetime | None, zone: tzinfo | None = None) -> str | None:

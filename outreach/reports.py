@@ -14,6 +14,7 @@ from rich.table import Table
 
 from outreach.core.display import local_time
 from outreach.core.model import Decision, Mention, Status
+from outreach.core.wording import counted
 from outreach.terminal import cell
 
 STATUS_STYLE = {
@@ -75,7 +76,7 @@ def decisions_table(decisions: Sequence[Decision], console: Console) -> None:
 def summary(decisions: Sequence[Decision]) -> str:
     counts = Counter(d.status.value for d in decisions)
     parts = [f"{counts[s.value]} {s.value}" for s in Status if counts[s.value]]
-    return f"{len(decisions)} actions" + (f": {', '.join(parts)}" if parts else "")
+    return counted(len(decisions), "action") + (f": {', '.join(parts)}" if parts else "")
 
 
 def decisions_html(decisions: Sequence[Decision], title: str, now: datetime, days: int) -> str:
@@ -84,7 +85,8 @@ def decisions_html(decisions: Sequence[Decision], title: str, now: datetime, day
     return _PAGE.format(
         title=escape(title),
         subtitle=escape(
-            f"{summary(decisions)} · from {local_time(now)} for {days} days · nothing was sent"
+            f"{summary(decisions)} · from {local_time(now)} for {counted(days, 'day')} · "
+            "nothing was sent"
         ),
         cards=cards or "<p>Nothing would be sent in this period.</p>",
     )
@@ -172,7 +174,7 @@ def print_mentions(rows: Sequence[dict[str, Any]], console: Console) -> None:
             cell(row["sentence"]),
         )
     console.print(table)
-    console.print(f"{len(rows)} mentions")
+    console.print(counted(len(rows), "mention"))
 
 
 def print_feed_reports(reports: Sequence[Any], console: Console, dry_run: bool) -> None:
@@ -195,6 +197,7 @@ def print_feed_reports(reports: Sequence[Any], console: Console, dry_run: bool) 
     errors = sum(r.status == "error" for r in reports)
     note = " (dry run: nothing stored)" if dry_run else ""
     console.print(
-        f"{len(reports)} feeds, {sum(r.new for r in reports)} new entries, "
-        f"{found} mentions, {errors} errors{note}"
+        f"{counted(len(reports), 'feed')}, "
+        f"{counted(sum(r.new for r in reports), 'new entry', 'new entries')}, "
+        f"{counted(found, 'mention')}, {counted(errors, 'error')}{note}"
     )

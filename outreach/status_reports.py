@@ -3,7 +3,6 @@ ISO-8601 instants."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from outreach.adapters.store.schema import from_iso
 from outreach.core.display import age, local_time, since
 from outreach.core.outbox import State
+from outreach.core.wording import tallied
 from outreach.services.status import StatusReport
 
 
@@ -79,7 +79,7 @@ def status_lines(report: StatusReport) -> list[str]:
         stale = f" — stale: {t.stale}" if t.stale else ""
         lines.append(f"  {t.tick.job}: last at {at(t.tick.at)}, {age(t.age.total_seconds())} "
                      f"ago ({t.tick.seconds or 0:.2f} s){error}{stale}")  # fmt: skip
-    lines.append("outbox:" + (_counted(report.outbox).removeprefix(":") or " empty"))
+    lines.append("outbox:" + (tallied(report.outbox).removeprefix(":") or " empty"))
     if any(c.problem or c.paused_until for c in report.channels):
         lines.append("channels:")
     for channel in report.channels:
@@ -104,11 +104,6 @@ def status_lines(report: StatusReport) -> list[str]:
         lines.append(f"  {local_time(item.send_at)}{flag}  {item.rule}  {item.contact}  "
                      f"{item.action}{waits}")  # fmt: skip
     return lines
-
-
-def _counted(counts: Counter[str] | dict[str, int]) -> str:
-    parts = [f"{n} {status}" for status, n in sorted(counts.items()) if n]
-    return (": " + ", ".join(parts)) if parts else ""
 
 
 def _iso(moment: Any) -> str | None:

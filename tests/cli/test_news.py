@@ -98,7 +98,7 @@ def db_rows(ws: Path, query: str) -> list[tuple]:
 def test_scan_stores_each_story_once_and_its_mentions(workspace: Path) -> None:
     result = run_cli("feeds", "scan", "--workspace", workspace, "--now", NOW)
     assert result.exit_code == 0, result.output
-    assert "2 feeds, 3 new entries, 1 mentions, 0 errors" in result.stdout
+    assert "2 feeds, 3 new entries, 1 mention, 0 errors" in result.stdout
     assert db_rows(workspace, "select count(*) from entries") == [(3,)]
     assert db_rows(workspace, "select company_id from mentions") == [("delta",)]
     again = run_cli("feeds", "scan", "--workspace", workspace, "--now", NOW)
@@ -108,7 +108,7 @@ def test_scan_stores_each_story_once_and_its_mentions(workspace: Path) -> None:
 def test_dry_run_writes_nothing(workspace: Path) -> None:
     result = run_cli("feeds", "scan", "--dry-run", "--workspace", workspace, "--now", NOW)
     assert result.exit_code == 0, result.output
-    assert "1 mentions" in result.stdout and "dry run" in result.stdout
+    assert "1 mention," in result.stdout and "dry run" in result.stdout
     assert not (workspace / "outreach.db").exists()
 
 
