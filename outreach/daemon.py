@@ -6,7 +6,8 @@ laptop or a slow tick never silently drops work; APScheduler's default of 1 s wo
 
     watch     every --watch-every s (5): reload on edits; plan at once after one
     plan      every --plan-every s (300), and at start: catch up, record, cancel removed rules
-    dispatch  every --dispatch-every s (60), and at start
+    dispatch  every --dispatch-every s (60), at start, at once after a plan that recorded
+              due rows, and when a channel's rest ends or a retry falls due
     heartbeat every 15 s: the store's single-daemon lock
     feed:URL  one per feed, at its `every`
 
@@ -33,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.store.daemons import HEARTBEAT
+from outreach.core.outbox import State
 from outreach.services.runtime import Runtime
 
 log = logging.getLogger("outreach.daemon")
@@ -58,7 +60,7 @@ def serve(runtime: Runtime, schedule: Schedule) -> None:
     every = {"dispatch": schedule.dispatch_every, "plan": schedule.plan_every}
     every |= {"watch": schedule.watch_every, "heartbeat": HEARTBEAT.total_seconds()}
     work = {
-        "dispatch": runtime.dispatch,
+        "dispatch": lambda: _dispatch(runtime, scheduler),
         "plan": lambda: _plan(runtime, scheduler),
         "heartbeat": runtime.heartbeat,
         "watch": lambda: _watch(runtime, scheduler),
@@ -114,19 +116,33 @@ def _add(
 
 
 def _plan(runtime: Runtime, scheduler: BackgroundScheduler) -> Any:
-    """Plan; then, so that a send goes on time rather than up to a planning interval late,
-    plan again at the next send's moment if that comes before the next planning tick."""
+    """Plan; what it recorded as due goes at once, not at the next dispatch tick. So that a
+    send goes on time rather than up to a planning interval late, plan again at the next
+    send's moment if that comes before the next planning tick."""
     report = runtime.plan()
-    job = scheduler.get_job("plan")
+    if report.recorded.get(State.PENDING) and runtime.want_dispatch():
+        _sooner(scheduler, "dispatch", datetime.now(UTC))
     moment = runtime.next_send
-    if job is None or moment is None or moment >= job.next_run_time:
-        return report
-    job.modify(next_run_time=moment)
-    dispatch = scheduler.get_job("dispatch")
-    soon = moment + timedelta(seconds=1)
-    if dispatch is not None and soon < dispatch.next_run_time:
-        dispatch.modify(next_run_time=soon)
+    if moment is not None and _sooner(scheduler, "plan", moment):
+        _sooner(scheduler, "dispatch", moment + timedelta(seconds=1))
     return report
+
+
+def _dispatch(runtime: Runtime, scheduler: BackgroundScheduler) -> Any:
+    """Dispatch; the next tick comes sooner than its interval when a row may go before: a
+    channel's rest ends (a rate limit of a few seconds), a retry falls due."""
+    report = runtime.dispatch()
+    _sooner(scheduler, "dispatch", runtime.next_due())
+    return report
+
+
+def _sooner(scheduler: BackgroundScheduler, job: str, moment: datetime | None) -> bool:
+    """Move `job`'s next run to `moment` if that comes before it; True if it did."""
+    found = scheduler.get_job(job)
+    if found is None or moment is None or moment >= found.next_run_time:
+        return False
+    found.modify(next_run_time=moment)
+    return True
 
 
 def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:

@@ -26,6 +26,7 @@ from outreach.adapters.processes import Worker
 from outreach.adapters.store import Store, daemons, outbox
 from outreach.adapters.store.identity import open_lasting
 from outreach.clock import Clock, system_clock
+from outreach.core.delivery import next_wake
 from outreach.core.model import with_mentions
 from outreach.errors import StoreLost, UserError, WorkspaceError
 from outreach.logs import fields, hide
@@ -60,6 +61,9 @@ class Runtime:
     stamp: Stamp = ()
     channels: ChannelSet = field(init=False)
     sending: threading.Lock = field(default_factory=threading.Lock)  # held by a dispatch tick
+    _turn: threading.Lock = field(default_factory=threading.Lock, init=False)  # guards:
+    _dispatching: bool = field(default=False, init=False)  # a dispatch tick runs
+    _again: bool = field(default=False, init=False)  # a plan asked for another pass
     next_send: datetime | None = None  # the earliest planned send still to come
     settling: Stamp = ()  # files seen changed once: taken when they look the same again
     removal_grace: timedelta = timedelta(minutes=5)
@@ -230,8 +234,38 @@ class Runtime:
         return {r for r, since in self.missing_since.items() if now - since >= self.removal_grace}
 
     def dispatch(self) -> RunReport:
+        """Send what is due; one pass more if a plan recorded rows while one was running (its
+        rows may sort before the pass's place in the outbox)."""
         with self.sending:
-            return self._dispatch()
+            try:
+                while True:
+                    with self._turn:
+                        self._dispatching, self._again = True, False
+                    report = self._dispatch()
+                    with self._turn:
+                        if not self._again or self.stop.is_set():
+                            return report
+            finally:
+                with self._turn:
+                    self._dispatching = False
+
+    def want_dispatch(self) -> bool:
+        """Ask for a dispatch pass soon: True when none is running (the caller starts one),
+        False when the one running makes another pass before it ends."""
+        with self._turn:
+            self._again = True
+            return not self._dispatching
+
+    def next_due(self) -> datetime | None:
+        """The next moment a row may go that comes after now: a channel's rest ends, a retry
+        falls due, a row held until later."""
+        now = self.clock()
+        with self.store.engine.connect() as connection:
+            moments = outbox.upcoming(connection, now)
+            rests = {
+                channel: until for channel, (until, _) in outbox.pauses(connection, now).items()
+            }
+        return next_wake(moments, rests, now)
 
     def wait_for_sends(self, seconds: float) -> bool:
         """After `stop`: wait for a dispatch tick in flight to record its last send."""
