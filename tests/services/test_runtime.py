@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,9 +13,13 @@ from pathlib import Path
 import pytest
 from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, csv_text, make_workspace
 
+from outreach.adapters.channels import Delivery
+from outreach.adapters.channels.recording import RecordingChannel
 from outreach.adapters.processes import Worker
 from outreach.adapters.store import outbox
+from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.model import Decision, Status
+from outreach.services.channels import ChannelSet
 from outreach.services.runtime import AlreadyRunning, Runtime
 
 OTHER_RULE = BIRTHDAY_RULE.replace("birthday-note", "second-note")
@@ -154,3 +159,43 @@ def test_an_action_that_cannot_be_prepared_is_logged_once_and_counted(
     assert "no email address" in record.fields["error"]
     exposed = generate_latest(metrics.registry).decode()
     assert 'outreach_planned_total{status="error"} 1.0' in exposed
+
+
+def test_rows_recorded_while_a_dispatch_pass_runs_go_in_one_more_pass(tmp_path: Path) -> None:
+    people = [
+        {"id": f"c-{i}", "email": f"p{i}@client.test", "birthday": "1980-06-10"} for i in (1, 2)
+    ]
+    root = make_workspace(
+        tmp_path / "ws",
+        contacts=people,
+        rules={"a.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    runtime = Runtime.start(root, {}, lambda: datetime(2026, 6, 10, 10, tzinfo=UTC))
+    runtime.acquire()
+    assert runtime.plan().recorded == {"pending": 2}
+    first = "birthday-note:c-1:2026"  # sorts before the row being sent: behind the pass
+
+    def status(value: str) -> None:
+        with sqlite3.connect(root / "outreach.db") as db:
+            db.execute("UPDATE outbox SET status = ? WHERE key = ?", (value, first))
+
+    status("needs_approval")  # not there yet
+    asked: list[bool] = []
+
+    class PlannedMeanwhile(RecordingChannel):
+        """While the other row is sent, a plan records `first` as due and asks for a pass."""
+
+        def send(self, row: OutboxRow) -> Delivery:
+            if not asked:
+                status("pending")
+                asked.append(runtime.want_dispatch())
+            return super().send(row)
+
+    email = PlannedMeanwhile()
+    runtime.channels = ChannelSet(runtime.workspace.config, root, {}, overrides={"email": email})
+    assert runtime.dispatch().outcomes == {"sent": 1}  # the report of the last pass
+    assert email.keys == ["birthday-note:c-2:2026", first]
+    assert asked == [False]  # the pass running made one more; no second dispatch at once
+    assert runtime.want_dispatch() is True  # none runs now: the caller starts one
+    runtime.release()
