@@ -12,8 +12,14 @@ default intervals but --dispatch-every, until the stand-in has accepted every no
 Printed: seconds from the daemon's start to its first request, and to the last note accepted;
 seconds from the first 429 to the last note accepted, and to the last of those refused at most
 once (a row refused again follows its own backoff); the longest pause between two requests, and
-the longest wait past a reset; the number of requests; how many rows were refused how often. The `outreach` that runs is the one `python -m outreach` imports (set PYTHONPATH to
-measure another checkout).
+the longest wait past a reset; the number of requests; how many rows were refused how often.
+
+The daemon is the `outreach` of the Python that runs this script: to measure another checkout,
+run it with that checkout's Python (a venv with it installed), e.g. a worktree of main:
+
+    git worktree add --detach ../before main && (cd ../before && python3 -m venv .venv &&
+      .venv/bin/pip install -q -c constraints.txt -e .)
+    ../before/.venv/bin/python benchmarks/rate_limit_recovery.py
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ LONGEST_WAIT = timedelta(hours=1)
 # stop a channel for hours); one that names no time a channel can read gets DEFAULT_REST.
 LONGEST_ASKED = timedelta(minutes=15)
 DEFAULT_REST = timedelta(seconds=30)
+SHORTEST_REST = timedelta(seconds=1)  # a reset already past: slow down all the same
 PAUSE_ON_REFUSAL = timedelta(minutes=10)
 # No pause outreach makes is longer (a stored one that is, is not outreach's: it is ignored).
 LONGEST_PAUSE = max(PAUSE_ON_REFUSAL, LONGEST_ASKED * 1.1 + timedelta(seconds=2))
@@ -57,7 +58,7 @@ class Delivery:
     error: str | None = None
     retry_after: float | None = None  # seconds the provider asked us to wait
     doubtful: bool = False  # the provider may have accepted it although we saw no answer
-    rest_channel: bool = False  # the whole channel should wait `retry_after` (429)
+    rest_channel: bool = False  # the whole channel waits too (a 429): see `rest`
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +84,18 @@ class Step:
 
 
 def rest(asked: float | None, now: datetime, jitter: float) -> Rest:
-    """The channel's rest after a rate limit: the provider's wait (`asked` seconds; at most
-    LONGEST_ASKED, DEFAULT_REST when it named none), plus up to a second and a tenth of it at
-    random (dispatchers sharing an account do not all come back at one instant), ended on a
-    whole second (providers count in whole seconds; the store keeps them)."""
+    """The channel's rest after a rate limit: the provider's wait (`asked` seconds; at least
+    SHORTEST_REST, at most LONGEST_ASKED, DEFAULT_REST when it named none), plus up to a second
+    and a tenth of it at random (dispatchers sharing an account do not all come back at one
+    instant), ended on a whole second (providers count in whole seconds; the store keeps
+    them)."""
     wait, note = _asked(asked), None
     if asked is None:
         wait, note = DEFAULT_REST, f"no wait named: resting {DEFAULT_REST.seconds} s"
     elif asked > LONGEST_ASKED.total_seconds():
         most = f"{LONGEST_ASKED.seconds // 60} min"
         note = f"asked to wait {asked:g} s: resting {most} at most"
+    wait = max(wait, SHORTEST_REST)
     return Rest(_whole_second(now + wait + (timedelta(seconds=1) + wait / 10) * jitter), note)
 
 

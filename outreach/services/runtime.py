@@ -235,15 +235,17 @@ class Runtime:
 
     def dispatch(self) -> RunReport:
         """Send what is due; one pass more if a plan recorded rows while one was running (its
-        rows may sort before the pass's place in the outbox)."""
+        rows may sort before the pass's place in the outbox), or if a channel the pass found
+        resting may send again by its end (a long pass, a short rate limit)."""
         with self.sending:
             try:
                 while True:
                     with self._turn:
                         self._dispatching, self._again = True, False
                     report = self._dispatch()
+                    rested = any(until <= self.clock() for until in report.resting.values())
                     with self._turn:
-                        if not self._again or self.stop.is_set():
+                        if not (self._again or rested) or self.stop.is_set():
                             return report
             finally:
                 with self._turn:

@@ -15,6 +15,7 @@ from outreach.core.delivery import (
     LONGEST_PAUSE,
     LONGEST_WAIT,
     MAX_ATTEMPTS,
+    SHORTEST_REST,
     Delivery,
     backoff,
     interrupted,
@@ -105,8 +106,8 @@ LIMITED = Delivery("retry", error="SendGrid 429", retry_after=2.0, rest_channel=
     [
         (2.0, 0.0, NOW + 2 * SECOND, None),  # just the provider's reset
         (2.0, 0.5, NOW + 3 * SECOND, None),  # + (1 s + 0.2 s) / 2, on a whole second
-        (0.0, 0.0, NOW, None),  # the reset has passed already
-        (-5.0, 0.0, NOW, None),
+        (0.0, 0.0, NOW + SHORTEST_REST, None),  # the reset has passed: slow down all the same
+        (-5.0, 0.0, NOW + SHORTEST_REST, None),
         (None, 0.0, NOW + DEFAULT_REST, "no wait named: resting 30 s"),
         (86_400.0, 0.0, NOW + LONGEST_ASKED, "asked to wait 86400 s: resting 15 min at most"),
         (1e300, 0.0, NOW + LONGEST_ASKED, "asked to wait 1e+300 s: resting 15 min at most"),
@@ -133,7 +134,9 @@ def test_a_rest_is_never_shorter_than_asked_nor_longer_than_any_pause(
     asked: float | None, jitter: float
 ) -> None:
     wait = rest(asked, NOW, jitter).until - NOW
-    wanted = DEFAULT_REST if asked is None else min(timedelta(seconds=max(asked, 0)), LONGEST_ASKED)
+    wanted = DEFAULT_REST
+    if asked is not None:
+        wanted = min(max(timedelta(seconds=max(asked, 0.0)), SHORTEST_REST), LONGEST_ASKED)
     assert wanted <= wait <= wanted + SECOND + wanted / 10 + SECOND
     assert wait <= LONGEST_PAUSE
 

@@ -199,3 +199,44 @@ def test_rows_recorded_while_a_dispatch_pass_runs_go_in_one_more_pass(tmp_path: 
     assert asked == [False]  # the pass running made one more; no second dispatch at once
     assert runtime.want_dispatch() is True  # none runs now: the caller starts one
     runtime.release()
+
+
+def test_a_channel_whose_rest_ends_during_a_long_pass_sends_in_one_more(tmp_path: Path) -> None:
+    gift = """\
+rules:
+  - id: zz-gift
+    trigger: {birthday: {lead_days: 0}}
+    action: {gift: {item: Pencil, card: birthday}}
+    schedule: {at: "09:00", late_by_at_most: 2d}
+    approval: auto
+"""
+    people = [
+        {"id": f"c-{i}", "email": f"p{i}@client.test", "birthday": "1980-06-10",
+         "address_line1": "Main St 1", "city": "Reykjavík"}
+        for i in (1, 2)
+    ]  # fmt: skip
+    root = make_workspace(
+        tmp_path / "ws",
+        contacts=people,
+        rules={"a.yaml": BIRTHDAY_RULE, "b.yaml": gift},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    now = [datetime(2026, 6, 10, 10, tzinfo=UTC)]
+    runtime = Runtime.start(root, {}, lambda: now[0])
+    runtime.acquire()
+    assert runtime.plan().recorded == {"pending": 4}
+
+    class Slow(RecordingChannel):
+        """Each gift takes a minute: the rate limit's rest is over before the pass is."""
+
+        def send(self, row: OutboxRow) -> Delivery:
+            now[0] += timedelta(minutes=1)
+            return super().send(row)
+
+    email = RecordingChannel([Delivery("retry", error="429", retry_after=2, rest_channel=True)])
+    overrides = {"email": email, "gifts": Slow()}
+    runtime.channels = ChannelSet(runtime.workspace.config, root, {}, overrides=overrides)
+    runtime.dispatch()
+    assert email.keys == ["birthday-note:c-1:2026", "birthday-note:c-2:2026"]  # not next tick
+    assert len(email.tried) == 3
+    runtime.release()
