@@ -18,7 +18,7 @@ The daemon is the `outreach` of the Python that runs this script: to measure ano
 run it with that checkout's Python (a venv with it installed), e.g. a worktree of main:
 
     git worktree add --detach ../before main && (cd ../before && python3 -m venv .venv &&
-      .venv/bin/pip install -q -c constraints.txt -e .)
+      .venv/bin/pip install -q -c constraints.txt -e '.[test]')
     ../before/.venv/bin/python benchmarks/rate_limit_recovery.py
 """
 

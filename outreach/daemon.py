@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from outreach.adapters.feeds.messages import feed_key
@@ -39,6 +40,7 @@ from outreach.services.runtime import Runtime
 
 log = logging.getLogger("outreach.daemon")
 
+SOON = "dispatch-soon"  # a pass before the next dispatch tick
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 # Seconds a stop waits for the send in flight (its own grace is STOP_GRACE); a planning or
 # feed tick still running is abandoned: its transaction is rolled back, nothing is half-done.
@@ -120,29 +122,41 @@ def _plan(runtime: Runtime, scheduler: BackgroundScheduler) -> Any:
     send goes on time rather than up to a planning interval late, plan again at the next
     send's moment if that comes before the next planning tick."""
     report = runtime.plan()
-    if report.recorded.get(State.PENDING) and runtime.want_dispatch():
-        _sooner(scheduler, "dispatch", datetime.now(UTC))
+    if report.recorded.get(State.PENDING):
+        _dispatch_by(runtime, scheduler, datetime.now(UTC))
     moment = runtime.next_send
-    if moment is not None and _sooner(scheduler, "plan", moment):
-        _sooner(scheduler, "dispatch", moment + timedelta(seconds=1))
+    job = scheduler.get_job("plan")
+    if job is not None and moment is not None and moment < job.next_run_time:
+        job.modify(next_run_time=moment)
+        _dispatch_by(runtime, scheduler, moment + timedelta(seconds=1))
     return report
 
 
 def _dispatch(runtime: Runtime, scheduler: BackgroundScheduler) -> Any:
-    """Dispatch; the next tick comes sooner than its interval when a row may go before: a
-    channel's rest ends (a rate limit of a few seconds), a retry falls due."""
+    """Dispatch; the next pass comes sooner than the next tick when a row may go before it:
+    a channel's rest ends (a rate limit of a few seconds), a retry falls due."""
     report = runtime.dispatch()
-    _sooner(scheduler, "dispatch", runtime.next_due())
+    _dispatch_by(runtime, scheduler, runtime.next_due())
     return report
 
 
-def _sooner(scheduler: BackgroundScheduler, job: str, moment: datetime | None) -> bool:
-    """Move `job`'s next run to `moment` if that comes before it; True if it did."""
-    found = scheduler.get_job(job)
-    if found is None or moment is None or moment >= found.next_run_time:
-        return False
-    found.modify(next_run_time=moment)
-    return True
+def _dispatch_by(runtime: Runtime, scheduler: BackgroundScheduler, moment: datetime | None) -> None:
+    """A dispatch pass at `moment` at the latest. It is a job of its own: the dispatch job
+    moved to a moment when its last tick is still finishing would be skipped (max_instances).
+    Passes never run at once all the same: they take the runtime's sending lock in turn."""
+    jobs = [job for job in map(scheduler.get_job, ("dispatch", SOON)) if job is not None]
+    if moment is None or any(job.next_run_time <= moment for job in jobs):
+        return
+    work = partial(_dispatch, runtime, scheduler)
+    scheduler.add_job(
+        runtime.tick,
+        DateTrigger(moment),
+        args=["dispatch", work],
+        id=SOON,
+        name="dispatch",
+        replace_existing=True,
+        max_instances=2,  # one may wait for the pass running: it makes its own after
+    )
 
 
 def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
@@ -150,7 +164,7 @@ def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
         _sync_feeds(runtime, scheduler)
         now = datetime.now(UTC)
         scheduler.modify_job("plan", next_run_time=now)  # plan at once
-        scheduler.modify_job("dispatch", next_run_time=now + timedelta(seconds=1))
+        _dispatch_by(runtime, scheduler, now + timedelta(seconds=1))
 
 
 def _sync_feeds(runtime: Runtime, scheduler: BackgroundScheduler) -> None:

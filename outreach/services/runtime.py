@@ -61,9 +61,6 @@ class Runtime:
     stamp: Stamp = ()
     channels: ChannelSet = field(init=False)
     sending: threading.Lock = field(default_factory=threading.Lock)  # held by a dispatch tick
-    _turn: threading.Lock = field(default_factory=threading.Lock, init=False)  # guards:
-    _dispatching: bool = field(default=False, init=False)  # a dispatch tick runs
-    _again: bool = field(default=False, init=False)  # a plan asked for another pass
     next_send: datetime | None = None  # the earliest planned send still to come
     settling: Stamp = ()  # files seen changed once: taken when they look the same again
     removal_grace: timedelta = timedelta(minutes=5)
@@ -234,29 +231,15 @@ class Runtime:
         return {r for r, since in self.missing_since.items() if now - since >= self.removal_grace}
 
     def dispatch(self) -> RunReport:
-        """Send what is due; one pass more if a plan recorded rows while one was running (its
-        rows may sort before the pass's place in the outbox), or if a channel the pass found
-        resting may send again by its end (a long pass, a short rate limit)."""
+        """Send what is due, one pass at a time (a second caller waits, then makes its own);
+        one pass more if a channel the pass found resting may send again by its end (a long
+        pass, a short rate limit)."""
         with self.sending:
-            try:
-                while True:
-                    with self._turn:
-                        self._dispatching, self._again = True, False
-                    report = self._dispatch()
-                    rested = any(until <= self.clock() for until in report.resting.values())
-                    with self._turn:
-                        if not (self._again or rested) or self.stop.is_set():
-                            return report
-            finally:
-                with self._turn:
-                    self._dispatching = False
-
-    def want_dispatch(self) -> bool:
-        """Ask for a dispatch pass soon: True when none is running (the caller starts one),
-        False when the one running makes another pass before it ends."""
-        with self._turn:
-            self._again = True
-            return not self._dispatching
+            while True:
+                report = self._dispatch()
+                rested = any(until <= self.clock() for until in report.resting.values())
+                if not rested or self.stop.is_set():
+                    return report
 
     def next_due(self) -> datetime | None:
         """The next moment a row may go that comes after now: a channel's rest ends, a retry
