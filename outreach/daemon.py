@@ -6,7 +6,8 @@ laptop or a slow tick never silently drops work; APScheduler's default of 1 s wo
 
     watch     every --watch-every s (5): reload on edits; plan at once after one
     plan      every --plan-every s (300), and at start: catch up, record, cancel removed rules
-    dispatch  every --dispatch-every s (60), and at start
+    dispatch  every --dispatch-every s (60), at start, at once after a plan that recorded
+              due rows, and when a channel's rest ends or a retry falls due
     heartbeat every 15 s: the store's single-daemon lock
     feed:URL  one per feed, at its `every`
 
@@ -29,14 +30,17 @@ from types import FrameType
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.store.daemons import HEARTBEAT
+from outreach.core.outbox import State
 from outreach.services.runtime import Runtime
 
 log = logging.getLogger("outreach.daemon")
 
+SOON = "dispatch-soon"  # a pass before the next dispatch tick
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 # Seconds a stop waits for the send in flight (its own grace is STOP_GRACE); a planning or
 # feed tick still running is abandoned: its transaction is rolled back, nothing is half-done.
@@ -58,7 +62,7 @@ def serve(runtime: Runtime, schedule: Schedule) -> None:
     every = {"dispatch": schedule.dispatch_every, "plan": schedule.plan_every}
     every |= {"watch": schedule.watch_every, "heartbeat": HEARTBEAT.total_seconds()}
     work = {
-        "dispatch": runtime.dispatch,
+        "dispatch": lambda: _dispatch(runtime, scheduler),
         "plan": lambda: _plan(runtime, scheduler),
         "heartbeat": runtime.heartbeat,
         "watch": lambda: _watch(runtime, scheduler),
@@ -114,19 +118,45 @@ def _add(
 
 
 def _plan(runtime: Runtime, scheduler: BackgroundScheduler) -> Any:
-    """Plan; then, so that a send goes on time rather than up to a planning interval late,
-    plan again at the next send's moment if that comes before the next planning tick."""
+    """Plan; what it recorded as due goes at once, not at the next dispatch tick. So that a
+    send goes on time rather than up to a planning interval late, plan again at the next
+    send's moment if that comes before the next planning tick."""
     report = runtime.plan()
-    job = scheduler.get_job("plan")
+    if report.recorded.get(State.PENDING):
+        _dispatch_by(runtime, scheduler, datetime.now(UTC))
     moment = runtime.next_send
-    if job is None or moment is None or moment >= job.next_run_time:
-        return report
-    job.modify(next_run_time=moment)
-    dispatch = scheduler.get_job("dispatch")
-    soon = moment + timedelta(seconds=1)
-    if dispatch is not None and soon < dispatch.next_run_time:
-        dispatch.modify(next_run_time=soon)
+    job = scheduler.get_job("plan")
+    if job is not None and moment is not None and moment < job.next_run_time:
+        job.modify(next_run_time=moment)
+        _dispatch_by(runtime, scheduler, moment + timedelta(seconds=1))
     return report
+
+
+def _dispatch(runtime: Runtime, scheduler: BackgroundScheduler) -> Any:
+    """Dispatch; the next pass comes sooner than the next tick when a row may go before it:
+    a channel's rest ends (a rate limit of a few seconds), a retry falls due."""
+    report = runtime.dispatch()
+    _dispatch_by(runtime, scheduler, runtime.next_due())
+    return report
+
+
+def _dispatch_by(runtime: Runtime, scheduler: BackgroundScheduler, moment: datetime | None) -> None:
+    """A dispatch pass at `moment` at the latest. It is a job of its own: the dispatch job
+    moved to a moment when its last tick is still finishing would be skipped (max_instances).
+    Passes never run at once all the same: they take the runtime's sending lock in turn."""
+    jobs = [job for job in map(scheduler.get_job, ("dispatch", SOON)) if job is not None]
+    if moment is None or any(job.next_run_time <= moment for job in jobs):
+        return
+    work = partial(_dispatch, runtime, scheduler)
+    scheduler.add_job(
+        runtime.tick,
+        DateTrigger(moment),
+        args=["dispatch", work],
+        id=SOON,
+        name="dispatch",
+        replace_existing=True,
+        max_instances=2,  # one may wait for the pass running: it makes its own after
+    )
 
 
 def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
@@ -134,7 +164,7 @@ def _watch(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
         _sync_feeds(runtime, scheduler)
         now = datetime.now(UTC)
         scheduler.modify_job("plan", next_run_time=now)  # plan at once
-        scheduler.modify_job("dispatch", next_run_time=now + timedelta(seconds=1))
+        _dispatch_by(runtime, scheduler, now + timedelta(seconds=1))
 
 
 def _sync_feeds(runtime: Runtime, scheduler: BackgroundScheduler) -> None:

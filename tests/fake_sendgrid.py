@@ -9,13 +9,15 @@
 Every body is validated against SendGrid's own OpenAPI spec (when the file is present, with
 `custom_args` patched to what the real API takes) plus a few rules the schema cannot express.
 Scripted replies (`Reply`, `Drop`, `Stall`) simulate rate limits, 5xx, dead connections, timeouts;
-`Echo` a gateway whose error quotes our credentials back.
+`Limit` a rate limit whose reset lies a little after the request; `Echo` a gateway whose error
+quotes our credentials back. Each recorded request carries its moment (`time.time()`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import secrets
 import threading
@@ -110,6 +112,18 @@ class Stall:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """Answer 429 with `X-RateLimit-Reset` (Unix seconds, as SendGrid sends it) the first whole
+    second at least `ahead` seconds after the request."""
+
+    ahead: float
+
+    def reply(self, at: float) -> Reply:
+        reset = math.ceil(at + self.ahead)
+        return Reply(429, {"X-RateLimit-Reset": str(reset), "X-RateLimit-Remaining": "0"})
+
+
+@dataclass(frozen=True)
 class Echo:
     """Answer `status` with an errors body that quotes the request's Authorization header, as
     debugging gateways do: as sent, URL-encoded and base64-encoded."""
@@ -129,6 +143,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     status: int | None
+    answered: dict[str, str] = field(default_factory=dict)  # the answer's headers
+    at: float = field(default_factory=time.time)  # when it was answered
 
 
 def _errors(*problems: tuple[str | None, str]) -> Json:
@@ -218,7 +234,7 @@ class FakeSendGrid:
         self.accepted: list[Json] = []
         self.requests: list[RecordedRequest] = []
         self.spec_errors: list[str] = []
-        self._script: deque[Reply | Drop | Stall | Echo] = deque()
+        self._script: deque[Reply | Drop | Stall | Limit | Echo] = deque()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
@@ -243,7 +259,7 @@ class FakeSendGrid:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def script(self, *replies: Reply | Drop | Stall | Echo) -> None:
+    def script(self, *replies: Reply | Drop | Stall | Limit | Echo) -> None:
         """Queue replies, consumed one per mail-send request before normal behaviour resumes."""
         with self._lock:
             self._script.extend(replies)
@@ -270,13 +286,16 @@ class FakeSendGrid:
             return self._finish(RecordedRequest(method, path, headers, body, None), None)
         if isinstance(step, Echo):
             answer = step.reply(headers)
+        elif isinstance(step, Limit):
+            answer = self._scripted(step.reply(time.time()), body)
         elif isinstance(step, Reply):
             answer = self._scripted(step, body)
         else:
             answer = self._normal(method, path, headers, body, valid_json)
-        return self._finish(RecordedRequest(method, path, headers, body, answer.status), answer)
+        record = RecordedRequest(method, path, headers, body, answer.status, answer.headers)
+        return self._finish(record, answer)
 
-    def _next_step(self) -> Reply | Drop | Stall | Echo | None:
+    def _next_step(self) -> Reply | Drop | Stall | Limit | Echo | None:
         with self._lock:
             return self._script.popleft() if self._script else None
 

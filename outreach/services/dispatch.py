@@ -30,7 +30,7 @@ from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import Clock
 from outreach.core.addresses import suppression_key
 from outreach.core.config import Config
-from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Step, backoff, interrupted, settle
+from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Rest, Step, interrupted, settle
 from outreach.core.model import Dataset, Decision, Status
 from outreach.core.outbox import ATTENTION, RECORDED, State
 from outreach.core.policies import Hold, hold_at_send_time
@@ -61,6 +61,7 @@ class RunReport:
     cancelled_rules: dict[str, int] = field(default_factory=dict)  # removed rule -> rows
     held: dict[str, str] = field(default_factory=dict)  # key -> why it waits
     paused: dict[str, str] = field(default_factory=dict)  # channel -> until when, and why
+    resting: dict[str, datetime] = field(default_factory=dict)  # channel -> until when
     refused: dict[str, str] = field(default_factory=dict)  # channel -> credentials refused
     unusable: dict[str, str] = field(default_factory=dict)  # channel -> why
     waiting: dict[str, int] = field(default_factory=dict)  # open outbox rows, by status
@@ -191,6 +192,7 @@ class Dispatcher:
             with self.store.engine.connect() as connection:
                 for name, (until, why) in outbox.pauses(connection, now).items():
                     self.report.paused[name] = f"until {until:%Y-%m-%d %H:%M:%S}Z: {why}"
+                    self.report.resting[name] = until
                 open_channels = [c for c in CHANNELS if not self._stopped(c)]
                 batch = outbox.due(connection, planned, open_channels, BATCH, after, wall=now)
             if not batch:
@@ -290,6 +292,7 @@ class Dispatcher:
                 reason = delivery.error or "refused"
                 outbox.pause(connection, row.channel, now + PAUSE_ON_REFUSAL, reason)
                 report.paused[row.channel] = report.refused[row.channel] = reason
+                report.resting[row.channel] = now + PAUSE_ON_REFUSAL
                 return
             jitter = self.jitter()
             step = settle(delivery, row.channel, row.attempts, row.doubtful, now, jitter)
@@ -302,10 +305,18 @@ class Dispatcher:
                     row.key,
                     extra=fields(channel=row.channel, attempts=step.attempts, error=step.error),
                 )
-            if delivery.rest_channel:
-                until = now + backoff(1, delivery.retry_after, jitter)
-                outbox.pause(connection, row.channel, until, delivery.error or "rate limited")
-                report.paused[row.channel] = f"until {until:%H:%M:%S}Z: {delivery.error}"
+            if step.rest is not None:
+                self._rest(connection, row.channel, step.rest, delivery.error or "rate limited")
+
+    def _rest(self, connection: Connection, channel: str, rest: Rest, why: str) -> None:
+        """The channel sends nothing more until `rest.until`; the rows it has not tried yet
+        wait for that only."""
+        outbox.pause(connection, channel, rest.until, why)
+        self.report.paused[channel] = f"until {rest.until:%H:%M:%S}Z: {why}"
+        self.report.resting[channel] = rest.until
+        level = logging.WARNING if rest.note else logging.INFO
+        extra = fields(channel=channel, until=f"{rest.until:%H:%M:%S}Z", why=why, note=rest.note)
+        log.log(level, "channel resting", extra=extra)
 
     def _stopped(self, channel: str) -> bool:
         """A channel paused or unusable is not tried again in this pass."""

@@ -26,6 +26,7 @@ from outreach.adapters.processes import Worker
 from outreach.adapters.store import Store, daemons, outbox
 from outreach.adapters.store.identity import open_lasting
 from outreach.clock import Clock, system_clock
+from outreach.core.delivery import next_wake
 from outreach.core.model import with_mentions
 from outreach.errors import StoreLost, UserError, WorkspaceError
 from outreach.logs import fields, hide
@@ -230,8 +231,26 @@ class Runtime:
         return {r for r, since in self.missing_since.items() if now - since >= self.removal_grace}
 
     def dispatch(self) -> RunReport:
+        """Send what is due, one pass at a time (a second caller waits, then makes its own);
+        one pass more if a channel the pass found resting may send again by its end (a long
+        pass, a short rate limit)."""
         with self.sending:
-            return self._dispatch()
+            while True:
+                report = self._dispatch()
+                rested = any(until <= self.clock() for until in report.resting.values())
+                if not rested or self.stop.is_set():
+                    return report
+
+    def next_due(self) -> datetime | None:
+        """The next moment a row may go that comes after now: a channel's rest ends, a retry
+        falls due, a row held until later."""
+        now = self.clock()
+        with self.store.engine.connect() as connection:
+            moments = outbox.upcoming(connection, now)
+            rests = {
+                channel: until for channel, (until, _) in outbox.pauses(connection, now).items()
+            }
+        return next_wake(moments, rests, now)
 
     def wait_for_sends(self, seconds: float) -> bool:
         """After `stop`: wait for a dispatch tick in flight to record its last send."""

@@ -114,14 +114,20 @@ def test_an_idn_sender_is_written_in_the_form_dns_knows(smtp) -> None:
 
 
 @pytest.mark.parametrize(
-    ("answer", "outcome"),
-    [("451 4.3.0 try again later", "retry"), ("550 5.1.1 no such user", "dead")],
+    ("answer", "outcome", "rest"),
+    [
+        ("451 4.3.0 try again later", "retry", True),  # the server is busy: the channel rests
+        ("421 4.7.0 too many messages, slow down", "retry", True),
+        ("450 4.2.1 mailbox busy", "retry", False),  # this mailbox, not the server
+        ("550 5.1.1 no such user", "dead", False),
+    ],
 )
-def test_4xx_is_worth_a_retry_and_5xx_is_final(smtp, answer: str, outcome: str) -> None:
+def test_4xx_is_worth_a_retry_and_5xx_is_final(smtp, answer: str, outcome: str, rest) -> None:
     handler, channel = smtp
     handler.rcpt_answer = answer
     delivery = channel.send(outbox_row())
-    assert delivery.outcome == outcome
+    assert delivery.outcome == outcome and delivery.rest_channel == rest
+    assert delivery.retry_after is None  # SMTP names no time: the core's short default
     assert answer.split()[0] in (delivery.error or "")
     assert handler.messages == []
 

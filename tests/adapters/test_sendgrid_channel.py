@@ -113,6 +113,27 @@ def test_a_rate_limit_says_when_to_come_back(server: FakeSendGrid) -> None:
     assert 80 < (delivery.retry_after or 0) <= 90
 
 
+def test_an_outage_with_a_time_rests_the_channel_too(server: FakeSendGrid) -> None:
+    server.script(Reply(503, headers={"Retry-After": "20"}), Reply(503))
+    named, unnamed = channel(server).send(outbox_row()), channel(server).send(outbox_row())
+    assert (named.rest_channel, named.retry_after) == (True, 20)
+    assert (unnamed.rest_channel, unnamed.retry_after) == (False, None)
+
+
+def test_a_header_that_cannot_be_read_is_logged_and_the_other_one_used(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = 1_800_000_000.0
+    headers = {"Retry-After": "soon", "X-RateLimit-Reset": str(int(now) + 3)}
+    assert retry_after(headers, now) == 3
+    assert retry_after({"X-RateLimit-Reset": "tomorrow"}, now) is None
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert logged == [
+        "ignored Retry-After 'soon': not a time outreach can read",
+        "ignored X-RateLimit-Reset 'tomorrow': not a time outreach can read",
+    ]
+
+
 def test_retry_after_reads_seconds_dates_and_resets() -> None:
     now = 1_800_000_000.0
     date = format_datetime(datetime.fromtimestamp(now, UTC) + timedelta(seconds=30), usegmt=True)
@@ -122,7 +143,7 @@ def test_retry_after_reads_seconds_dates_and_resets() -> None:
     assert retry_after({"Retry-After": "soon"}, now) is None
     assert retry_after({}, now) is None
     assert retry_after({"Retry-After": "inf"}, now) is None
-    assert retry_after({"X-RateLimit-Reset": "99999999999999"}, now) == 86_400
+    assert retry_after({"X-RateLimit-Reset": "99999999999999"}, now) == 99999999999999 - now
     assert retry_after({"Retry-After": "-5"}, now) == 0
 
 

@@ -21,6 +21,7 @@ from outreach.adapters.channels.webhook import WebhookChannel, signature
 class Receiver:
     url: str
     answers: list[int] = field(default_factory=list)  # status codes to give, then 200
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
     seen: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     drop: bool = False
 
@@ -37,6 +38,8 @@ def receiver() -> Iterator[Receiver]:
                 self.close_connection = True
                 return
             self.send_response(state.answers.pop(0) if state.answers else 200)
+            for name, value in state.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
@@ -97,6 +100,26 @@ def test_answers(receiver: Receiver, status: int, outcome: str) -> None:
     delivery = sink(receiver.url).send(gift_row())
     assert delivery.outcome == outcome and not delivery.doubtful
     assert f"answered {status}" in (delivery.error or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "rest", "wait"),
+    [
+        (429, {"Retry-After": "7"}, True, 7.0),
+        (429, {}, True, None),  # rests all the same, for the core's default
+        (503, {"Retry-After": "120"}, True, 120.0),  # the service says when it is back
+        (503, {}, False, None),
+        (500, {"Retry-After": "5"}, False, 5.0),  # this row waits that long; the rest go on
+    ],
+)
+def test_a_rate_limit_or_an_outage_with_a_time_rests_the_channel(
+    receiver: Receiver, status: int, headers: dict[str, str], rest: bool, wait: float | None
+) -> None:
+    receiver.answers.append(status)
+    receiver.headers = headers
+    delivery = sink(receiver.url).send(gift_row())
+    assert delivery.outcome == "retry"
+    assert (delivery.rest_channel, delivery.retry_after) == (rest, wait)
 
 
 def test_a_dropped_answer_is_doubtful(receiver: Receiver) -> None:

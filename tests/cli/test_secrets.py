@@ -151,7 +151,7 @@ def test_what_an_older_outreach_stored_is_shown_without_its_secrets(
             ("email", datetime.fromisoformat(DUE)),
             ("gifts", datetime.now(UTC)),
         ):
-            resting = (moment + timedelta(hours=1)).isoformat()  # seen by `run`, by `status`
+            resting = (moment + timedelta(minutes=10)).isoformat()  # seen by `run`, `status`
             db.execute("INSERT INTO channel_pauses VALUES (?, ?, ?)", (channel, resting, echo))
         db.execute(
             "INSERT INTO ticks (job, started_at, seconds, error)"

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from fake_sendgrid import Echo, FakeSendGrid
+from fake_sendgrid import Echo, FakeSendGrid, Limit
 from helpers import csv_text, make_workspace, preview_json, run_cli, sendgrid_channels
 
 MOMENT = datetime.now(UTC) - timedelta(minutes=5)  # the occasions' send time: just passed
@@ -213,6 +213,38 @@ def test_a_deleted_rules_waiting_actions_are_cancelled(
     assert daemon.stop() == 0
     result = run_cli("history", "--workspace", root, "--format", "json")
     assert json.loads(result.stdout)[0]["error"] == "rule gift was removed from the workspace"
+
+
+LONG_TICKS = ("--dispatch-every", "600", "--plan-every", "600")  # far beyond any wait below
+
+
+def test_what_is_due_at_start_goes_right_after_the_first_plan(
+    tmp_path: Path, server: FakeSendGrid
+) -> None:
+    rules = {"notes.yaml": "rules:\n" + rule("a", "a")}
+    root = workspace(tmp_path / "ws", server, rules, [person(1, "a"), person(2, "a")])
+    daemon = Daemon(root, server, *LONG_TICKS)
+    wait_for(lambda: len(server.accepted_keys()) == 2, seconds=90)  # not at the next tick
+    assert daemon.stop() == 0
+    assert set(statuses(root).values()) == {"sent"}
+
+
+def test_after_429s_with_a_short_reset_email_goes_at_the_reset_not_at_the_next_tick(
+    tmp_path: Path, server: FakeSendGrid
+) -> None:
+    server.script(Limit(1), Limit(1))
+    people = [person(i, "a") for i in range(1, 5)]
+    root = workspace(tmp_path / "ws", server, {"notes.yaml": "rules:\n" + rule("a", "a")}, people)
+    daemon = Daemon(root, server, *LONG_TICKS)
+    # The second 429 refuses the first row again (its own backoff: 15-30 s); the three others
+    # go when that rest ends.
+    wait_for(lambda: len(server.accepted_keys()) == 3, seconds=90)
+    assert [r.status for r in server.requests] == [429, 429, 202, 202, 202]
+    wait_for(lambda: len(server.accepted_keys()) == 4, seconds=90)
+    assert daemon.stop() == 0
+    assert set(statuses(root).values()) == {"sent"}
+    resting = [line for line in daemon.lines() if line.get("message") == "channel resting"]
+    assert len(resting) == 2 and all(line["level"] == "info" for line in resting)
 
 
 @pytest.mark.slow

@@ -175,8 +175,41 @@ def test_a_rate_limit_rests_the_channel_until_the_reset(workspace: Workspace) ->
     )
     report = run(workspace, email=email)
     assert len(email.tried) == 1 and report.outcomes == {"failed": 1}
-    assert run(workspace, DUE + timedelta(seconds=60), email=email).outcomes == {}
-    assert run(workspace, DUE + timedelta(seconds=121), email=email).outcomes == {"sent": 3}
+    with open_store(workspace).engine.connect() as connection:
+        ((until, _),) = outbox.pauses(connection, DUE).values()
+        rows = {row.key: row for row in outbox.rows(connection)}
+    assert DUE + timedelta(seconds=120) <= until <= DUE + timedelta(seconds=134)  # + jitter
+    refused = rows.pop("birthday-note:c-1:2026")
+    assert (refused.attempts, refused.next_attempt_at) == (1, until)
+    assert {(r.status, r.attempts, r.next_attempt_at) for r in rows.values()} == {
+        ("pending", 0, None)  # never tried: they wait for the channel, not for a backoff
+    }
+    assert run(workspace, until - timedelta(seconds=1), email=email).outcomes == {}
+    assert run(workspace, until, email=email).outcomes == {"sent": 3}
+
+
+@pytest.mark.parametrize(
+    ("asked", "longest", "said"),
+    [
+        (86_400.0, timedelta(minutes=15), "asked to wait 86400 s: resting 15 min at most"),
+        (None, timedelta(seconds=30), "no wait named: resting 30 s"),
+    ],
+)
+def test_a_rest_the_provider_did_not_name_or_named_too_long_is_bounded_and_logged(
+    workspace: Workspace,
+    caplog: pytest.LogCaptureFixture,
+    asked: float | None,
+    longest: timedelta,
+    said: str,
+) -> None:
+    limited = Delivery("retry", error="SendGrid 429", retry_after=asked, rest_channel=True)
+    run(workspace, email=RecordingChannel([limited]))
+    with open_store(workspace).engine.connect() as connection:
+        ((until, why),) = outbox.pauses(connection, DUE).values()
+    assert longest <= until - DUE <= longest * 1.1 + timedelta(seconds=2)
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage() == "channel resting" and warning.fields["note"] == said
+    assert why == "SendGrid 429"
 
 
 def test_an_unusable_channel_leaves_its_actions_waiting(tmp_path: Path) -> None:

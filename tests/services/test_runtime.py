@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +14,13 @@ from pathlib import Path
 import pytest
 from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, csv_text, make_workspace
 
+from outreach.adapters.channels import Delivery
+from outreach.adapters.channels.recording import RecordingChannel
 from outreach.adapters.processes import Worker
 from outreach.adapters.store import outbox
+from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.model import Decision, Status
+from outreach.services.channels import ChannelSet
 from outreach.services.runtime import AlreadyRunning, Runtime
 
 OTHER_RULE = BIRTHDAY_RULE.replace("birthday-note", "second-note")
@@ -154,3 +160,90 @@ def test_an_action_that_cannot_be_prepared_is_logged_once_and_counted(
     assert "no email address" in record.fields["error"]
     exposed = generate_latest(metrics.registry).decode()
     assert 'outreach_planned_total{status="error"} 1.0' in exposed
+
+
+def test_a_dispatch_asked_for_during_a_pass_waits_for_it_then_makes_its_own(
+    tmp_path: Path,
+) -> None:
+    people = [
+        {"id": f"c-{i}", "email": f"p{i}@client.test", "birthday": "1980-06-10"} for i in (1, 2)
+    ]
+    root = make_workspace(
+        tmp_path / "ws",
+        contacts=people,
+        rules={"a.yaml": BIRTHDAY_RULE},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    runtime = Runtime.start(root, {}, lambda: datetime(2026, 6, 10, 10, tzinfo=UTC))
+    runtime.acquire()
+    assert runtime.plan().recorded == {"pending": 2}
+    first = "birthday-note:c-1:2026"  # sorts before the row being sent: behind the pass
+
+    def status(value: str) -> None:
+        with sqlite3.connect(root / "outreach.db") as db:
+            db.execute("UPDATE outbox SET status = ? WHERE key = ?", (value, first))
+
+    status("needs_approval")  # not there yet
+    second = threading.Thread(target=runtime.dispatch)
+    meanwhile: list[int] = []  # rows tried by anyone while the first was being sent
+
+    class PlannedMeanwhile(RecordingChannel):
+        """While the other row is sent, a plan records `first` as due, and the daemon asks
+        for a dispatch pass (as `_dispatch_by` does, in a thread of its own)."""
+
+        def send(self, row: OutboxRow) -> Delivery:
+            if not self.tried:
+                status("pending")
+                second.start()
+                time.sleep(0.3)  # it would be sending by now, if it did not wait
+                meanwhile.append(len(self.tried))
+            return super().send(row)
+
+    email = PlannedMeanwhile()
+    runtime.channels = ChannelSet(runtime.workspace.config, root, {}, overrides={"email": email})
+    runtime.dispatch()
+    second.join(timeout=10)
+    assert meanwhile == [0]  # never two passes at once
+    assert email.keys == ["birthday-note:c-2:2026", first]  # the second pass took it
+    runtime.release()
+
+
+def test_a_channel_whose_rest_ends_during_a_long_pass_sends_in_one_more(tmp_path: Path) -> None:
+    gift = """\
+rules:
+  - id: zz-gift
+    trigger: {birthday: {lead_days: 0}}
+    action: {gift: {item: Pencil, card: birthday}}
+    schedule: {at: "09:00", late_by_at_most: 2d}
+    approval: auto
+"""
+    people = [
+        {"id": f"c-{i}", "email": f"p{i}@client.test", "birthday": "1980-06-10",
+         "address_line1": "Main St 1", "city": "Reykjavík"}
+        for i in (1, 2)
+    ]  # fmt: skip
+    root = make_workspace(
+        tmp_path / "ws",
+        contacts=people,
+        rules={"a.yaml": BIRTHDAY_RULE, "b.yaml": gift},
+        templates={"birthday.j2": BIRTHDAY_TEMPLATE},
+    )
+    now = [datetime(2026, 6, 10, 10, tzinfo=UTC)]
+    runtime = Runtime.start(root, {}, lambda: now[0])
+    runtime.acquire()
+    assert runtime.plan().recorded == {"pending": 4}
+
+    class Slow(RecordingChannel):
+        """Each gift takes a minute: the rate limit's rest is over before the pass is."""
+
+        def send(self, row: OutboxRow) -> Delivery:
+            now[0] += timedelta(minutes=1)
+            return super().send(row)
+
+    email = RecordingChannel([Delivery("retry", error="429", retry_after=2, rest_channel=True)])
+    overrides = {"email": email, "gifts": Slow()}
+    runtime.channels = ChannelSet(runtime.workspace.config, root, {}, overrides=overrides)
+    runtime.dispatch()
+    assert email.keys == ["birthday-note:c-1:2026", "birthday-note:c-2:2026"]  # not next tick
+    assert len(email.tried) == 3
+    runtime.release()

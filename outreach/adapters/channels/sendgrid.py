@@ -21,7 +21,7 @@ from sendgrid import SendGridAPIClient
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox, one_line, recipient
 from outreach.adapters.channels.bodies import bodies
-from outreach.adapters.channels.waiting import retry_after
+from outreach.adapters.channels.waiting import retried
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SendGridChannel as SendGridSettings
 from outreach.core.keys import opaque_id
@@ -106,8 +106,7 @@ def answer(status: int, headers: Any, body: bytes | str | None) -> Delivery:
     if status in (404, 405):  # the address is wrong for every message alike
         return Delivery("paused", error=f"{error} (check channels.email.host)")
     if status in RETRIED_STATUSES:
-        wait = retry_after(headers)
-        return Delivery("retry", error=error, retry_after=wait, rest_channel=status == 429)
+        return retried(status, headers, error)
     return Delivery("dead", error=error)
 
 

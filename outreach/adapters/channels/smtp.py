@@ -1,8 +1,8 @@
 """The SMTP channel: smtplib, plain, STARTTLS or SSL, credentials from the environment.
 
-4xx answers and network trouble are worth a retry; 5xx answers are final. Trouble after the
-message went over the wire (DATA was sent, no final answer came) is doubtful: the server may
-have taken it."""
+4xx answers and network trouble are worth a retry (421 and 451, the server busy, rest the
+channel a while); 5xx answers are final. Trouble after the message went over the wire (DATA
+was sent, no final answer came) is doubtful: the server may have taken it."""
 
 from __future__ import annotations
 
@@ -150,7 +150,14 @@ def _hang_up(server: _Session) -> None:
 AUTH_CODES = frozenset({530, 534, 535, 538})
 
 
+# The server turns away whatever comes for now (too busy, too many messages, try later): the
+# channel rests a short while (SMTP names no time) rather than offer it every row in turn.
+BUSY_CODES = frozenset({421, 451})
+
+
 def _answer(code: int, text: bytes | str) -> Delivery:
     if code in AUTH_CODES:
         return Delivery("paused", error=f"{_said(code, text)} (check the SMTP credentials)")
+    if code in BUSY_CODES:
+        return Delivery("retry", error=_said(code, text), rest_channel=True)
     return Delivery("retry" if 400 <= code < 500 else "dead", error=_said(code, text))

@@ -21,7 +21,7 @@ import httpx
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import one_line
 from outreach.adapters.channels.files import sink_record
-from outreach.adapters.channels.waiting import retry_after
+from outreach.adapters.channels.waiting import retried
 from outreach.adapters.feeds.addresses import NoHost, Refused, guarded_transport
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.keys import opaque_id
@@ -91,8 +91,7 @@ def _answer(response: httpx.Response, url: str, shared: bool) -> Delivery:
     if status in (401, 403) and shared:  # the sink refuses us: every row would fail alike
         return Delivery("paused", error=error)
     if status in RETRIED_STATUSES:
-        wait = retry_after(response.headers)
-        return Delivery("retry", error=error, retry_after=wait, rest_channel=status == 429)
+        return retried(status, response.headers, error)
     return Delivery("dead", error=error)
 
 

@@ -329,6 +329,24 @@ def _is_due(moment: Any, wall: Any) -> Any:
     )
 
 
+def upcoming(connection: Connection, now: datetime) -> dict[str, tuple[datetime, ...]]:
+    """By channel: the earliest moment at which one of its rows may be claimed, and the
+    earliest after `now` (see outreach.core.delivery.next_wake)."""
+    moment = case(
+        (outbox.c.status == State.PENDING, outbox.c.send_at), else_=outbox.c.next_attempt_at
+    )
+    later = case((moment > iso(now), moment))
+    query = (
+        select(outbox.c.channel, func.min(moment), func.min(later))
+        .where(outbox.c.status.in_(DUE))
+        .group_by(outbox.c.channel)
+    )
+    found = {}
+    for channel, *moments in connection.execute(query):
+        found[channel] = tuple(m for m in map(from_iso, moments) if m is not None)
+    return found
+
+
 # The statements of the dispatch loop are built once: building one costs more than running it.
 _CLAIM = (
     update(outbox)
