@@ -1,4 +1,5 @@
-"""The outbox on a real SQLite file: each action once, moving only forward."""
+"""The outbox on a real SQLite file and a real PostgreSQL database: each action once, moving
+only forward."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def decision(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store.open("sqlite:///outreach.db", tmp_path)
+def store(tmp_path: Path, store_url: str) -> Store:
+    opened = Store.open(store_url, tmp_path)
     assert opened is not None
     return opened
 
@@ -81,13 +82,13 @@ def test_counted_sends_are_emails_and_gifts_that_went_or_will_go(store: Store) -
     assert sends == {"c-1": (datetime(2026, 11, 23, 9, tzinfo=UTC),) * 2}
 
 
-def test_the_store_survives_reopening(tmp_path: Path) -> None:
-    first = Store.open("sqlite:///outreach.db", tmp_path)
+def test_the_store_survives_reopening(tmp_path: Path, store_url: str) -> None:
+    first = Store.open(store_url, tmp_path)
     assert first is not None
     with first.transaction() as connection:
         outbox.record(connection, [decision("a:c-1:2026")], NOW)
-    again = Store.open("sqlite:///outreach.db", tmp_path)
-    assert again is not None
+    again = Store.open(store_url, tmp_path)
+    assert again is not None and again.id == first.id
     with again.transaction() as connection:
         assert outbox.keys(connection) == {"a:c-1:2026"}
 
@@ -105,17 +106,18 @@ def test_the_fingerprint_changes_only_when_a_plan_could(store: Store) -> None:
     assert len({empty, recorded, rejected}) == 3
 
 
-def _open_store(root: str) -> str:
+def _open_store(url: str, root: str) -> str:
     try:
-        Store.open("sqlite:///outreach.db", Path(root))
+        opened = Store.open(url, Path(root))
     except Exception as exc:
         return repr(exc)
-    return "ok"
+    return opened.id if opened else "no store"
 
 
-def test_many_processes_can_create_the_same_store_at_once(tmp_path: Path) -> None:
+def test_many_processes_can_create_the_same_store_at_once(tmp_path: Path, store_url: str) -> None:
     with multiprocessing.get_context("spawn").Pool(6) as pool:
-        assert set(pool.map(_open_store, [str(tmp_path)] * 6)) == {"ok"}
+        ids = set(pool.starmap(_open_store, [(store_url, str(tmp_path))] * 6))
+    assert len(ids) == 1 and len(ids.pop()) == 36, ids  # one store, made once
 
 
 def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: Store) -> None:

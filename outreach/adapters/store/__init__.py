@@ -94,8 +94,9 @@ class Store:
     def schema(
         cls, url: str, root: Path, upgrade: bool = False, outside_workspace: Sequence[str] = ()
     ) -> tuple[str | None, str] | None:
-        """The store's schema revision (None: an empty database) and this outreach's, after
-        upgrading it with `upgrade`; None when a SQLite store does not exist yet."""
+        """The store's schema revision (None: an empty database, made at first use) and this
+        outreach's, after upgrading it with `upgrade`; None when a SQLite store does not exist
+        yet."""
         parsed = located(url, root, False, outside_workspace)
         file = sqlite_file(parsed)
         if file is not None and not file_ready(file, create=False):
@@ -104,10 +105,10 @@ class Store:
         try:
             with schema_step(engine, parsed) as connection:
                 revision = migrations.current(connection)
-                if upgrade and revision != migrations.head():
+                if upgrade and revision not in (None, migrations.head()):
                     if engine.dialect.name == "sqlite":  # what is rewritten leaves no trace
                         connection.exec_driver_sql("PRAGMA secure_delete=ON")
-                    if revision is not None and not migrations.known(revision):
+                    if not migrations.known(revision):
                         raise StoreError(_outdated(parsed, revision))
                     migrations.upgrade(connection)
         finally:
