@@ -65,11 +65,14 @@ def postgres_server() -> Iterator[postgres.Server]:
 
 
 @pytest.fixture
-def postgres_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A new, empty PostgreSQL database; its password is in PGPASSWORD, not in the URL."""
+def postgres_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after the test (with the connections left
+    to it); its password is in PGPASSWORD, not in the URL."""
     server: postgres.Server = request.getfixturevalue("postgres_server")
     monkeypatch.setenv("PGPASSWORD", postgres.PASSWORD)
-    return server.new_database()
+    name = server.new_database()
+    yield server.url(name)
+    server.drop_database(name)
 
 
 @pytest.fixture(

@@ -71,6 +71,7 @@ class Server:
         return self.folder / "server.log"
 
     def url(self, database: str) -> str:
+        """A store URL without the password: see PGPASSWORD."""
         return f"postgresql+psycopg://{USER}@127.0.0.1:{self.port}/{database}"
 
     def run(self, program: str, *args: str) -> None:
@@ -121,10 +122,13 @@ class Server:
             connection.execute(statement)
 
     def new_database(self) -> str:
-        """The URL of a new, empty database (no password in it: see PGPASSWORD)."""
-        name = f"test_{os.getpid()}_{next(self._counter)}"
+        """The name of a new, empty database."""
+        name = f"test_{next(self._counter)}"
         self.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-        return self.url(name)
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _free_port() -> int:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, event, insert, select, update
+from sqlalchemy import Engine, event, select
 from sqlalchemy.engine import URL, Connection
 
 from outreach.adapters.feeds.messages import feed_key
@@ -36,7 +36,16 @@ from outreach.adapters.store.connection import (
     schema_step,
 )
 from outreach.adapters.store.location import located, sqlite_file
-from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, store
+from outreach.adapters.store.schema import (
+    add_new,
+    entries,
+    feeds,
+    from_iso,
+    iso,
+    mentions,
+    put,
+    store,
+)
 from outreach.core.config import Config
 from outreach.core.model import FeedEntry, Mention
 from outreach.errors import StoreError, StoreLost
@@ -166,13 +175,8 @@ class Store:
         }
         if status == "fetched":
             values.update(etag=etag, last_modified=last_modified)
-        url = feed_key(url)
-        exists = connection.execute(select(feeds.c.url).where(feeds.c.url == url)).first()
-        if exists:
-            values["entries_seen"] = feeds.c.entries_seen + new_entries
-            connection.execute(update(feeds).where(feeds.c.url == url).values(**values))
-        else:
-            connection.execute(insert(feeds).values(url=url, entries_seen=new_entries, **values))
+        values.update(url=feed_key(url), entries_seen=new_entries)
+        put(connection, feeds, values, entries_seen=feeds.c.entries_seen + new_entries)
 
     def add_entries(
         self,
@@ -193,20 +197,19 @@ class Store:
             ).first()
             if known:
                 continue
-            connection.execute(
-                insert(entries).values(
-                    id=entry.id,
-                    link_key=link_key,
-                    feed_url=feed_key(feed_url),
-                    language=language,
-                    title=entry.title,
-                    link=entry.link,
-                    published=iso(entry.published),
-                    summary=entry.summary,
-                    first_seen=iso(when),
-                )
-            )
-            new.append(entry)
+            values = {
+                "id": entry.id,
+                "link_key": link_key,
+                "feed_url": feed_key(feed_url),
+                "language": language,
+                "title": entry.title,
+                "link": entry.link,
+                "published": iso(entry.published),
+                "summary": entry.summary,
+                "first_seen": iso(when),
+            }
+            if add_new(connection, entries, values):  # not by a scan running meanwhile
+                new.append(entry)
         return new
 
     def known_entries(self, ids: list[str], link_keys: list[str]) -> set[str]:
@@ -224,15 +227,14 @@ class Store:
         self, connection: Connection, found: Iterable[Mention], when: datetime
     ) -> None:
         for mention in found:
-            connection.execute(
-                insert(mentions).values(
-                    entry_id=mention.entry.id,
-                    company_id=mention.company_id,
-                    sentence=mention.sentence,
-                    confidence=mention.confidence,
-                    found_at=iso(when),
-                )
-            )
+            values = {
+                "entry_id": mention.entry.id,
+                "company_id": mention.company_id,
+                "sentence": mention.sentence,
+                "confidence": mention.confidence,
+                "found_at": iso(when),
+            }
+            add_new(connection, mentions, values)
 
     def mentions(self) -> list[Mention]:
         """Every stored mention, with its entry; an entry without a date is dated when first

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from outreach.adapters.processes import Worker
-from outreach.adapters.store.schema import daemons, from_iso, iso, ticks
+from outreach.adapters.store.schema import daemons, from_iso, iso, put, ticks
 
 ROW = "this"
 # A lock whose heartbeat is older than this is stale, whoever holds it (a daemon beats at
@@ -74,10 +74,8 @@ def release(connection: Connection, me: Worker) -> None:
 def record_tick(
     connection: Connection, job: str, started: datetime, seconds: float, error: str | None
 ) -> None:
-    connection.execute(delete(ticks).where(ticks.c.job == job))
-    connection.execute(
-        insert(ticks).values(job=job, started_at=iso(started), seconds=seconds, error=error)
-    )
+    row = {"job": job, "started_at": iso(started), "seconds": seconds, "error": error}
+    put(connection, ticks, row)
 
 
 def last_ticks(connection: Connection) -> dict[str, tuple[datetime, float | None, str | None]]:

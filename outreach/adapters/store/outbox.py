@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox
+from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox, put
 from outreach.core.delivery import LONGEST_PAUSE, Step
 from outreach.core.model import Decision
 from outreach.core.outbox import (
@@ -411,10 +411,8 @@ def _while_claimed(
 
 
 def pause(connection: Connection, channel: str, until: datetime, reason: str) -> None:
-    connection.execute(delete(channel_pauses).where(channel_pauses.c.channel == channel))
-    connection.execute(
-        insert(channel_pauses).values(channel=channel, paused_until=iso(until), reason=reason)
-    )
+    row = {"channel": channel, "paused_until": iso(until), "reason": reason}
+    put(connection, channel_pauses, row)
 
 
 def pauses(connection: Connection, now: datetime) -> dict[str, tuple[datetime, str]]:

@@ -7,8 +7,11 @@ a new migration script, and tests/adapters/test_migrations.py checks the two agr
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 metadata = MetaData()
 
@@ -55,6 +58,31 @@ mentions = Table(
     Column("confidence", Float, nullable=False),
     Column("found_at", String(40), nullable=False),
 )
+
+
+def put(connection: Connection, table: Table, values: dict[str, Any], **on_update: Any) -> None:
+    """Write a row under its key, replacing the one there (with `on_update` for the columns
+    worked out from the old row), in one statement: of writers at once the later wins. A
+    delete or a look, then an insert, fails on PostgreSQL when another transaction inserts
+    the key in between; SQLite lets only one writer in at a time."""
+    statement = _insert(connection, table).values(**values)
+    keys = [column.name for column in table.primary_key.columns]
+    changes = {name: statement.excluded[name] for name in values if name not in keys}
+    statement = statement.on_conflict_do_update(index_elements=keys, set_=changes | on_update)
+    connection.execute(statement)
+
+
+def add_new(connection: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert a row unless one with its key is there, written by anyone (`put`); whether it
+    was inserted."""
+    statement = _insert(connection, table).values(**values).on_conflict_do_nothing()
+    keys = statement.returning(*table.primary_key.columns)  # psycopg's rowcount here is -1
+    return connection.execute(keys).first() is not None
+
+
+def _insert(connection: Connection, table: Table) -> Any:  # INSERT with ON CONFLICT
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def iso(moment: datetime | None) -> str | None:
