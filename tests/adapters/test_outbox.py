@@ -4,12 +4,14 @@ only forward."""
 from __future__ import annotations
 
 import multiprocessing
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from outreach.adapters.store import Store, outbox
+from outreach.core.delivery import Step
 from outreach.core.model import Decision, Message, Status
 from outreach.core.outbox import State
 
@@ -130,3 +132,24 @@ def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: Store) -> None
             outbox.move(connection, "a:c-1:2026", [State.SENT], State.PENDING, NOW)
         (row,) = outbox.rows(connection)
     assert row.status is State.REJECTED
+
+
+def test_text_postgresql_refuses_loses_only_itself(store: Store) -> None:
+    """SQLite keeps any text; PostgreSQL refuses NUL and text longer than its column. A
+    contact id with a NUL in it must not fail the plan for everyone, nor a provider's long
+    message id the record of a message that went."""
+    odd = replace(decision("a:c-1\x00:2026", contact="c-1\x00"), details={"to": "a\x00@x.test"})
+    with store.transaction() as connection:
+        assert len(outbox.record(connection, [odd, decision("b:c-2:2026")], NOW)) == 2
+    with store.transaction() as connection:
+        row = outbox.claim(connection, "b:c-2:2026", NOW + timedelta(days=2), "h:1:t")
+        assert row is not None
+        step = Step(State.SENT, 1, 0, None, None, "id-" + "9" * 600, delivered=True)
+        assert outbox.finish(connection, row, step, NOW + timedelta(days=2))
+    with store.engine.connect() as connection:
+        rows = {row.key: row for row in outbox.rows(connection)}
+    sent = rows.pop("b:c-2:2026")
+    assert sent.status is State.SENT and (sent.provider_id or "").startswith("id-999")
+    ((key, kept),) = rows.items()
+    assert kept.payload["details"] == {"to": "a\x00@x.test"}  # the message itself, exactly
+    assert key == kept.key and kept.key.startswith("a:c-1") and kept.status is State.PENDING

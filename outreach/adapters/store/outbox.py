@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
-    Text,
     and_,
     bindparam,
     case,
@@ -336,8 +335,12 @@ _FINISH = (
         doubtful=bindparam("new_doubtful"),
         last_error=bindparam("new_error"),
         next_attempt_at=bindparam("new_next_attempt"),
-        provider_id=func.coalesce(bindparam("new_provider", type_=Text), outbox.c.provider_id),
-        sent_at=func.coalesce(bindparam("new_sent_at", type_=Text), outbox.c.sent_at),
+        provider_id=func.coalesce(
+            bindparam("new_provider", type_=outbox.c.provider_id.type), outbox.c.provider_id
+        ),
+        sent_at=func.coalesce(
+            bindparam("new_sent_at", type_=outbox.c.sent_at.type), outbox.c.sent_at
+        ),
         claimed_by=None,
     )
 )

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
 
@@ -152,3 +153,40 @@ ticks = Table(
     Column("seconds", Float),
     Column("error", Text),
 )
+
+
+class _FitsPostgres:
+    """Text as PostgreSQL will store it. SQLite keeps any text whole; PostgreSQL refuses the
+    character NUL and text longer than its column, and one such value (a contact id with a
+    NUL in it, a server's long etag or message id) would fail the whole transaction — a plan
+    for everyone, or the record of a message already sent. There NUL is written as U+FFFD,
+    and what is too long is cut to fit (ids that make keys are bounded where they enter, see
+    outreach.core.keys, so no key is ever cut)."""
+
+    impl: Any
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql" or not isinstance(value, str):
+            return value
+        value = value.replace("\x00", "\ufffd")
+        length = self.impl.length
+        return value[:length] if length is not None else value
+
+
+class _StoredString(_FitsPostgres, TypeDecorator[str]):
+    impl = String
+    cache_ok = True
+
+
+class _StoredText(_FitsPostgres, TypeDecorator[str]):
+    impl = Text
+    cache_ok = True
+
+
+# Every text column, those added later included, is written so: the tables above say only
+# what the schema is (their DDL, which migrations match, is unchanged).
+for _column in (column for table in metadata.tables.values() for column in table.columns):
+    if isinstance(_column.type, Text):
+        _column.type = _StoredText()
+    elif isinstance(_column.type, String):
+        _column.type = _StoredString(_column.type.length)
