@@ -20,7 +20,7 @@ import pytest
 from fake_sendgrid import FakeSendGrid
 from helpers import make_workspace, run_cli, sendgrid_channels
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # some 12 s
+pytestmark = pytest.mark.postgres
 
 DAEMONS = 3
 PEOPLE = 60
