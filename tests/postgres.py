@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -31,7 +32,7 @@ TEMPLATE = "outreach_template"
 START_TRIES = 3  # a free port may be taken between the probe and the server's bind
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     """Skip the test, or fail it when PostgreSQL tests must run."""
     if os.environ.get(REQUIRE) == "1":
         pytest.fail(f"PostgreSQL is required ({REQUIRE}=1) but {reason}", pytrace=False)
@@ -55,7 +56,7 @@ def find_binaries() -> Path | None:
 
 @dataclass
 class Server:
-    """A running server: its folder, port and the commands' prefix."""
+    """The tests' server: its programs, its folder (data, log, socket) and its port."""
 
     binaries: Path
     folder: Path
@@ -143,7 +144,6 @@ def running_server() -> Iterator[Server]:
     binaries = find_binaries()
     if binaries is None:
         unavailable("no initdb and pg_ctl under /usr/lib/postgresql/*/bin or on PATH")
-        raise AssertionError  # unreachable: `unavailable` raises
     try:
         import psycopg  # noqa: F401
     except ImportError:
