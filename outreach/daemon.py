@@ -65,7 +65,7 @@ def serve(runtime: Runtime, schedule: Schedule) -> None:
     }
     for job, seconds in every.items():
         first = now if job in ("plan", "dispatch") else None
-        _add(scheduler, job, runtime.tick, [job, work[job]], seconds, first)
+        _add(scheduler, job, runtime.tick, [job, work[job], seconds], seconds, first)
     _sync_feeds(runtime, scheduler)
     signals = Signals()
     scheduler.start()
@@ -148,7 +148,8 @@ def _sync_feeds(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
         current = scheduler.get_job(job)
         if current is None or current.trigger.interval.total_seconds() != seconds:
             first = datetime.now(UTC) if current is None else None  # a new feed: read it now
-            _add(scheduler, job, runtime.tick, [job, partial(runtime.scan, url)], seconds, first)
+            scan = partial(runtime.scan, url)
+            _add(scheduler, job, runtime.tick, [job, scan, seconds], seconds, first)
 
 
 def exit_on_signals() -> None:

@@ -1,16 +1,23 @@
-"""The outbox for people: `queue list`, `history` and `run` as tables, lines or JSON."""
+"""The outbox for people: `queue list`, `history` and `run` as tables, lines or JSON. Each
+row is named by its handle (never broken across lines) and read on its recipient's clock."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
 from typing import Any
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.display import local_time, zone_or
 from outreach.core.outbox import State
+from outreach.core.wording import counted, tallied
 from outreach.redaction import Redactor
 from outreach.services.dispatch import RunReport
 from outreach.services.queue import Change
@@ -32,23 +39,44 @@ STATUS_STYLE = {
 SHOWN_ERRORS = 10
 
 
-def row_json(row: OutboxRow) -> dict[str, Any]:
-    payload = row.payload
+@dataclass(frozen=True)
+class Shown:
+    """An outbox row as people see it: its handle, and the recipient's clock it is read on."""
+
+    row: OutboxRow
+    handle: str
+    zone: tzinfo  # the recipient's; the workspace's for a row older than that was kept
+
+
+def shown_rows(
+    rows: Sequence[OutboxRow], handles: Mapping[str, str], fallback: tzinfo
+) -> list[Shown]:
+    return [Shown(row, handles[row.key], zone_or(row.timezone, fallback)) for row in rows]
+
+
+def row_json(shown: Shown, now: datetime) -> dict[str, Any]:
+    row, payload = shown.row, shown.row.payload
     return {
         "key": row.key,
+        "handle": shown.handle,
         "rule": row.rule_id,
         "contact": row.contact_id,
         "action": row.action,
         "channel": row.channel,
         "status": row.status,
-        "send_at": _iso(row.send_at),
+        "send_at": _iso(row.send_at, shown.zone),
+        "timezone": str(shown.zone),
         "attempts": row.attempts,
-        "next_attempt_at": _iso(row.next_attempt_at),
-        "sent_at": _iso(row.sent_at),
+        "next_attempt_at": _iso(row.next_attempt_at, shown.zone),
+        "sent_at": _iso(row.sent_at, shown.zone),
         "provider_id": row.provider_id,
         "error": row.last_error,
-        "reason": payload.get("reason"),
+        "reason": row.reason,
+        "note": row.note,
         "subject": payload.get("subject"),
+        "what": what_of(row),
+        "cost": cost_of(row),
+        "warnings": warnings_of(shown, now),
         "details": payload.get("details") or {},
     }
 
@@ -59,30 +87,138 @@ def redacted(row: OutboxRow, redact: Redactor) -> OutboxRow:
     return replace(row, last_error=error, payload=redact.tree(row.payload))
 
 
-def rows_table(rows: Sequence[OutboxRow], console: Console, title: str) -> None:
-    table = Table(header_style="bold", title=cell(title), title_justify="left")
-    for column in ("send at (UTC)", "status", "rule", "contact", "action", "what", "key"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
+NARROW = 110  # columns below which rows are listed as blocks rather than a table
+
+
+def rows_table(
+    rows: Sequence[Shown], now: datetime, console: Console, title: str, wide: bool = False
+) -> None:
+    """Handles and times are never broken across lines (a handle is pasted into `queue
+    approve`); with `wide`, neither are the full keys and provider ids. On a narrow
+    terminal each row is a block: its handle, time, status and cost on the first line."""
+    if console.width < NARROW and not wide:
+        console.print(cell(title))
+        for shown in rows:
+            console.print(_block(shown, now))
+        return
+    table = Table(
+        header_style="bold",
+        title=cell(title),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),  # with the box's space between columns: two spaces
+    )
+    table.add_column("handle", no_wrap=True, min_width=max(len(r.handle) for r in rows))
+    table.add_column("recipient's time", no_wrap=True, min_width=len(TIME_SHAPE))
+    table.add_column("status", no_wrap=True, min_width=max(len(r.row.status) for r in rows))
+    table.add_column("rule · contact · action", overflow="fold")
+    table.add_column("what", overflow="fold")
+    extras = _extras(rows, now, wide)
+    for column in extras:
+        table.add_column(column, overflow="fold", no_wrap=column in ("key", "provider id"))
+    for shown in rows:
+        row = shown.row
         table.add_row(
-            row.send_at.strftime("%Y-%m-%d %H:%M"),
+            cell(shown.handle, "bold"),
+            local_time(row.send_at, shown.zone),
             cell(row.status, STATUS_STYLE.get(row.status, "")),
-            *map(cell, (row.rule_id, row.contact_id, row.action, _what(row), row.key)),
+            cell(_who(row)),
+            cell(_said(row, shown.zone)),
+            *(cell(extras[column](shown)) for column in extras),
         )
+    if wide:  # as wide as the table: whole keys, and no line padded far beyond them
+        console.width = console.measure(table).maximum
     console.print(table)
 
 
-def _what(row: OutboxRow) -> str:
+TIME_SHAPE = "2026-01-01 09:00 +0000"
+
+
+def _block(shown: Shown, now: datetime) -> RenderableType:
+    row = shown.row
+    first = Text.assemble(
+        cell(shown.handle, "bold"),
+        "  ",
+        local_time(row.send_at, shown.zone),
+        "  ",
+        cell(row.status, STATUS_STYLE.get(row.status, "")),
+        "  " + (cost_of(row) or ""),
+        no_wrap=True,
+    )
+    rest = Text("\n").join(
+        [cell(_who(row)), cell(_said(row, shown.zone))]
+        + [cell(f"warning: {w}", "yellow") for w in warnings_of(shown, now)]
+    )
+    rest.overflow = "fold"
+    return Group(first, Padding(rest, (0, 0, 0, 4)))
+
+
+def _who(row: OutboxRow) -> str:
+    return f"{row.rule_id} · {row.contact_id} · {row.action}"
+
+
+def _extras(rows: Sequence[Shown], now: datetime, wide: bool) -> dict[str, Any]:
+    """Columns shown when some row has something in them: cost and warnings (what a person
+    approving a gift must see), and with `wide` the key and the provider's id."""
+    extras: dict[str, Any] = {}
+    if any(cost_of(s.row) for s in rows):
+        extras["cost"] = lambda s: cost_of(s.row) or ""
+    if any(warnings_of(s, now) for s in rows):
+        extras["warnings"] = lambda s: "; ".join(warnings_of(s, now))
+    if wide:
+        extras["key"] = lambda s: s.row.key
+        extras["provider id"] = lambda s: s.row.provider_id or ""
+    return extras
+
+
+def what_of(row: OutboxRow) -> str:
+    """What the action is, as its recipient or doer knows it: an email's or a task's subject,
+    a gift's item and the first line of its card, a webhook's url."""
     payload, details = row.payload, row.payload.get("details") or {}
-    said = row.last_error or payload.get("reason") or ""
-    if row.status is State.SENT:
-        said = f"via {row.channel}" + (f" · {row.provider_id}" if row.provider_id else "")
-    elif row.status is State.FAILED and row.next_attempt_at is not None:
-        said = f"retry after {row.next_attempt_at:%H:%M:%S} · {said}"
-    subject = payload.get("subject") or ""
+    subject = str(payload.get("subject") or "")
     if row.action == "gift":
-        subject = f"{details.get('item')} for {details.get('recipient')}"
-    return " — ".join(part for part in (subject, said) if part)
+        card = str(payload.get("text") or "").strip().split("\n", 1)[0]
+        item = f"{details.get('item')} for {details.get('recipient')}"
+        return f"{item} — card: {card}" if card else item
+    if row.action == "webhook":
+        return subject or str(details.get("url") or "")
+    return subject or str(payload.get("text") or "").strip().split("\n", 1)[0]
+
+
+def cost_of(row: OutboxRow) -> str | None:
+    budget = (row.payload.get("details") or {}).get("budget")
+    if not isinstance(budget, dict) or budget.get("amount") is None:
+        return None
+    return f"{budget['amount']} {budget.get('currency') or ''}".strip()
+
+
+WARNED = (State.NEEDS_APPROVAL, State.PENDING, State.FAILED)
+
+
+def warnings_of(shown: Shown, now: datetime) -> list[str]:
+    """What a person deciding on a gift still to go must know: its ship-by day has passed
+    (in the recipient's zone), or it has no shipping address."""
+    row = shown.row
+    if row.action != "gift" or row.status not in WARNED:
+        return []
+    details = row.payload.get("details") or {}
+    found = []
+    ship_by = str(details.get("ship_by") or "")
+    if ship_by and ship_by < now.astimezone(shown.zone).date().isoformat():
+        found.append(f"ship-by {ship_by} has passed")
+    address = details.get("address")
+    if not isinstance(address, dict) or not all(address.get(f) for f in ("address_line1", "city")):
+        found.append("no shipping address")
+    return found
+
+
+def _said(row: OutboxRow, zone: tzinfo) -> str:
+    said = row.reason or ""
+    if row.status is State.SENT:
+        said = f"via {row.channel}"
+    elif row.status is State.FAILED and row.next_attempt_at is not None:
+        said = f"retry after {local_time(row.next_attempt_at, zone)} · {said}"
+    return " — ".join(part for part in (what_of(row), said) if part)
 
 
 def changes_lines(changes: Sequence[Change]) -> list[str]:
@@ -90,14 +226,14 @@ def changes_lines(changes: Sequence[Change]) -> list[str]:
 
 
 def run_lines(report: RunReport) -> list[str]:
-    lines = [f"recorded {sum(report.recorded.values())} new" + _counted(report.recorded)]
+    lines = [f"recorded {sum(report.recorded.values())} new" + tallied(report.recorded)]
     if report.recovered:
         lines.append(f"recovered {report.recovered} left in `sending` by a dispatcher that died")
-    lines.append(f"dispatched {sum(report.outcomes.values())}" + _counted(report.outcomes))
+    lines.append(f"dispatched {sum(report.outcomes.values())}" + tallied(report.outcomes))
     if report.errors:
         lines.append(
-            f"error: {len(report.errors)} actions cannot be prepared; they wait in the outbox "
-            "until fixed (`outreach history --status error`):"
+            f"error: {counted(len(report.errors), 'action')} cannot be prepared; they wait in "
+            "the outbox until fixed (`outreach history --status error`):"
         )
         lines += [f"  {d.key}: {d.reason}" for d in report.errors[:SHOWN_ERRORS]]
         if len(report.errors) > SHOWN_ERRORS:
@@ -112,39 +248,9 @@ def run_lines(report: RunReport) -> list[str]:
     for channel, why in sorted(report.paused.items()):
         lines.append(f"{channel}: paused {why}")
     if report.waiting:
-        lines.append("in the outbox:" + _counted(report.waiting).removeprefix(":"))
+        lines.append("in the outbox:" + tallied(report.waiting).removeprefix(":"))
     if report.waiting.get(State.NEEDS_APPROVAL):
         lines.append("  approve with `outreach queue list` and `outreach queue approve KEY`")
-    return lines
-
-
-def status_lines(found: dict[str, Any]) -> list[str]:
-    daemon = found.get("daemon") or {"running": False}
-    if daemon["running"]:
-        lines = [f"daemon: running ({daemon['holder']}) since {daemon['started_at']}, "
-                 f"last heard from {daemon['silent_for']} ago"]  # fmt: skip
-    elif "holder" in daemon:
-        lines = [f"daemon: not running (last: {daemon['holder']}, silent for "
-                 f"{daemon['silent_for']})"]  # fmt: skip
-    else:
-        lines = ["daemon: not running"]
-    if not found.get("store"):
-        lines.append("store: not created yet (`outreach run` or `outreach daemon` makes it)")
-    for job, tick in sorted((found.get("ticks") or {}).items()):
-        error = f" — {tick['error']}" if tick["error"] else ""
-        lines.append(f"  {job}: last at {tick['at']} ({tick['seconds'] or 0:.2f} s){error}")
-    lines.append("outbox:" + (_counted(found.get("outbox") or {}).removeprefix(":") or " empty"))
-    for channel, pause in sorted((found.get("paused") or {}).items()):
-        lines.append(f"  {channel}: paused until {pause['until']}: {pause['why']}")
-    for feed in found.get("feeds") or []:
-        error = f" — {feed['last_error']}" if feed.get("last_error") else ""
-        lines.append(f"feed {feed['url']}: {feed['last_status']} at {feed['last_fetch']}{error}")
-    lines.append("next:" if found["next"] else "next: nothing planned in the next 30 days")
-    for item in found["next"]:
-        waits = "  (needs approval)" if item["status"] == State.NEEDS_APPROVAL else ""
-        lines.append(
-            f"  {item['send_at']}  {item['rule']}  {item['contact']}  {item['action']}{waits}"
-        )
     return lines
 
 
@@ -165,10 +271,7 @@ def run_json(report: RunReport) -> dict[str, Any]:
     }
 
 
-def _counted(counts: Any) -> str:
-    parts = [f"{n} {status}" for status, n in sorted(counts.items()) if n]
-    return (": " + ", ".join(parts)) if parts else ""
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment is not None else None
+def _iso(moment: datetime | None, zone: tzinfo | None = None) -> str | None:
+    if moment is None:
+        return None
+    return (moment.astimezone(zone) if zone else moment).isoformat(timespec="seconds")

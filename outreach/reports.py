@@ -12,7 +12,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from outreach.core.display import local_time
 from outreach.core.model import Decision, Mention, Status
+from outreach.core.wording import counted
 from outreach.terminal import cell
 
 STATUS_STYLE = {
@@ -49,7 +51,8 @@ def decisions_json(decisions: Sequence[Decision]) -> str:
 
 def decisions_table(decisions: Sequence[Decision], console: Console) -> None:
     table = Table(show_lines=False, header_style="bold")
-    for column in ("send at (recipient's time)", "rule", "contact", "action", "status", "what"):
+    table.add_column("recipient's time", no_wrap=True, min_width=22)
+    for column in ("rule", "contact", "action", "status", "what"):
         table.add_column(column, overflow="fold")
     for d in decisions:
         style = STATUS_STYLE[d.status]
@@ -59,7 +62,7 @@ def decisions_table(decisions: Sequence[Decision], console: Console) -> None:
         if d.action == "gift":
             what = f"{d.details.get('item')}" + (f" — {what}" if what else "")
         table.add_row(
-            d.send_at.strftime("%Y-%m-%d %H:%M %z"),
+            local_time(d.send_at),
             cell(d.rule_id),
             cell(d.contact_id),
             d.action,
@@ -73,7 +76,7 @@ def decisions_table(decisions: Sequence[Decision], console: Console) -> None:
 def summary(decisions: Sequence[Decision]) -> str:
     counts = Counter(d.status.value for d in decisions)
     parts = [f"{counts[s.value]} {s.value}" for s in Status if counts[s.value]]
-    return f"{len(decisions)} actions" + (f": {', '.join(parts)}" if parts else "")
+    return counted(len(decisions), "action") + (f": {', '.join(parts)}" if parts else "")
 
 
 def decisions_html(decisions: Sequence[Decision], title: str, now: datetime, days: int) -> str:
@@ -82,15 +85,15 @@ def decisions_html(decisions: Sequence[Decision], title: str, now: datetime, day
     return _PAGE.format(
         title=escape(title),
         subtitle=escape(
-            f"{summary(decisions)} · from {now.isoformat(timespec='minutes')} "
-            f"for {days} days · nothing was sent"
+            f"{summary(decisions)} · from {local_time(now)} for {counted(days, 'day')} · "
+            "nothing was sent"
         ),
         cards=cards or "<p>Nothing would be sent in this period.</p>",
     )
 
 
 def _card(d: Decision) -> str:
-    rows = [("Send at", d.send_at.isoformat(timespec="minutes")), ("Key", d.key)]
+    rows = [("Send at", local_time(d.send_at)), ("Key", d.key)]
     rows += [(k.replace("_", " ").capitalize(), _plain(v)) for k, v in d.details.items() if v]
     if d.reason:
         rows.append(("Reason", d.reason))
@@ -171,7 +174,7 @@ def print_mentions(rows: Sequence[dict[str, Any]], console: Console) -> None:
             cell(row["sentence"]),
         )
     console.print(table)
-    console.print(f"{len(rows)} mentions")
+    console.print(counted(len(rows), "mention"))
 
 
 def print_feed_reports(reports: Sequence[Any], console: Console, dry_run: bool) -> None:
@@ -194,6 +197,7 @@ def print_feed_reports(reports: Sequence[Any], console: Console, dry_run: bool) 
     errors = sum(r.status == "error" for r in reports)
     note = " (dry run: nothing stored)" if dry_run else ""
     console.print(
-        f"{len(reports)} feeds, {sum(r.new for r in reports)} new entries, "
-        f"{found} mentions, {errors} errors{note}"
+        f"{counted(len(reports), 'feed')}, "
+        f"{counted(sum(r.new for r in reports), 'new entry', 'new entries')}, "
+        f"{counted(found, 'mention')}, {counted(errors, 'error')}{note}"
     )

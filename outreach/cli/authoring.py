@@ -24,12 +24,15 @@ from outreach.cli.common import (
     open_workspace,
     report_problems,
     say_if_blocked,
+    say_if_moved,
     terminal,
     when,
     workspace_option,
 )
+from outreach.core.display import local_time
 from outreach.core.explaining import explain
 from outreach.core.rules import RuleFile
+from outreach.core.timing import zone
 from outreach.core.wording import counted
 from outreach.errors import UsageError
 from outreach.reports import (
@@ -39,6 +42,7 @@ from outreach.reports import (
     summary,
 )
 from outreach.services.init import create_workspace
+from outreach.services.moving_dates import planned_data
 from outreach.services.preview import preview as plan_preview
 from outreach.services.workspace import (
     Workspace,
@@ -64,10 +68,11 @@ def validate(workspace: str | None, now: str | None, days: int) -> None:
     from outreach.services.validate import dry_run, unset_variables
 
     loaded = open_workspace(workspace, news=days > 0)
-    found = [*loaded.problems, *unset_variables(loaded, os.environ)]
-    if days:
-        found += dry_run(loaded, when(loaded, now), days)
+    moment = when(loaded, now)
+    tried = dry_run(loaded, moment, days) if days else []  # may add cells moved out of range
+    found = [*loaded.problems, *unset_variables(loaded, os.environ), *tried]
     loaded.problems = sorted(found, key=reading_order)
+    say_if_moved(loaded, moment)
     report_problems(loaded.problems, limit=None)
     errors, warnings = len(loaded.errors), len(loaded.problems) - len(loaded.errors)
     rules, contacts = len(loaded.engine.rules), len(loaded.data.contacts)
@@ -120,6 +125,7 @@ def preview(
     moment = when(loaded, now)
     decisions = plan_preview(loaded, moment, days, rule_id, contact_id)
     report_problems(loaded.problems)
+    say_if_moved(loaded, moment)
     if fmt == "json":
         emit(visible_json(decisions_json(decisions)) + "\n", out)
     elif fmt == "html":
@@ -149,13 +155,15 @@ def explain_command(
 ) -> None:
     """For each rule: does it fire for CONTACT, and why (or why not)."""
     loaded = open_workspace(workspace, news=True)
+    moment = when(loaded, now)
+    data = planned_data(loaded, moment)
     report_problems(loaded.problems)
+    say_if_moved(loaded, moment)
     if contact_id not in loaded.data.contacts:
         raise UsageError(f"no contact '{contact_id}' in the contacts file")
     if rule_id is not None and rule_id not in {r.id for r in loaded.engine.rules}:
         raise UsageError(f"no rule '{rule_id}'")
-    moment = when(loaded, now)
-    found = explain(loaded.engine, loaded.data, contact_id, moment, rule_id)
+    found = explain(loaded.engine, data, contact_id, moment, rule_id)
     if fmt == "json":
         echo_json([_explanation_json(e) for e in found])
     else:
@@ -180,7 +188,7 @@ def _print_explanations(loaded: Workspace, contact_id: str, moment: datetime, fo
     tz = contact.timezone or f"{loaded.config.timezone} (workspace default)"
     locale = contact.locale or f"{loaded.config.locale} (workspace default)"
     console = terminal()
-    now = moment.isoformat(timespec="minutes")
+    now = local_time(moment, zone(contact.timezone or loaded.config.timezone))
     console.print(
         Text.assemble(
             cell(contact.name, "bold"), cell(f" ({contact_id}) · {tz} · {locale} · now {now}")

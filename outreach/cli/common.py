@@ -3,6 +3,7 @@ store, and printing (terminal-safe, redacted) — the commands themselves are th
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ from outreach.history_reports import (
     redacted,
     row_json,
     rows_table,
+    shown_rows,
 )
 from outreach.services.channels import ChannelSet, redactor
 from outreach.services.queue import Change
@@ -132,8 +134,23 @@ def say_if_blocked(workspace: Workspace) -> None:
         echo_lines([f"nothing is sent until this is fixed: {workspace.unsafe_to_send}"], err=True)
 
 
-def terminal() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 140, soft_wrap=False)
+def say_if_moved(workspace: Workspace, moment: datetime) -> None:
+    """Say, on stderr, that the data's dates are moved (`data_dated_for`)."""
+    from outreach.services.moving_dates import moved_note
+
+    note = moved_note(workspace, moment)
+    if note:
+        echo_lines([note], err=True)
+
+
+def terminal(wide: bool = False) -> Console:
+    """The console tables are printed on: the terminal's width ($COLUMNS when set), 140
+    columns into a pipe; `wide`, as wide as a table needs (long keys stay whole)."""
+    if wide:
+        return Console(width=100_000, soft_wrap=False)
+    columns = os.environ.get("COLUMNS", "")
+    width = None if sys.stdout.isatty() or columns.isdigit() else 140
+    return Console(width=width, soft_wrap=False)
 
 
 def echo_lines(lines: Iterable[str], err: bool = False) -> None:
@@ -196,12 +213,32 @@ def report_changes(changes: list[Change]) -> None:
         sys.exit(1)
 
 
-def print_rows(rows: Sequence[OutboxRow], fmt: str, title: str, workspace: str | None) -> None:
-    secrets = redactor(load_config(find_root(workspace), []), os.environ)
+def print_rows(
+    rows: Sequence[OutboxRow],
+    store: Store | None,
+    fmt: str,
+    title: str,
+    workspace: str | None,
+    wide: bool = False,
+) -> None:
+    from outreach.services.queue import handles_of
+
+    config = load_config(find_root(workspace), [])
+    secrets = redactor(config, os.environ)
     rows = [redacted(row, secrets) for row in rows]  # as an older outreach may have stored them
+    handles = handles_of(store, rows) if store is not None else {}
+    shown, now = shown_rows(rows, handles, zone(config.timezone)), system_clock()
     if fmt == "json":
-        echo_json([row_json(r) for r in rows])
+        echo_json([row_json(r, now) for r in shown])
     elif rows:
-        rows_table(rows, terminal(), title)
+        rows_table(shown, now, terminal(wide), title, wide)
     else:
         echo_lines([f"{title}: nothing"], err=True)
+
+
+def by_whom() -> str:
+    """Who is at the keyboard, for the note a queue command leaves on a row."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container)
+        return "an unnamed user"

@@ -9,6 +9,7 @@ import click
 from outreach.adapters.store import Store
 from outreach.cli.common import (
     Outreach,
+    channels_of,
     cli,
     echo_json,
     echo_lines,
@@ -18,14 +19,11 @@ from outreach.cli.common import (
 )
 from outreach.clock import system_clock
 from outreach.errors import UserError
-from outreach.history_reports import (
-    status_lines,
-)
-from outreach.services.channels import redactor
 from outreach.services.workspace import (
     find_root,
     load_config,
 )
+from outreach.status_reports import status_json, status_lines
 
 
 @cli.group(cls=Outreach)
@@ -134,13 +132,15 @@ def daemon(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def status_command(workspace: str | None, fmt: str) -> None:
-    """Is a daemon running; last ticks; the outbox by state; feeds; the next ten sends."""
+    """Is a daemon running, and on what; last ticks (stale ones marked); channels that cannot
+    send; the outbox by state; feeds; the next ten sends, overdue ones first."""
     from outreach.services.status import status
 
     loaded = open_workspace(workspace, news=True)
-    secrets = redactor(loaded.config, os.environ)  # in what an older outreach stored
-    found = secrets.tree(status(loaded, system_clock()))
+    channels = channels_of(loaded)
+    found = status(loaded, system_clock(), channels)
+    secrets = channels.redact  # in what an older outreach stored
     if fmt == "json":
-        echo_json(found)
+        echo_json(secrets.tree(status_json(found)))
     else:
-        echo_lines(status_lines(found))
+        echo_lines(map(secrets, status_lines(found)))

@@ -9,6 +9,7 @@ import click
 
 from outreach.cli.common import (
     Outreach,
+    by_whom,
     channels_of,
     cli,
     echo_json,
@@ -20,11 +21,13 @@ from outreach.cli.common import (
     report_changes,
     report_problems,
     require_store,
+    say_if_moved,
     store_of,
     when,
     workspace_option,
 )
 from outreach.clock import fixed_clock, system_clock
+from outreach.core.display import local_time
 from outreach.core.outbox import ATTENTION
 from outreach.errors import UsageError, UserError
 from outreach.history_reports import (
@@ -45,7 +48,7 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
     """One pass: plan, record, then send what is due. Safe from cron every minute.
 
     --now may be in the past (send what was due then, as if it were that moment), never in
-    the future."""
+    the future; what is sent is recorded at the real time."""
     from outreach.adapters.store.identity import open_lasting
     from outreach.services.dispatch import run_once
 
@@ -59,9 +62,11 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
         )
     store = open_lasting(loaded.config, loaded.root, new_store)
     assert store is not None
+    # --now only chooses what is due: what is recorded as done is the real time.
     clock = fixed_clock(moment) if moment else system_clock
     channels = channels_of(loaded)
-    report = run_once(loaded, store, channels, clock)
+    say_if_moved(loaded, clock())
+    report = run_once(loaded, store, channels, clock, wall=system_clock)
     if fmt == "json":  # redacted again: a channel pause an older outreach stored is shown
         echo_json(channels.redact.tree(run_json(report)))
     else:
@@ -82,19 +87,20 @@ def queue() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option("--wide", is_flag=True, help="Also the full keys and provider ids (lines get long).")
 def queue_list(
-    workspace: str | None, statuses: tuple[str, ...], rule_id: str | None, fmt: str
+    workspace: str | None, statuses: tuple[str, ...], rule_id: str | None, fmt: str, wide: bool
 ) -> None:
     """Actions not yet done: waiting for approval, pending, retrying, or needing a person
     (ambiguous, or in error: they cannot be prepared until something is fixed)."""
     store = store_of(workspace)
     chosen = list(statuses) or list(ATTENTION)
     rows = listed(store, chosen, rule=rule_id) if store else []
-    print_rows(rows, fmt, "outbox: " + ", ".join(chosen), workspace)
+    print_rows(rows, store, fmt, "outbox: " + ", ".join(chosen), workspace, wide)
 
 
 @queue.command(name="approve")
-@click.argument("keys", nargs=-1, metavar="[KEY]...")
+@click.argument("keys", nargs=-1, metavar="[KEY|HANDLE]...")
 @workspace_option
 @click.option("--all", "every", is_flag=True, help="Every action waiting for approval.")
 @click.option("--rule", "rule_id", metavar="ID", help="With --all: only this rule's.")
@@ -111,23 +117,23 @@ def queue_approve(
     if every and not chosen:
         echo_lines(["nothing waits for approval" + (f" for {rule_id}" if rule_id else "")])
         return
-    report_changes(approve(store, chosen, system_clock()))
+    report_changes(approve(store, chosen, system_clock(), by_whom()))
 
 
 @queue.command(name="reject")
-@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY|HANDLE...")
 @workspace_option
 def queue_reject(keys: tuple[str, ...], workspace: str | None) -> None:
     """Never send these actions."""
-    report_changes(reject(require_store(workspace), list(keys), system_clock()))
+    report_changes(reject(require_store(workspace), list(keys), system_clock(), by_whom()))
 
 
 @queue.command(name="retry")
-@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY|HANDLE...")
 @workspace_option
 def queue_retry(keys: tuple[str, ...], workspace: str | None) -> None:
     """Send again actions that are dead, ambiguous, cancelled, late or rejected."""
-    report_changes(retry(require_store(workspace), list(keys), system_clock()))
+    report_changes(retry(require_store(workspace), list(keys), system_clock(), by_whom()))
 
 
 @cli.command()
@@ -138,17 +144,19 @@ def queue_retry(keys: tuple[str, ...], workspace: str | None) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option("--wide", is_flag=True, help="Also the full keys and provider ids (lines get long).")
 def history(
     workspace: str | None,
     contact_id: str | None,
     statuses: tuple[str, ...],
     rule_id: str | None,
     fmt: str,
+    wide: bool,
 ) -> None:
     """Everything in the outbox: what was sent, when, through what, with its status."""
     store = store_of(workspace)
     rows = listed(store, list(statuses) or None, contact_id, rule_id) if store else []
-    print_rows(rows, fmt, "history", workspace)
+    print_rows(rows, store, fmt, "history", workspace, wide)
 
 
 @cli.command(name="send-test")
@@ -168,7 +176,7 @@ def send_test_command(
     decision, delivery = send_test(
         loaded, channels_of(loaded), rule_id, contact_id, to, when(loaded, now)
     )
-    occasion = decision.send_at.isoformat(timespec="minutes")
+    occasion = local_time(decision.send_at)
     if delivery.outcome != "sent":
         raise UserError(f"the test did not go: {delivery.error}")
     echo_lines([f"sent to {to}: {decision.rule_id} for {contact_id} (occasion at {occasion})"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from outreach.core.addresses import display_name, holds_encoded_word
 from outreach.core.config import Config
 from outreach.core.model import Contact, Message, Occurrence, Owner
 from outreach.core.rendering import RenderError
@@ -59,7 +60,12 @@ def _email(draft: Draft, params: EmailAction) -> dict[str, Any]:
     reply_to = _mailbox(params.reply_to, draft.owner) if params.reply_to else None
     if reply_to is None and params.from_ == "owner" and draft.owner is not None:
         reply_to = draft.owner.email  # personal notes are answered by the account manager
-    return {"to": draft.contact.email or "", "from": sender, "reply_to": reply_to}
+    return {
+        "to": draft.contact.email or "",
+        "to_name": display_name(draft.contact.full_name),
+        "from": sender,
+        "reply_to": reply_to,
+    }
 
 
 def _address(who: str, owner: Owner | None) -> str | None:
@@ -70,7 +76,10 @@ def _address(who: str, owner: Owner | None) -> str | None:
 
 def _mailbox(who: str, owner: Owner | None) -> str | None:
     if who == "owner":
-        return f"{owner.name} <{owner.email}>" if owner else None
+        if owner is None:
+            return None
+        name = display_name(owner.name)
+        return f"{name} <{owner.email}>" if name else owner.email
     return who
 
 
@@ -94,6 +103,13 @@ def check_message(draft: Draft, message: Message) -> None:
     where = message.template
     if kind == "email" and not message.subject:
         raise RenderError("the subject is empty (define {% block subject %})", where)
+    if kind == "email" and holds_encoded_word(message.subject):
+        raise RenderError(
+            "the subject holds MIME encoded-word syntax (=?charset?b?...?=), which mail "
+            "programs decode into other text, even into headers of its own; remove it from "
+            "the template or the data it shows",
+            where,
+        )
     if kind in ("email", "gift", "webhook") and not message.text:
         raise RenderError("the text is empty (define {% block text %})", where)
     if kind == "task" and not (message.subject or message.text):

@@ -7,6 +7,9 @@ why — never something a mail library would turn into an empty or different rec
 A comment (`ann@example.test(home)`), a display name, letter case, a trailing dot, an IDN
 domain in Unicode or in punycode, a `+tag`: all reach the same mailbox, so all meet the same
 suppression entry. When in doubt, two spellings are taken to be one person.
+
+`display_name(text)` is the name shown beside an address (`Name <address>`), made safe for
+every channel alike.
 """
 
 from __future__ import annotations
@@ -78,6 +81,40 @@ def _check_domain(domain: str) -> None:
         raise ValueError(f"'{domain}' is not a domain name (like example.com)")
     if labels[-1].isdigit():
         raise ValueError(f"'{domain}' is not a domain name (like example.com)")
+
+
+MAX_DISPLAY_NAME = 200
+_NAME_DROPPED = str.maketrans("", "", '"\\<>')  # quotes and brackets frame an address
+_JOINERS = frozenset("\u200c\u200d")  # zero-width (non-)joiners: part of some scripts' words
+
+
+def display_name(text: str) -> str:
+    """The name to show beside an address: on one line, without control or invisible
+    characters (a bidi override could reorder what the reader sees), quotes or angle
+    brackets. "" (the bare address) for a name that holds an @, which could pose as another
+    mailbox, or an encoded word (`holds_encoded_word`), or is too long to be a name.
+    Encoding it for a header is the channel's part."""
+    kept = "".join(map(_name_char, unicodedata.normalize("NFC", text)))
+    name = " ".join(kept.translate(_NAME_DROPPED).split())
+    posing = "@" in name or holds_encoded_word(name)
+    return "" if posing or len(name) > MAX_DISPLAY_NAME else name
+
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?")  # =?utf-8?b?...?= (RFC 2047)
+
+
+def holds_encoded_word(text: str) -> bool:
+    """Does `text` hold what mail programs (and Python's email package, as a header is set)
+    decode as an encoded word? Decoded, it can become any text: an address, a line break
+    and a header of its own."""
+    return _ENCODED_WORD.search(text) is not None
+
+
+def _name_char(c: str) -> str:
+    category = unicodedata.category(c)
+    if category == "Cc":  # a line break or tab parts words
+        return " "
+    return "" if category[0] == "C" and c not in _JOINERS else c
 
 
 def suppression_key(text: str) -> str:

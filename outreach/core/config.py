@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
@@ -10,6 +11,12 @@ from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 from outreach.core.locales import known_locale
 from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
 from outreach.core.timing import zone
+
+
+def _demo_day(day: date) -> date:
+    if not 1900 <= day.year <= 2999:
+        raise ValueError("pick a day between the years 1900 and 2999")
+    return day
 
 
 def _known_zone(name: str) -> str:
@@ -155,6 +162,13 @@ class Config(Strict):
     mentions: Mentions = Mentions()
     owners: dict[str, OwnerProfile] = Field(
         default_factory=dict, description="account managers by email: name, title, phone"
+    )
+    data_dated_for: Annotated[date, AfterValidator(_demo_day)] | None = Field(
+        None,
+        description="demo data only: the day the data files were written for; every date "
+        "in them (contact date cells, purchases, the stories of feed files) then moves with "
+        "the clock by (today - this day), so the demo stays alive. Leave it out of a real "
+        "workspace",
     )
     outside_workspace: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,

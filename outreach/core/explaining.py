@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import nodes
 
+from outreach.core.display import local_time
 from outreach.core.model import Dataset, Decision, Status
 from outreach.core.planning import Candidate, Engine, soonest_ahead
 from outreach.core.rules import Rule
@@ -101,7 +102,7 @@ def _occasion_step(candidate: Candidate) -> Step:
         extra = f", age {occasion.details['age']}"
     elif occasion.details.get("years") is not None:
         extra = f", {occasion.details['years']} years"
-    due = candidate.scheduled.isoformat(timespec="minutes")
+    due = local_time(candidate.scheduled)
     return Step(
         True,
         f"next occasion {occasion.date.isoformat()}{extra}; due {due} "
@@ -135,7 +136,7 @@ def _referenced_values(engine: Engine, expression: str, variables: dict[str, Any
 
 
 def _status_step(decision: Decision) -> Step:
-    when = decision.send_at.isoformat(timespec="minutes")
+    when = local_time(decision.send_at)
     if decision.status in FIRING:
         extra = " (waits for approval)" if decision.status is Status.NEEDS_APPROVAL else ""
         return Step(True, f"{decision.status.value}: {decision.action} at {when}{extra}")

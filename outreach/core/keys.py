@@ -9,6 +9,8 @@ always did (`birthday-note:c-17:2027`).
 
 from __future__ import annotations
 
+import hashlib
+
 SEPARATOR = ":"
 # Ids from data files and feeds are refused beyond these lengths where they enter, so that a
 # key (a rule id of at most MAX_RULE_ID, the other parts at most three times longer once
@@ -27,3 +29,10 @@ def occurrence_key(rule_id: str, contact_id: str, occurrence: str) -> str:
 
 def escape_part(part: str) -> str:
     return part.replace("%", "%25").replace(SEPARATOR, "%3A")
+
+
+def opaque_id(key: str) -> str:
+    """The name of one action outside outreach (email headers, webhook receivers): the same
+    for the same key, so receivers can deduplicate, without spelling out its rule or contact
+    (a hash: it confirms a whole key guessed right, and tells nothing else)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

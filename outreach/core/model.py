@@ -66,10 +66,13 @@ class Contact:
 
     @property
     def name(self) -> str:
+        return self.full_name or self.id
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, else a `name` column; "" when the data has no name."""
         first, last = self.fields.get("first_name", ""), self.fields.get("last_name", "")
-        return (
-            " ".join(part for part in (first, last) if part) or self.fields.get("name") or self.id
-        )
+        return " ".join(part for part in (first, last) if part) or self.fields.get("name") or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,9 @@ class Mention:
     sentence: str
     confidence: float
     found: datetime | None = None  # when outreach first saw it; None: just now
+    # Read from one of the workspace's own feed files under `data_dated_for`: its date moves
+    # with the rest of the demo data (outreach.core.moving_dates).
+    moves: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +238,7 @@ class Decision:
     contact_id: str
     action: str
     channel: str
-    send_at: datetime
+    send_at: datetime  # on the recipient's clock (their zone), as people read it
     key: str
     status: Status
     priority: int = 0

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from outreach.core.actions import Draft, action_details, check_action, check_message
 from outreach.core.config import Config
+from outreach.core.display import local_time
 from outreach.core.keys import TRIGGER_FAILED, occurrence_key
 from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
 from outreach.core.policies import (
@@ -147,12 +148,19 @@ class Engine:
             contact_id=contact.id,
             action=rule.action.kind,
             channel=ACTION_CHANNELS[rule.action.kind],
-            send_at=now.replace(microsecond=0),
+            send_at=self._recipients(now, contact).replace(microsecond=0),
             key=key,
             status=Status.ERROR,
             priority=rule.priority,
             reason=f"cannot plan it from this contact's data: {_described(exc)}",
         )
+
+    def _recipients(self, moment: datetime, contact: Contact) -> datetime:
+        """`moment` on the contact's clock, as every decision's `send_at` is."""
+        try:
+            return moment.astimezone(zone(contact.timezone or self.config.timezone))
+        except Exception:  # this one error decision must still be made
+            return moment
 
     def _limit_gifts(
         self, decisions: list[Decision], data: Dataset, history: History
@@ -360,7 +368,7 @@ def _ship_days(rule: Rule) -> int:
 def _late_reason(candidate: Candidate) -> str:
     window = format_duration(candidate.rule.schedule.late_by_at_most)
     return (
-        f"was due {candidate.scheduled.isoformat(timespec='minutes')}, {window} or more ago "
+        f"was due {local_time(candidate.scheduled)}, {window} or more ago "
         "(schedule.late_by_at_most)"
     )
 

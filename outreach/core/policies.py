@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from outreach.core.addresses import addresses_in, suppression_key
 from outreach.core.config import FrequencyCap
+from outreach.core.display import local_time
 from outreach.core.model import Contact, Dataset, Decision, Status
 from outreach.core.outbox import State
 from outreach.core.rules import Money, YearlyGiftLimit
@@ -99,7 +100,7 @@ def hold_at_send_time(
     if blocked is not None:
         return Hold(State.CANCELLED, f"{blocked} (checked at send time)")
     if deadline is not None and now > deadline:
-        when = deadline.isoformat(timespec="minutes")
+        when = local_time(deadline, zone((contact.timezone if contact else None) or default_zone))
         return Hold(State.LATE, f"not sent by {when}, the end of its catch-up window")
     if contact is None:
         return Hold(None, f"contact {contact_id} is not in the contacts file; it waits")

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from outreach.adapters.channels import Channel, Confirming
+from outreach.adapters.channels import Channel, Confirming, Probing
 from outreach.adapters.sources.files import Boundary, Refused
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import (
@@ -62,6 +62,16 @@ class ChannelSet:
         if isinstance(found, Unusable):
             raise found
         return found
+
+    def problem(self, name: str) -> str | None:
+        """Why the channel cannot send at all just now (a secret missing, a sink that cannot
+        be written), or None; nothing is sent."""
+        try:
+            channel = self.get(name)
+        except Unusable as exc:
+            return str(exc)
+        found = channel.unwritable() if isinstance(channel, Probing) else None
+        return self.redact(found) if found else None
 
     def time_limit(self, name: str) -> float:
         """Seconds one send may take in all: connecting, writing, a slow answer."""
@@ -168,6 +178,9 @@ class Redacted:
             log.exception("the %s channel failed on %s", row.channel, row.key)
             delivery = unexpected(exc, row.channel)
         return self.redact.delivery(delivery)
+
+    def unwritable(self) -> str | None:
+        return self.channel.unwritable() if isinstance(self.channel, Probing) else None
 
     def confirm(self, row: OutboxRow) -> bool | None:
         """Did this row arrive? None when the channel cannot tell."""

@@ -37,6 +37,7 @@ from outreach.core.policies import Hold, hold_at_send_time
 from outreach.core.timing import QuietHours
 from outreach.logs import fields
 from outreach.services.channels import CHANNELS, ChannelSet, Unusable, unexpected
+from outreach.services.moving_dates import planned_data
 from outreach.services.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,24 @@ class RunReport:
         return bool(self.refused or self.unusable)
 
 
-def run_once(workspace: Workspace, store: Store, channels: ChannelSet, clock: Clock) -> RunReport:
+def run_once(
+    workspace: Workspace,
+    store: Store,
+    channels: ChannelSet,
+    clock: Clock,
+    wall: Clock | None = None,
+) -> RunReport:
+    """`clock` chooses what is due: the real clock, or the moment `run --now` pretends it is.
+    Every time recorded (a row made, claimed, tried, sent) is read from `wall`, the real
+    clock; left out, the two are one."""
     report = RunReport()
-    recorded = record_plan(workspace, store, clock())
+    recorded = record_plan(workspace, store, clock(), (wall or clock)())
     report.recorded, report.errors = recorded.rows, recorded.errors
     if workspace.unsafe_to_send:
         report.unusable["all"] = workspace.unsafe_to_send
     else:
-        Dispatcher(store, channels, workspace.data, workspace.config, clock, report).run()
+        config = workspace.config
+        Dispatcher(store, channels, workspace.data, config, clock, report, wall=wall).run()
     with store.engine.connect() as connection:
         counts = outbox.counts(connection)
     report.waiting = {s: counts[s] for s in ATTENTION if counts.get(s)}
@@ -93,12 +104,15 @@ class Recorded:
     new_errors: list[Decision] = field(default_factory=list)  # of those, new or changed
 
 
-def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
+def record_plan(
+    workspace: Workspace, store: Store, now: datetime, wall: datetime | None = None
+) -> Recorded:
     """Plan against what the outbox holds and record what is due, late, waiting for
     approval, or in error. The plan is made outside the write lock (it can take seconds) and
     recorded under it, if the outbox did not change meanwhile in a way that counts; if it
     did, it is made again under the lock. Either way a plan is recorded against the history
-    it saw."""
+    it saw. `now` is the moment planned for; rows are stamped with `wall` (default `now`),
+    the real time."""
     with store.engine.connect() as connection:
         seen = outbox.fingerprint(connection)
         decisions = _plan(workspace, connection, now)
@@ -109,7 +123,7 @@ def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
         if outbox.fingerprint(connection) != seen:
             decisions = _plan(workspace, connection, now)
         chosen = [d for d in decisions if to_record(d, now)]
-        written = outbox.record(connection, chosen, now)
+        written = outbox.record(connection, chosen, wall or now)
         planned = {d.key for d in decisions}
         rules = [rule.id for rule in workspace.engine.rules if rule.enabled]
         outbox.forget_errors(connection, {d.key for d in chosen}, planned, rules, now)
@@ -122,7 +136,7 @@ def record_plan(workspace: Workspace, store: Store, now: datetime) -> Recorded:
 
 def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[Decision]:
     history = outbox.history(connection)
-    return workspace.engine.plan(workspace.data, now, now + PLAN_AHEAD, history)
+    return workspace.engine.plan(planned_data(workspace, now), now, now + PLAN_AHEAD, history)
 
 
 def cancel_removed_rules(
@@ -154,12 +168,18 @@ class Dispatcher:
     channels: ChannelSet
     data: Dataset
     config: Config
-    clock: Clock
+    clock: Clock  # chooses what is due, and what quiet hours and catch-up windows hold back
     report: RunReport
     worker: Worker = field(default_factory=Worker.current)
     jitter: Callable[[], float] = random.random
     stop: threading.Event = field(default_factory=threading.Event)  # set: finish and return
     outdated: Callable[[], bool] = lambda: False  # the workspace changed: end this pass
+    # The real clock, when `clock` pretends (`run --now`): every time written down is read
+    # from it, and provider waits (retries, channel pauses) run on it. None: `clock` is real.
+    wall: Clock | None = None
+
+    def _wall(self) -> datetime:
+        return (self.wall or self.clock)()
 
     def run(self) -> None:
         """Recover what an earlier dispatcher left, then send every due row once, in order;
@@ -167,12 +187,12 @@ class Dispatcher:
         self.recover()
         after: outbox.Cursor | None = None
         while True:
-            now = self.clock()
+            planned, now = self.clock(), self._wall()
             with self.store.engine.connect() as connection:
                 for name, (until, why) in outbox.pauses(connection, now).items():
                     self.report.paused[name] = f"until {until:%Y-%m-%d %H:%M:%S}Z: {why}"
                 open_channels = [c for c in CHANNELS if not self._stopped(c)]
-                batch = outbox.due(connection, now, open_channels, BATCH, after)
+                batch = outbox.due(connection, planned, open_channels, BATCH, after, wall=now)
             if not batch:
                 return
             for row in batch:
@@ -184,11 +204,11 @@ class Dispatcher:
     def dispatch(self, key: str, channel_name: str) -> None:
         if self._stopped(channel_name) or (channel := self._channel(channel_name)) is None:
             return
-        now = self.clock()
+        planned, now = self.clock(), self._wall()
         self.store.check_intact()  # a store deleted or replaced since: nothing more goes
         with self.store.transaction() as connection:
-            row = outbox.claim(connection, key, now, str(self.worker))
-            if row is None or self._held(connection, row, now):
+            row = outbox.claim(connection, key, planned, str(self.worker), wall=now)
+            if row is None or self._held(connection, row, planned, now):
                 return  # not due any more, another dispatcher has it, or it must wait
             if row.damaged:  # what would go cannot be told: never guess
                 step = Step(State.DEAD, row.attempts, row.doubtful, f"not sent: {row.damaged}")
@@ -206,10 +226,12 @@ class Dispatcher:
             self.report.unusable[name] = str(exc)
             return None
 
-    def _held(self, connection: Connection, row: OutboxRow, now: datetime) -> bool:
-        """Apply a hold to a row just claimed (in the same transaction: no one saw it
-        `sending`); False when it may go."""
-        hold = self._hold(row, now)
+    def _held(
+        self, connection: Connection, row: OutboxRow, planned: datetime, now: datetime
+    ) -> bool:
+        """Apply a hold at the moment `planned` to a row just claimed (in the same
+        transaction: no one saw it `sending`); False when it may go."""
+        hold = self._hold(row, planned)
         if hold is None:
             return False
         outbox.release(connection, row, State.PENDING, now)
@@ -261,7 +283,7 @@ class Dispatcher:
                 log.warning("the store is busy; recording %s again", row.key)
 
     def _write_delivery(self, row: OutboxRow, delivery: Delivery) -> None:
-        now, report = self.clock(), self.report
+        now, report = self._wall(), self.report
         with self.store.transaction() as connection:
             if delivery.outcome == "paused":
                 outbox.release(connection, row, State.PENDING, now)  # due again once it lifts
@@ -292,7 +314,7 @@ class Dispatcher:
     def recover(self) -> None:
         """Resolve rows left in `sending` by a dispatcher that died: looked up where the
         receiver can be read back, else by `interrupted` (never a blind second gift)."""
-        now = self.clock()
+        now = self._wall()
         with self.store.engine.connect() as connection:
             stuck = list(outbox.rows(connection, statuses=[State.SENDING]))
         for row in stuck:

@@ -97,11 +97,11 @@ def entity_pipeline(workspace: Workspace) -> Language | None:
 
 
 def find_mentions(
-    finder: MentionFinder, entries: Iterable[FeedEntry], language: str
+    finder: MentionFinder, entries: Iterable[FeedEntry], language: str, moves: bool = False
 ) -> Iterator[Mention]:
     for entry in entries:
         for found in finder.find(entry.summary, language, entry.title, entry.link):
-            yield Mention(found.company_id, entry, found.sentence, found.confidence)
+            yield Mention(found.company_id, entry, found.sentence, found.confidence, moves=moves)
 
 
 def scan_feeds(
@@ -207,16 +207,20 @@ def _unseen(
 
 def mentions_for_planning(workspace: Workspace) -> list[Mention]:
     """Stored mentions, plus those in the workspace's own feed files (read now, not stored:
-    a dry run writes nothing)."""
+    a dry run writes nothing). With `data_dated_for` the feed files are demo data whose
+    dates move with the clock: their stories are read afresh, in place of the copies a scan
+    stored, and marked to move."""
     store = Store.of(workspace.config, workspace.root, create=False, memory_ok=True)
     found = store.mentions() if store else []
     sources, _ = feed_sources(workspace)
     local = [s for s in sources if not is_http_url(s.url)]
     if not local:
         return found
+    moving = workspace.config.data_dated_for is not None
     finder = finder_for(workspace)
     policy = fetch_policy(workspace.config)
     seen: set[str] = set()
+    read: list[Mention] = []
     for source in local:
         # Through `fetch`, like a scan: the same size cap and regular-file check.
         result = fetch(source.url, FetchState(), policy, workspace.root)
@@ -224,8 +228,11 @@ def mentions_for_planning(workspace: Workspace) -> list[Mention]:
             continue  # `feeds scan` reports it; a preview plans without it
         parsed = parse_feed(result.content, source.url, source.language)
         keyed = [(entry, normalise_link(entry.link)) for entry in parsed.entries]
-        found.extend(find_mentions(finder, _unseen(store, keyed, seen), source.language))
-    return found
+        fresh = _unseen(None if moving else store, keyed, seen)
+        read.extend(find_mentions(finder, fresh, source.language, moves=moving))
+    if moving:  # `seen` holds every id and link read from the files
+        found = [m for m in found if not {m.entry.id, normalise_link(m.entry.link)} & seen]
+    return found + read
 
 
 def mentions_in_file(

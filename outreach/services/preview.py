@@ -15,6 +15,7 @@ from outreach.core.outbox import State
 from outreach.core.policies import History
 from outreach.core.problems import warning
 from outreach.errors import UsageError, UserError
+from outreach.services.moving_dates import planned_data
 from outreach.services.workspace import Workspace
 
 
@@ -39,7 +40,11 @@ def preview(
     history, still_open = _history(workspace)
     # Every rule is planned, also under --rule: the frequency cap weighs them all.
     decisions = workspace.engine.plan(
-        workspace.data, now, until, history, contacts=None if contact is None else [contact]
+        planned_data(workspace, now),
+        now,
+        until,
+        history,
+        contacts=None if contact is None else [contact],
     )
     return [_as_recorded(d, still_open) for d in decisions if rule is None or d.rule_id == rule]
 

@@ -1,5 +1,7 @@
 """What a person does with the outbox: approve or reject what waits for approval, send again
-what is dead, ambiguous or cancelled, and read the history."""
+what is dead, ambiguous or cancelled, and read the history. A row is named by its key or by
+its handle (`outreach.core.handles`), and what a person did is noted on it ("retry requested
+by ann"), so every table tells its state and why."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import datetime
 
 from outreach.adapters.store import Store, outbox
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.handles import among, digest, handle_of, looks_like_handle, resolve
 from outreach.core.outbox import RETRIABLE, State
 from outreach.errors import UsageError
 
@@ -22,19 +25,21 @@ class Change:
     note: str  # what happened, or why not
 
 
-def approve(store: Store, keys: list[str], now: datetime) -> list[Change]:
+def approve(store: Store, keys: list[str], now: datetime, by: str) -> list[Change]:
     # An approved action goes when its time comes, however long the approval took: the
     # catch-up window is for outreach being down, not for a person deciding.
-    return _move(store, keys, APPROVABLE, State.PENDING, now, deadline=None)
+    return _move(
+        store, keys, APPROVABLE, State.PENDING, now, deadline=None, note=f"approved by {by}"
+    )
 
 
-def reject(store: Store, keys: list[str], now: datetime) -> list[Change]:
-    return _move(store, keys, REJECTABLE, State.REJECTED, now)
+def reject(store: Store, keys: list[str], now: datetime, by: str) -> list[Change]:
+    return _move(store, keys, REJECTABLE, State.REJECTED, now, note=f"rejected by {by}")
 
 
-def retry(store: Store, keys: list[str], now: datetime) -> list[Change]:
+def retry(store: Store, keys: list[str], now: datetime, by: str) -> list[Change]:
     """Send again: a person has looked (an ambiguous gift did not arrive; a dead email's
-    address is fixed). Counts start over."""
+    address is fixed). Counts start over; what made it late, dead or ambiguous is history."""
     return _move(
         store,
         keys,
@@ -46,6 +51,7 @@ def retry(store: Store, keys: list[str], now: datetime) -> list[Change]:
         doubtful=0,
         next_attempt_at=None,
         last_error=None,
+        note=f"retry requested by {by}",
     )
 
 
@@ -69,6 +75,23 @@ def listed(
         return list(outbox.rows(connection, statuses=chosen, contact_id=contact, rule_id=rule))
 
 
+MANY = 200  # rows shown, beyond which reading every digest once beats two lookups a row
+
+
+def handles_of(store: Store, rows: list[OutboxRow]) -> dict[str, str]:
+    """Each row's handle: unique among every row of the outbox, not only those shown."""
+    found = {}
+    with store.engine.connect() as connection:
+        ordered = outbox.every_digest(connection) if len(rows) > MANY else None
+        for row in rows:
+            mine = digest(row.key)
+            if ordered is not None:
+                found[row.key] = among(mine, ordered)
+            else:
+                found[row.key] = handle_of(mine, outbox.digests_beside(connection, mine))
+    return found
+
+
 def _move(
     store: Store,
     keys: list[str],
@@ -79,11 +102,17 @@ def _move(
 ) -> list[Change]:
     changes = []
     with store.transaction() as connection:
-        for key in keys:
-            row = outbox.get(connection, key)
-            if row is None:
-                changes.append(Change(key, False, "no such key in the outbox"))
-            elif row.status not in allowed:
+        for given in keys:
+            row = outbox.get(connection, given)
+            if row is None:  # a handle, then
+                prefix = given.lower() if looks_like_handle(given) else ""
+                named = resolve(given, outbox.digests_from(connection, prefix) if prefix else {})
+                row = outbox.get(connection, named.key) if named.key else None
+                if row is None:
+                    changes.append(Change(given, False, named.problem or "no such key"))
+                    continue
+            key = row.key
+            if row.status not in allowed:
                 changes.append(
                     Change(key, False, f"it is {row.status}, not {' or '.join(allowed)}")
                 )

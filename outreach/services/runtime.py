@@ -80,6 +80,11 @@ class Runtime:
     ) -> Runtime:
         workspace = load_workspace(root)
         log_problems(workspace)
+        if workspace.config.data_dated_for is not None:
+            log.warning(
+                "data_dated_for is set in outreach.yaml: the data's dates move with the clock "
+                "(demo and sample data only; delete it once the data is real)"
+            )
         store = open_lasting(workspace.config, root, new_store)
         assert store is not None
         return cls(root, environ, workspace, store, clock)
@@ -92,6 +97,8 @@ class Runtime:
             return
         with self.store.transaction() as connection:
             holder = daemons.acquire(connection, self.worker, self.clock())
+            if holder is None:
+                daemons.recover(connection)  # a fresh start runs on the workspace as it is
         if holder is not None:
             raise AlreadyRunning(
                 f"another daemon ({holder.holder}) runs on this store since "
@@ -139,12 +146,15 @@ class Runtime:
         log_problems(candidate)
         if candidate.config_errors:
             return self._config_broken(str(candidate.config_errors[0]))
+        self._fall_back("config", None)
         if broken:
             log.error("rules or templates have errors: their last good version runs; data reloaded")
+            self._fall_back("rules", f"the last good rules and templates run: {broken[0]}")
             candidate = replace(
                 self.workspace, data=candidate.data, unsafe_to_send=candidate.unsafe_to_send
             )
         else:
+            self._fall_back("rules", None)
             if candidate.config.store != self.workspace.config.store:
                 log.warning("store: changed in outreach.yaml; restart the daemon to use it")
             self._note_renames(candidate)
@@ -161,8 +171,20 @@ class Runtime:
     def _config_broken(self, problem: str) -> bool:
         reason = f"outreach.yaml has errors ({problem})"
         log.error("%s; nothing is sent until it is fixed", reason)
+        self._fall_back("config", f"nothing is sent: {reason}")
         self.workspace = replace(self.workspace, unsafe_to_send=reason)
         return True
+
+    def _fall_back(self, topic: str, reason: str | None) -> None:
+        """Tell `outreach status` what the daemon runs on (None: the workspace as it is)."""
+        try:
+            with self.store.transaction() as connection:
+                if reason is None:
+                    daemons.recover(connection, (topic,))
+                else:
+                    daemons.fall_back(connection, topic, self.clock(), reason)
+        except Exception:  # only a report: the daemon keeps going
+            log.exception("cannot record what the daemon runs on")
 
     def _note_renames(self, candidate: Workspace) -> None:
         before = {rule.id for rule in self.workspace.engine.rules}
@@ -255,8 +277,9 @@ class Runtime:
         with self.store.engine.connect() as connection:
             return outbox.counts(connection)
 
-    def tick(self, job: str, work: Callable[[], Any]) -> None:
-        """Run one job: timed, recorded for `outreach status`, never raising."""
+    def tick(self, job: str, work: Callable[[], Any], every: float | None = None) -> None:
+        """Run one job (every `every` seconds): timed, recorded for `outreach status`, never
+        raising."""
         started, began = self.clock(), time.monotonic()
         error: str | None = None
         result = None
@@ -273,7 +296,7 @@ class Runtime:
         seconds = time.monotonic() - began
         try:
             with self.store.transaction() as connection:
-                daemons.record_tick(connection, job, started, seconds, error)
+                daemons.record_tick(connection, job, started, seconds, error, every)
         except Exception:
             log.exception("cannot record the %s tick", job)
         if self.on_tick is not None:

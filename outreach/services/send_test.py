@@ -12,12 +12,12 @@ from typing import Any
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox
 from outreach.adapters.store.outbox import OutboxRow
-from outreach.core.addresses import deliverable
 from outreach.core.model import Decision, Status
 from outreach.core.outbox import State
 from outreach.core.planning import Candidate, soonest_ahead
 from outreach.errors import UsageError, UserError
 from outreach.services.channels import ChannelSet, Unusable
+from outreach.services.moving_dates import planned_data
 from outreach.services.workspace import Workspace
 
 LOOK_AHEAD = timedelta(days=400)
@@ -28,7 +28,7 @@ def send_test(
     now: datetime,
 ) -> tuple[Decision, Delivery]:  # fmt: skip
     try:
-        deliverable(mailbox(to)[1])
+        mailbox(to)
     except ValueError as exc:
         raise UsageError(f"--to: '{to}' is not an address to send to: {exc}") from None
     decision = rehearsal(workspace, rule_id, contact_id, now)
@@ -38,7 +38,8 @@ def send_test(
         email = channels.get("email")
     except Unusable as exc:
         raise UserError(f"cannot send a test: {exc}") from None
-    return decision, email.send(rehearsal_row(decision, to, now))
+    contact = workspace.data.contacts[contact_id]
+    return decision, email.send(rehearsal_row(decision, to, now, contact.name))
 
 
 def rehearsal(workspace: Workspace, rule_id: str, contact_id: str, now: datetime) -> Decision:
@@ -61,7 +62,11 @@ def _occasion(
 ) -> Candidate | None:
     found = list(
         workspace.engine.candidates(
-            workspace.data, now, now + LOOK_AHEAD, contacts=[contact_id], rules=[rule_id]
+            planned_data(workspace, now),
+            now,
+            now + LOOK_AHEAD,
+            contacts=[contact_id],
+            rules=[rule_id],
         )
     )
     candidates = [c for c in found if isinstance(c, Candidate)]
@@ -71,14 +76,16 @@ def _occasion(
     return min(candidates, key=soonest_ahead, default=None)
 
 
-def rehearsal_row(decision: Decision, to: str, now: datetime) -> OutboxRow:
-    """An outbox row that is not in the outbox: the rendered action, addressed to `to`."""
+def rehearsal_row(decision: Decision, to: str, now: datetime, whom: str) -> OutboxRow:
+    """An outbox row that is not in the outbox: the rendered action, addressed to `to`. A
+    gift's card or a task goes as an email like any other, its subject naming the contact
+    (`whom`) by name."""
     message = decision.message
     details: dict[str, Any] = dict(decision.details)
     subject = message.subject if message else ""
     if decision.action != "email":
         what = details.get("item") or decision.action
-        subject = f"{what} for {decision.contact_id}" + (f": {subject}" if subject else "")
+        subject = f"{what} for {whom}" + (f": {subject}" if subject else "")
         details = {"from": None, "reply_to": None}
     details.update(to=to, to_name="")
     return OutboxRow(

@@ -18,6 +18,7 @@ from outreach.core.model import Decision, Status
 from outreach.core.planning import Candidate, soonest_ahead
 from outreach.core.problems import Location, Problem, warning
 from outreach.services.channels import named_variables
+from outreach.services.moving_dates import planned_data
 from outreach.services.paths import CONFIG_FILE
 from outreach.services.workspace import Workspace
 
@@ -38,7 +39,7 @@ class _Failure:
 def dry_run(workspace: Workspace, now: datetime, days: int) -> list[Problem]:
     """Problems that sending would meet over `days` days from `now` (and beyond, for rules
     with no occasion in them)."""
-    engine, data = workspace.engine, workspace.data
+    engine, data = workspace.engine, planned_data(workspace, now)
     decisions = engine.plan(data, now, now + timedelta(days=days))
     failures: dict[tuple[str, str], _Failure] = {}
     _collect(workspace, decisions, failures, sampled=False)
@@ -50,7 +51,7 @@ def dry_run(workspace: Workspace, now: datetime, days: int) -> list[Problem]:
 
 def _beyond(workspace: Workspace, now: datetime, rules: set[str]) -> list[Decision]:
     """Decisions for the next occasions of these rules, up to TRIED_BEYOND each."""
-    engine, data = workspace.engine, workspace.data
+    engine, data = workspace.engine, planned_data(workspace, now)
     found = engine.candidates(data, now, now + HORIZON, rules=rules)
     chosen: dict[str, list[Candidate]] = defaultdict(list)
     decided: list[Decision] = []

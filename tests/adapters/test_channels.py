@@ -18,6 +18,7 @@ from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.files import FileChannel
 from outreach.adapters.channels.smtp import SmtpChannel
 from outreach.core.config import SmtpChannel as SmtpSettings
+from outreach.core.keys import opaque_id
 
 
 class Recorder:
@@ -85,10 +86,31 @@ def test_an_email_arrives_with_the_owner_as_sender_and_reply_to(smtp) -> None:
     assert email["To"] == "ada@client.test"
     assert email["Reply-To"] == "anna@acme.test"
     assert email["Subject"] == "Happy birthday, Ada!"
-    assert email["X-Outreach-Key"] == "birthday:c-1:2026"
+    assert email["X-Outreach-Key"].strip() == opaque_id("birthday:c-1:2026")  # folded: long
     assert email["Message-ID"] == delivery.provider_id
     assert email.get_body(("plain",)).get_content().startswith("Dear Ada,")
     assert email.get_body(("html",)).get_content().strip() == "<p>Dear Ada,</p>"
+
+
+def test_a_stored_subject_that_would_decode_into_a_header_is_never_sent(smtp) -> None:
+    handler, channel = smtp
+    row = outbox_row()
+    row.payload["subject"] = "Hi =?utf-8?b?DQpCY2M6IGFsbEBldmlsLnRlc3Q=?="  # CRLF Bcc: ...
+    delivery = channel.send(row)
+    assert delivery.outcome == "dead" and "encoded-word" in (delivery.error or "")
+    assert handler.messages == []
+
+
+def test_an_idn_sender_is_written_in_the_form_dns_knows(smtp) -> None:
+    handler, channel = smtp
+    channel.settings = channel.settings.model_copy(update={"from_": "Dæmi <hello@dæmi.is>"})
+    row = outbox_row(**{"from": None, "reply_to": "Ása <asa@dæmi.is>"})
+    assert channel.send(row).outcome == "sent"
+    email = message_from_bytes(handler.messages[0], policy=default)
+    assert email["From"].addresses[0].addr_spec == "hello@xn--dmi-yla.is"
+    assert email["Reply-To"].addresses[0].addr_spec == "asa@xn--dmi-yla.is"
+    assert email["Message-ID"].endswith("@xn--dmi-yla.is>")
+    assert b"=?utf-8?q?d" not in handler.messages[0]  # no encoded word inside an address
 
 
 @pytest.mark.parametrize(

@@ -204,3 +204,119 @@ def test_a_longer_name_is_not_an_inflection():
     assert found(finder, "Tegnap a Marelli új gyárat nyitott.", "hu") == set()
     assert found(finder, "Tegnap a Marelnél food processing gépet vettek.", "hu") == {"marel"}
     assert found(finder, "Útgerðin samdi við Ægi hf. um siglingatæki.", "is") == {"aegir"}
+
+
+# Brands that are no everyday word, though frequent in their own language's news ("Marel" is
+# as frequent in Icelandic text as "Hekla"); and namesakes that must still need evidence.
+BRANDS = [
+    Company("icelandair", "Icelandair", domain="icelandair.is"),
+    Company("marel", "Marel", aliases=("Marel hf.",), domain="marel.com"),
+    Company("kyivstar", "Київстар", aliases=("Kyivstar",), domain="kyivstar.ua"),
+    Company("ukrzaliznytsia", "Укрзалізниця", domain="uz.gov.ua"),
+    Company("eimskip", "Eimskip", domain="eimskip.is"),
+    Company("ossur", "Össur", aliases=("Ossur",), domain="ossur.com"),
+    Company("aegir", "Ægir", aliases=("Aegir",), domain="aegir.is", exclude=("varðskipið Ægir",)),
+    Company(
+        "hekla", "Hekla Seafood", aliases=("Hekla",), domain="hekla.is", exclude=("Mount Hekla",)
+    ),
+    Company("delta", "Delta", domain="delta.com"),
+    Company("summit", "Summit", domain="summit.com"),
+    Company("bolt", "Bolt", domain="bolt.eu"),
+    Company("oracle", "Oracle", domain="oracle.com"),
+    Company("svitanok", "Світанок", domain="svitanok-milk.ua"),
+]
+
+
+@pytest.fixture(scope="module")
+def brands() -> MentionFinder:
+    return MentionFinder(BRANDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("Icelandair mun fljúga til fjögurra nýrra áfangastaða.", "is", {"icelandair"}),
+        ("Marel segir upp 40 starfsmönnum.", "is", {"marel"}),
+        ("Össur skilaði methagnaði í fyrra.", "is", {"ossur"}),
+        ("Київстар підвищує тарифи з 1 липня.", "uk", {"kyivstar"}),
+        ("Укрзалізниця скасувала нічний рейс до Ужгорода.", "uk", {"ukrzaliznytsia"}),
+    ],
+)
+def test_a_brand_first_in_a_short_sentence_is_found(brands, text, language, expected):
+    """Nothing else in the sentence says "company": the name itself does, being no word."""
+    assert found(brands, text, language) == expected
+    assert all(m.confidence >= 0.8 for m in brands.find(text, language))  # a rule's default
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("Абоненти Київстару скаржаться на перебої у Львові.", "uk", {"kyivstar"}),
+        ("Мінцифри підписало меморандум з Київстаром.", "uk", {"kyivstar"}),
+        ("Київстару дозволили використовувати нові частоти.", "uk", {"kyivstar"}),
+        ("Голова правління Укрзалізниці подав у відставку.", "uk", {"ukrzaliznytsia"}),
+        ("Hlutabréf Marels lækkuðu um fjögur prósent.", "is", {"marel"}),
+        ("Sala Össurar í Bandaríkjunum jókst.", "is", {"ossur"}),
+        ("Starfsmenn hjá Eimskipi samþykktu nýjan kjarasamning.", "is", {"eimskip"}),
+        ("A Marellel kötött szerződés alapján új feldolgozósor épül.", "hu", {"marel"}),
+    ],
+)
+def test_inflected_brands_are_found(brands, text, language, expected):
+    assert found(brands, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Delta variant cases rose again, officials said.", "en"),
+        ("Summit organisers said the talks would resume.", "en"),
+        ("Bolt won the 100m final in Berlin.", "en"),
+        ("The Oracle of Omaha said Berkshire would keep buying.", "en"),
+        ("Hekla hefur gosið að minnsta kosti tuttugu sinnum.", "is"),  # "Mount Hekla" is shared
+        ("Ægir, guð hafsins, hélt goðunum veislur.", "is"),  # so is "varðskipið Ægir"
+        ("Eimskip leystu seglskipin af hólmi.", "is"),  # steamships: an everyday compound
+        ("Світанок того дня видався холодним.", "uk"),  # dawn; the domain is not the word
+        ("Össur Skarphéðinsson gaf út nýja bók.", "is"),  # a person
+        ("Marelli, the Italian car parts maker, filed for bankruptcy.", "en"),
+    ],
+)
+def test_namesakes_first_in_a_sentence_are_still_refused(brands, text, language):
+    assert found(brands, text, language) == set()
+
+
+def test_a_brand_needs_no_domain_when_it_is_coined():
+    """ "Icelandair" is Iceland + air: two everyday English words glued into no word."""
+    finder = MentionFinder([Company("icelandair", "Icelandair"), Company("marel", "Marel")])
+    assert found(finder, "Icelandair mun fljúga til Boston.", "is") == {"icelandair"}
+    assert found(finder, "Marel kynnti nýja vél.", "is") == set()  # without a domain: unknown
+
+
+@pytest.mark.parametrize(
+    ("token", "word", "language"),
+    [
+        ("світанку", "світанок", "uk"),  # a vowel that drops
+        ("світанком", "світанок", "uk"),
+        ("променя", "промінь", "uk"),  # і turning into е
+        ("mööbli", "mööbel", "et"),
+        ("tallinkiga", "tallink", "et"),  # a case ending after the genitive's vowel
+        ("tallinkile", "tallink", "et"),
+        ("marellel", "marel", "hu"),  # -vel taking the shape of the last consonant
+        ("richterrel", "richter", "hu"),
+        ("airnél", "air", "hu"),  # a short word takes endings too ("Wizz Airnél")
+    ],
+)
+def test_inflections_a_name_takes(token, word, language):
+    from outreach.adapters.mentions import word_matches
+    from outreach.adapters.mentions.lexicon import fold
+
+    assert word_matches(fold(token), fold(word), language)
+
+
+@pytest.mark.parametrize(
+    ("token", "word", "language"),
+    [("marelli", "marel", "hu"), ("tallinna", "tallink", "et"), ("світла", "світанок", "uk")],
+)
+def test_a_longer_word_is_not_an_inflection(token, word, language):
+    from outreach.adapters.mentions import word_matches
+
+    assert not word_matches(token, word, language)

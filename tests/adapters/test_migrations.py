@@ -5,7 +5,9 @@ secrets, an id."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +58,10 @@ def _store_url(ws: Path) -> str:
     return str(yaml.safe_load((ws / "outreach.yaml").read_text())["store"])
 
 
-def old_workspace(root: Path, store_url: str) -> Path:
+def old_workspace(root: Path, store_url: str, **config: Any) -> Path:
     """A workspace whose store outreach 0.1 made (no alembic_version), with rows that must
     change."""
-    ws = make_workspace(root, config={"store": store_url})
+    ws = make_workspace(root, config={"store": store_url, **config})
     snapshot = baseline().snapshot  # type: ignore[attr-defined]
     engine = create_engine(database_url(store_url, ws))
     snapshot.create_all(engine)
@@ -171,3 +173,19 @@ def test_an_older_store_at_a_revision_is_upgraded_and_a_newer_one_refused(
     assert result.exit_code == 1
     assert "made by a newer outreach (schema 9999" in result.stderr
     assert run_cli("db", "upgrade", "--workspace", ws).exit_code == 1
+
+
+def test_upgraded_rows_have_handles_and_show_on_the_workspaces_clock(
+    tmp_path: Path, store_url: str
+) -> None:
+    ws = old_workspace(tmp_path, store_url, timezone="Asia/Kathmandu")
+    assert run_cli("db", "upgrade", "--workspace", ws).exit_code == 0
+    result = run_cli("history", "--workspace", ws, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = {row["key"]: row for row in json.loads(result.stdout)}
+    pending = rows["big-order:c-2:purchase-50%25"]
+    assert pending["send_at"] == "2026-06-01T14:45:00+05:45"  # kept in UTC: no zone known
+    assert pending["timezone"] == "Asia/Kathmandu"
+    assert hashlib.sha256(pending["key"].encode()).hexdigest().startswith(pending["handle"])
+    rejected = run_cli("queue", "reject", pending["handle"], "--workspace", ws)
+    assert rejected.exit_code == 0, rejected.stdout

@@ -1,7 +1,7 @@
-"""Writers at once on one store, as several daemons on one PostgreSQL are: a second transaction
-writing the row a first one has written but not yet committed (a job's tick, a channel's
-pause, a feed's state, a news entry) waits for it and then finishes, never failing on a
-duplicate key; on SQLite it waits for the write lock."""
+"""Writers at once on one store, as several daemons on one PostgreSQL are: a second
+transaction writing the row a first one has written but not yet committed (a job's tick, a
+channel's pause, a feed's state, a news entry, a fallback) waits for it and then finishes,
+never failing on a duplicate key; on SQLite it waits for the write lock."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from outreach.adapters.store import Store, daemons, outbox
-from outreach.adapters.store.schema import channel_pauses, entries, feeds, ticks
+from outreach.adapters.store.schema import channel_pauses, entries, fallbacks, feeds, ticks
 from outreach.core.model import FeedEntry
 
 NOW = datetime(2026, 11, 22, 8, tzinfo=UTC)
@@ -30,6 +30,17 @@ WRITES: dict[str, Write] = {
     "pause": lambda store, c, n: outbox.pause(c, "email", NOW + timedelta(minutes=n), f"#{n}"),
     "feed": lambda store, c, n: store.record_fetch(c, FEED, NOW, "fetched", None, f"e{n}", None, n),
     "entry": lambda store, c, n: store.add_entries(c, [(ENTRY, "news.test/1")], FEED, "en", NOW),
+    "fallback": lambda store, c, n: daemons.fall_back(
+        c, "rules", NOW + timedelta(minutes=n), f"#{n}"
+    ),
+}
+
+LEFT = {  # what the two writes leave
+    "tick": [2.0],  # the later wins
+    "pause": ["#2"],
+    "feed": [("e2", 3)],  # the entries both saw, counted
+    "entry": ["story-1"],
+    "fallback": [("2026-11-22T08:01:00+00:00", "#2")],  # since the first, why the latest
 }
 
 
@@ -41,6 +52,7 @@ def stored(store: Store) -> dict[str, object]:
             "pause": connection.execute(select(channel_pauses.c.reason)).scalars().all(),
             "feed": connection.execute(select(feeds.c.etag, feeds.c.entries_seen)).all(),
             "entry": connection.execute(select(entries.c.id)).scalars().all(),
+            "fallback": connection.execute(select(fallbacks.c.since, fallbacks.c.reason)).all(),
         }
 
 
@@ -67,14 +79,6 @@ def test_a_second_writer_of_the_same_row_waits_and_finishes(
     later.join(timeout=60)
 
     assert failures == []
-    assert (
-        stored(store)[kind]
-        == {
-            "tick": [2.0],  # the later wins
-            "pause": ["#2"],
-            "feed": [("e2", 3)],  # entries seen by both counted
-            "entry": ["story-1"],
-        }[kind]
-    )
+    assert stored(store)[kind] == LEFT[kind]
     if kind == "entry":
         assert results == [[ENTRY], []]  # new to the first only

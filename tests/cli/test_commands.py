@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import click
 import pytest
+import yaml
 from helpers import run_cli
 
 from outreach import __version__
@@ -311,6 +313,50 @@ def test_init_writes_a_workspace_that_validates_and_previews(tmp_path: Path) -> 
         "explain", contact, "--workspace", target, "--now", "2026-12-01T08:00:00+00:00"
     )
     assert explain.exit_code == 0, explain.stderr
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        "2026-12-01T08:00:00+00:00",
+        "2027-03-28T00:30:00+00:00",  # the UK springs forward
+        "2027-08-15T23:59:00+00:00",
+        "2027-12-31T23:30:00+00:00",
+        "2028-02-29T12:00:00+00:00",
+    ],
+)
+def test_every_starter_rule_fires_within_a_month_on_any_day(tmp_path: Path, now: str) -> None:
+    target = tmp_path / "new"
+    assert run_cli("init", target).exit_code == 0
+    preview = run_cli(
+        "preview", "--workspace", target, "--now", now, "--days", "30", "--format", "json"
+    )
+    assert preview.exit_code == 0, preview.stderr
+    plan = json.loads(preview.stdout)
+    rules = {rule["id"] for f in (target / "rules").glob("*.yaml")
+             for rule in yaml.safe_load(f.read_text(encoding="utf-8"))["rules"]}  # fmt: skip
+    assert {d["rule"] for d in plan if d["status"] == "planned"} == rules
+
+
+def test_the_starter_writes_to_each_sample_contact_in_their_language(tmp_path: Path) -> None:
+    """Every language the sample contacts use has its own layout and templates: no English
+    sign-off under a note in another language."""
+    target = tmp_path / "new"
+    assert run_cli("init", target).exit_code == 0
+    with (target / "data" / "contacts.csv").open(encoding="utf-8", newline="") as handle:
+        languages = {row["locale"].split("-")[0] for row in csv.DictReader(handle)} - {"", "en"}
+    assert languages, "the starter shows a contact in another language"
+    names = {p.name.split(".")[0] for p in (target / "templates").glob("*.j2")}
+    for language in languages:
+        for name in names:
+            assert (target / "templates" / f"{name}.{language}.j2").is_file(), (name, language)
+    preview = run_cli(
+        "preview", "--workspace", target, "--now", "2026-12-01T08:00:00+00:00", "--format", "json"
+    )
+    german = [d for d in json.loads(preview.stdout) if d["contact"] == "c-4"]
+    assert german and all(
+        "Viele Grüße" in d["text"] and "Best wishes" not in d["text"] for d in german
+    )
 
 
 def test_init_into_a_folder_that_exists_but_is_empty(tmp_path: Path) -> None:

@@ -173,7 +173,9 @@ def test_send_test_of_a_gift_mails_its_card(server: FakeSendGrid, workspace: Pat
         "--workspace", workspace, "--now", DUE,
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert server.accepted[0]["subject"] == "[test] Pencil for c-2"
+    (body,) = server.accepted
+    assert body["subject"] == "[test] Pencil for Grace"  # by name: no contact id in a header
+    assert [part["type"] for part in body["content"]] == ["text/plain", "text/html"]
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ def test_secrets_are_hidden_and_the_two_feeds_stay_apart() -> None:
 def test_scan_status_and_store_keep_no_feed_secret(workspace: Path) -> None:
     scan = run_cli("feeds", "scan", "--workspace", workspace, "--now", NOW)
     assert scan.exit_code == 0, scan.output
-    assert "2 feeds, 1 new entries" in scan.stdout
+    assert "2 feeds, 1 new entry," in scan.stdout
     assert_no_secret(scan.output, "feeds scan")
     text = run_cli("status", "--workspace", workspace)
     assert_no_secret(text.output, "status")

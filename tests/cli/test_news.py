@@ -98,7 +98,7 @@ def db_rows(ws: Path, query: str) -> list[tuple]:
 def test_scan_stores_each_story_once_and_its_mentions(workspace: Path) -> None:
     result = run_cli("feeds", "scan", "--workspace", workspace, "--now", NOW)
     assert result.exit_code == 0, result.output
-    assert "2 feeds, 3 new entries, 1 mentions, 0 errors" in result.stdout
+    assert "2 feeds, 3 new entries, 1 mention, 0 errors" in result.stdout
     assert db_rows(workspace, "select count(*) from entries") == [(3,)]
     assert db_rows(workspace, "select company_id from mentions") == [("delta",)]
     again = run_cli("feeds", "scan", "--workspace", workspace, "--now", NOW)
@@ -108,7 +108,7 @@ def test_scan_stores_each_story_once_and_its_mentions(workspace: Path) -> None:
 def test_dry_run_writes_nothing(workspace: Path) -> None:
     result = run_cli("feeds", "scan", "--dry-run", "--workspace", workspace, "--now", NOW)
     assert result.exit_code == 0, result.output
-    assert "1 mentions" in result.stdout and "dry run" in result.stdout
+    assert "1 mention," in result.stdout and "dry run" in result.stdout
     assert not (workspace / "outreach.db").exists()
 
 
@@ -196,3 +196,23 @@ def test_validate_checks_feeds_yaml(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "data/feeds.yaml:2:" in result.stdout + result.stderr
     assert "data/feeds.yaml:3:" in result.stdout + result.stderr
+
+
+def test_mentions_finds_a_brand_first_in_a_one_line_item(tmp_path: Path) -> None:
+    """The issue's example: a brand that is no everyday word, first in a short Icelandic
+    sentence with nothing else around it."""
+    icelandair = {"id": "icelandair", "name": "Icelandair", "domain": "icelandair.is"}
+    ws = make_workspace(
+        tmp_path,
+        contacts=[{"id": "c-1", "first_name": "Jón", "email": "j@ia.test"}],
+        companies=[*COMPANIES, icelandair],
+    )
+    text = tmp_path / "item.txt"
+    text.write_text("Icelandair mun fljúga til fjögurra nýrra áfangastaða.\n", encoding="utf-8")
+    result = run_cli(
+        "mentions", "--text", text, "--language", "is", "--format", "json", "--workspace", ws
+    )
+    assert result.exit_code == 0, result.output
+    (mention,) = json.loads(result.stdout)
+    assert mention["company"] == "icelandair"
+    assert mention["confidence"] >= 0.8  # enough for a news_mention rule's default

@@ -153,7 +153,11 @@ def test_what_an_older_outreach_stored_is_shown_without_its_secrets(
         ):
             resting = (moment + timedelta(hours=1)).isoformat()  # seen by `run`, by `status`
             db.execute("INSERT INTO channel_pauses VALUES (?, ?, ?)", (channel, resting, echo))
-        db.execute("INSERT INTO ticks VALUES ('dispatch', '2026-06-10T10:00:00', 1, ?)", (echo,))
+        db.execute(
+            "INSERT INTO ticks (job, started_at, seconds, error)"
+            " VALUES ('dispatch', '2026-06-10T10:00:00', 1, ?)",
+            (echo,),
+        )
     printed = shown(root, env)
     assert printed.count("SendGrid 400: Authorization: Bearer [redacted] ([redacted])") >= 8
     assert_nowhere(KEY_FORMS, printed)

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -403,14 +404,17 @@ def test_an_email_goes_to_the_address_the_contact_has_now(tmp_path: Path, mailbo
         templates={"birthday.j2": BIRTHDAY_TEMPLATE},
     )  # fmt: skip
     assert run_cli("run", "--workspace", ws, "--now", "2026-06-09T08:00:00+00:00").exit_code == 0
+    rest = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()  # a provider's: real time
     with sqlite3.connect(ws / "outreach.db") as db:  # the channel rests: recorded, not sent
-        db.execute("INSERT INTO channel_pauses VALUES ('email', '2026-06-10T10:30:00+00:00', '')")
+        db.execute("INSERT INTO channel_pauses VALUES ('email', ?, '')", (rest,))
     run_cli("run", "--workspace", ws, "--now", DUE)
     assert mailbox.rcpt == [] and len(history(ws, "--status", "pending")) == 2
     contacts = ws / "data" / "contacts.csv"
     contacts.write_text(
         contacts.read_text().replace("ann@old.test", "ann@new.test").replace("bo@client.test", "")
     )
+    with sqlite3.connect(ws / "outreach.db") as db:  # the rest is over
+        db.execute("DELETE FROM channel_pauses")
 
     run_cli("run", "--workspace", ws, "--now", "2026-06-10T10:31:00+00:00")
 

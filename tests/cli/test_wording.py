@@ -119,3 +119,16 @@ def test_a_template_with_a_habit_of_another_language_gets_what_to_write(workspac
     )
     result = run_cli("validate", "--workspace", workspace)
     assert "did you mean '=='?" in result.stderr, result.stderr
+
+
+def test_counts_are_singular_for_one() -> None:
+    from outreach.core.wording import counted, tallied
+
+    assert [counted(n, "error") for n in (0, 1, 2, 1000)] == [
+        "0 errors",
+        "1 error",
+        "2 errors",
+        "1,000 errors",
+    ]
+    assert counted(1, "new entry", "new entries") == "1 new entry"
+    assert tallied({"sent": 2, "dead": 1, "late": 0}) == ": 1 dead, 2 sent"

@@ -329,6 +329,7 @@ def test_personal_notes_come_from_and_reply_to_the_owner():
     )
     assert decision.details == {
         "to": "client@example.com",
+        "to_name": "Ada L",
         "from": "Anna Jónsdóttir <anna@acme.test>",
         "reply_to": "anna@acme.test",
     }

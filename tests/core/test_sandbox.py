@@ -8,6 +8,7 @@ its file and line, soon (a generous bounded wait, not a timing), having allocate
 
 from __future__ import annotations
 
+import re
 import threading
 import tracemalloc
 from collections.abc import Callable
@@ -263,12 +264,14 @@ def test_what_keeps_running_into_its_limits_is_not_run_for_every_contact() -> No
 
     assert all("took longer than 2 s" in m for m in renders[:-1])
     assert len(renders) > 2  # it had its 6 s: each of the first was stopped at 2 s
-    assert renders[-1] == (
-        "templates/loop.j2: not run again: it ran into its limits for 6 s with other contacts "
-        "already; fix it"
+    # The seconds said are those lost, a little over 6 on a loaded machine.
+    assert re.fullmatch(
+        r"templates/loop\.j2: not run again: it ran into its limits for [6-9] s with other "
+        r"contacts already; fix it",
+        renders[-1],
     )
     assert all("built more than 32 MB" in m for m in conditions[:-1])
-    assert conditions[-1].startswith("when: not run again: it ran into its limits for 6 s")
+    assert re.match(r"when: not run again: it ran into its limits for [6-9] s", conditions[-1])
     assert found.render("fine", "en", VALUES).text == "ok"
     assert found.compile_condition("n > 1").holds(VALUES) is True
 

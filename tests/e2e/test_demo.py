@@ -131,3 +131,94 @@ def test_demo_explain_in_json() -> None:
         result = run_cli("explain", contact, "--workspace", ROOT, "--now", NOW, "--format", "json")
         assert result.exit_code == 0, (contact, result.stderr)
         assert json.loads(result.stdout)
+
+
+# The demo moves with the clock (`data_dated_for`): on any day, a newcomer's first preview is
+# the lively picture the demo was written for. Moments across a year: a leap day, DST
+# switches in Europe and the US, a year's end, late and early hours.
+MOMENTS = [
+    "2026-12-01T06:00:00+00:00",
+    "2027-03-28T01:30:00+00:00",  # Europe springs forward
+    "2027-06-15T23:59:00+00:00",
+    "2027-11-07T12:00:00-05:00",  # the US falls back
+    "2027-12-31T23:30:00+00:00",
+    "2028-02-29T09:00:00+00:00",
+]
+
+
+def _alive(plan: list[dict]) -> None:
+    def count(rule: str, status: str) -> int:
+        return sum(1 for d in plan if d["rule"] in rule.split("|") and d["status"] == status)
+
+    statuses = [d["status"] for d in plan]
+    assert "error" not in statuses
+    assert count("birthday-note", "planned") >= 1
+    assert count("tenth-order-gift|porsche-pencil", "needs_approval") >= 1
+    assert count("news-congrats", "planned") >= 1
+    assert statuses.count("late") <= 2, [d["key"] for d in plan if d["status"] == "late"]
+
+
+@pytest.mark.parametrize("now", [NOW, *MOMENTS])
+def test_the_demo_is_alive_on_any_day(now: str) -> None:
+    result = run_cli(
+        "preview", "--workspace", ROOT, "--days", "30", "--now", now, "--format", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    _alive(json.loads(result.stdout))
+    assert "data_dated_for" in result.stderr  # it says the dates were moved
+
+
+def test_the_anchor_day_shows_every_kind_of_gesture(plan: list[dict]) -> None:
+    """The day the demo is written for: birthdays, anniversaries, milestones crossed this
+    week awaiting approval, news, a suppressed note, and next to nothing late."""
+    from datetime import datetime, timedelta
+
+    now = datetime.fromisoformat(NOW)
+    _alive(plan)
+    rules = {d["rule"] for d in plan if d["status"] in ("planned", "needs_approval")}
+    assert {
+        "birthday-note",
+        "customer-anniversary",
+        "news-congrats",
+        "welcome-first-order",
+    } <= rules
+    assert any(d["status"] == "suppressed" for d in plan)
+    gifts = [d for d in plan if d["action"] == "gift" and d["status"] == "needs_approval"]
+    week = timedelta(days=7)
+    assert len(gifts) >= 3
+    assert all(abs(datetime.fromisoformat(d["send_at"]) - now) <= week for d in gifts)
+
+
+def _message_templates() -> set[str]:
+    """Every template a demo rule writes with: emails and gift cards for clients, and the
+    notes drafted for account managers in tasks."""
+    found = set()
+    for path in sorted((ROOT / "rules").glob("*.y*ml")):
+        for rule in load_yaml_file(path, path.name).data["rules"]:
+            action = rule["action"]
+            for kind, key in (("email", "template"), ("gift", "card"), ("task", "template")):
+                if kind in action:
+                    found.add(action[kind][key])
+    return found
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_demo_message_template_has_a_variant_in_each_demo_language(locale: str) -> None:
+    assert set(LOCALES) <= set(_contact_locales().values())
+    templates = _message_templates()
+    assert {"news-congrats", "renewal-reminder", "birthday"} <= templates
+    missing = [
+        n for n in sorted(templates) if not (ROOT / "templates" / f"{n}.{locale}.j2").is_file()
+    ]
+    assert missing == [], f"no {locale} variant of {missing}"
+
+
+def test_drafted_notes_are_in_the_clients_language(plan: list[dict]) -> None:
+    """A task's instructions are for the manager (English); its drafted note is the client's."""
+    locales = _contact_locales()
+    drafts = [d for d in plan if d["action"] == "task" and d["status"] == "planned"]
+    assert {locales[d["contact"]] for d in drafts} >= {"is", "uk", "hu", "et", "hy"}
+    for d in drafts:
+        note = d["text"].split("Draft note:", 1)[1]
+        english = "Best regards" in note and "Dear " in note
+        assert english == locales[d["contact"]].startswith("en"), (d["key"], note[:80])

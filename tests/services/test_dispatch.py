@@ -127,6 +127,29 @@ def test_a_failure_is_retried_after_its_backoff(workspace: Workspace) -> None:
     assert len(email.sent) == 3 and len(email.tried) == 4
 
 
+def test_a_pretend_moment_chooses_what_is_due_and_the_wall_clock_what_is_recorded(
+    workspace: Workspace,
+) -> None:
+    """`run --now` in the past: rows are stamped, retried and rested on the real clock."""
+    wall = DUE + timedelta(days=170)
+    email = RecordingChannel(
+        [Delivery("retry", error="SendGrid 429", retry_after=300, rest_channel=True)]
+    )
+
+    def pretend(at: datetime) -> RunReport:
+        chosen = ChannelSet(workspace.config, workspace.root, {}, overrides={"email": email})
+        return run_once(workspace, open_store(workspace), chosen, fixed_clock(DUE), lambda: at)
+
+    assert pretend(wall).outcomes == {"failed": 1}
+    assert pretend(wall + timedelta(seconds=200)).outcomes == {}  # rests, on the real clock
+    assert pretend(wall + timedelta(seconds=400)).outcomes == {"sent": 3}
+    with open_store(workspace).engine.connect() as connection:
+        rows = list(outbox.rows(connection))
+    assert {row.sent_at for row in rows} == {wall + timedelta(seconds=400)}
+    assert {row.updated_at for row in rows} == {wall + timedelta(seconds=400)}
+    assert all(row.send_at <= DUE for row in rows)  # planned for the pretend moment
+
+
 def test_a_permanent_error_is_dead_with_the_providers_words(workspace: Workspace) -> None:
     email = RecordingChannel([Delivery("dead", error="SendGrid 400: bad from (field from)")])
     run(workspace, email=email)

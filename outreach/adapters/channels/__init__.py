@@ -8,7 +8,8 @@ asked to wait and whether the provider may have it anyway), can never go (`dead`
 provider's error), or whether the channel as a whole refused us (`paused`, e.g. a bad key).
 
 A channel whose receiver can be read back (the JSONL file) also answers `confirm(row)`:
-whether a row interrupted mid-send arrived, so it is neither lost nor sent twice.
+whether a row interrupted mid-send arrived, so it is neither lost nor sent twice; and
+`unwritable()`: why it could not take a row now (for `outreach status`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Protocol, runtime_checkable
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.delivery import Delivery
 
-__all__ = ["Channel", "Confirming", "Delivery"]
+__all__ = ["Channel", "Confirming", "Delivery", "Probing"]
 
 
 class Channel(Protocol):
@@ -29,4 +30,12 @@ class Channel(Protocol):
 class Confirming(Protocol):
     def confirm(self, row: OutboxRow) -> bool | None:
         """Did this row arrive? None when it cannot be told."""
+        ...
+
+
+@runtime_checkable
+class Probing(Protocol):
+    def unwritable(self) -> str | None:
+        """Why nothing could be delivered now (the sink cannot be written), or None; a look
+        only, nothing is sent or created."""
         ...

@@ -79,6 +79,25 @@ class FileChannel:
             return self._failed(exc, "; what was written stays in the file", doubtful=whole)
         return Delivery("sent", provider_id=f"file:{self.path.name}")
 
+    def unwritable(self) -> str | None:
+        """Why a line could not be appended now, or None; nothing is written or created."""
+        try:
+            path = self.within.confine(self.path) if self.within else self.path
+        except Refused as exc:
+            return f"cannot write {self.path}: {exc}"
+        if path.exists():
+            if not path.is_file():
+                return f"cannot write {self.path}: not a regular file"
+            return None if os.access(path, os.W_OK) else f"cannot write {self.path}: not allowed"
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"cannot write {self.path}: {folder} is not a folder"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"cannot write {self.path}: {folder} does not allow it"
+        return None
+
     def _open(self) -> int:
         """The sink, appended to: inside the workspace, never through a symlink, never a FIFO."""
         path = self.within.confine(self.path) if self.within else self.path

@@ -20,9 +20,11 @@ from sendgrid import SendGridAPIClient
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox, one_line, recipient
+from outreach.adapters.channels.bodies import bodies
 from outreach.adapters.channels.waiting import retry_after
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SendGridChannel as SendGridSettings
+from outreach.core.keys import opaque_id
 from outreach.redaction import bounded
 
 # The client logs request headers, the API key among them, at DEBUG: never let it.
@@ -30,6 +32,7 @@ logging.getLogger("python_http_client").setLevel(logging.INFO)
 
 RETRIED_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 KEY_ARG = "outreach_key"
+KEY_HEADER = "X-Outreach-Key"
 
 
 class SendGridChannel:
@@ -57,17 +60,19 @@ class SendGridChannel:
 
 
 def mail_body(row: OutboxRow, default_from: str) -> dict[str, Any]:
-    """The v3 mail/send request for an outbox row."""
+    """The v3 mail/send request for an outbox row: the same recipient name, text and HTML
+    parts and X-Outreach-Key as the SMTP channel's message. The outbox key in `custom_args` is
+    for the operator (SendGrid's activity feed and event webhook); recipients never see it."""
     payload, details = row.payload, row.payload.get("details", {})
     to = _address(*reversed(recipient(details)))
-    content = [{"type": "text/plain", "value": payload.get("text") or ""}]
-    if payload.get("html"):
-        content.append({"type": "text/html", "value": payload["html"]})
+    text, html = bodies(payload)
+    content = [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}]
     body: dict[str, Any] = {
         "personalizations": [{"to": [to]}],
         "from": _address(*reversed(mailbox(details.get("from") or default_from))),
         "subject": one_line(payload.get("subject")),
         "content": content,
+        "headers": {KEY_HEADER: opaque_id(row.key)},  # as on SMTP: what the recipient sees
         "custom_args": {KEY_ARG: row.key, "outreach_rule": row.rule_id},
     }
     if details.get("reply_to"):

@@ -8,35 +8,51 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from datetime import datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.policy import SMTP
+from email.utils import make_msgid
 from typing import Any
 
 from outreach.adapters.channels import Delivery
-from outreach.adapters.channels.addressing import formatted, mailbox, one_line, recipient
+from outreach.adapters.channels.addressing import mailbox, one_line, recipient
+from outreach.adapters.channels.bodies import bodies
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.clock import Clock, system_clock
 from outreach.core.config import SmtpChannel as SmtpSettings
+from outreach.core.keys import opaque_id
 
 
 class SmtpChannel:
-    def __init__(self, settings: SmtpSettings, username: str | None, password: str | None):
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        username: str | None,
+        password: str | None,
+        clock: Clock = system_clock,  # the real one: a message's Date is when it went
+    ) -> None:
         self.settings = settings
         self.username = username
         self.password = password
+        self.clock = clock
 
     def send(self, row: OutboxRow) -> Delivery:
         try:
-            message = build_message(row, self.settings.from_)
-        except (KeyError, ValueError) as exc:
+            message = build_message(row, self.settings.from_, self.clock())
+            # The envelope names the checked addresses: never what a header parser makes of
+            # them (an address it cannot read becomes an empty RCPT TO).
+            details = row.payload.get("details", {})
+            sender = mailbox(details.get("from") or self.settings.from_)[1]
+            to = recipient(details)[1]
+        except (LookupError, ValueError, HeaderParseError) as exc:
             return Delivery("dead", error=f"cannot build the email: {exc}")
         server: _Session | None = None
         try:
             server = self._connect()
             if self.username and self.password:
                 server.login(self.username, self.password)
-            # The envelope names the checked addresses: never what a header parser makes of
-            # them (an address it cannot read becomes an empty RCPT TO).
-            sender, to = mailbox(message["From"])[1], recipient(row.payload["details"])[1]
             refused = server.send_message(message, from_addr=sender, to_addrs=[to])
         except smtplib.SMTPResponseException as exc:
             return _answer(exc.smtp_code, exc.smtp_error)
@@ -85,22 +101,35 @@ class _SslSession(_Session, smtplib.SMTP_SSL):
     pass
 
 
-def build_message(row: OutboxRow, default_from: str) -> EmailMessage:
-    """The email for an outbox row. Addresses are re-parsed and names encoded by the email
-    package, so no field can carry a line break into the headers."""
+def build_message(row: OutboxRow, default_from: str, sent_at: datetime) -> EmailMessage:
+    """The email for an outbox row: RFC 5322 headers (names encoded when not ASCII, lines
+    ending CRLF), the text and HTML as multipart/alternative. Addresses are re-parsed and
+    set as Address objects, so no field can carry a line break or a second address into the
+    headers; no header names the rule or the contact."""
     payload, details = row.payload, row.payload.get("details", {})
-    message = EmailMessage()
-    message["From"] = formatted(details.get("from") or default_from)
-    message["To"] = formataddr(recipient(details))
+    sender = _address(mailbox(details.get("from") or default_from))
+    message = EmailMessage(policy=SMTP)
+    message["Date"] = sent_at
+    message["From"] = sender
+    message["To"] = _address(recipient(details))
     if details.get("reply_to"):
-        message["Reply-To"] = formatted(details["reply_to"])
-    message["Subject"] = one_line(payload.get("subject"))
-    message["Message-ID"] = make_msgid(domain=mailbox(message["From"])[1].split("@")[-1])
-    message["X-Outreach-Key"] = one_line(row.key)
-    message.set_content(payload.get("text") or "")
-    if payload.get("html"):
-        message.add_alternative(payload["html"], subtype="html")
+        message["Reply-To"] = _address(mailbox(details["reply_to"]))
+    message["Subject"] = subject = one_line(payload.get("subject"))
+    if str(message["Subject"]) != subject:  # the email package decoded an encoded word
+        raise ValueError("the subject holds MIME encoded-word syntax (=?...?=)")
+    message["Message-ID"] = make_msgid(domain=sender.domain)
+    message["X-Outreach-Key"] = opaque_id(row.key)
+    text, html = bodies(payload)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    for part in message.iter_parts():
+        del part["MIME-Version"]  # the email package repeats it in parts; it belongs on top
     return message
+
+
+def _address(mailbox: tuple[str, str]) -> Address:
+    name, address = mailbox
+    return Address(display_name=name, addr_spec=address)
 
 
 def _said(code: int, text: bytes | str) -> str:

@@ -24,6 +24,7 @@ from outreach.adapters.channels.files import sink_record
 from outreach.adapters.channels.waiting import retry_after
 from outreach.adapters.feeds.addresses import NoHost, Refused, guarded_transport
 from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.keys import opaque_id
 from outreach.redaction import bounded
 
 RETRIED_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
@@ -63,7 +64,7 @@ class WebhookChannel:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "outreach",
-            "X-Outreach-Key": hashlib.sha256(row.key.encode("utf-8")).hexdigest(),
+            "X-Outreach-Key": opaque_id(row.key),
         }
         if self.secret is not None:
             headers["X-Outreach-Signature"] = signature(self.secret, body, int(time.time()))

@@ -17,6 +17,7 @@ from outreach.adapters.feeds.messages import error_text, safe_url
 from outreach.adapters.feeds.sources import is_http_url, resolve_feed_path
 from outreach.adapters.sources.files import Boundary, open_regular
 from outreach.adapters.sources.files import Refused as FileRefused
+from outreach.core.wording import counted
 
 USER_AGENT = f"outreach/{__version__} (feed reader)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -112,7 +113,7 @@ def _follow(
         except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
             return _error(f"cannot fetch {safe_url(url)}: {error_text(exc)}; check the address")
     return _error(
-        f"{shown_first} redirected more than {policy.max_redirects} times; "
+        f"{shown_first} redirected more than {counted(policy.max_redirects, 'time')}; "
         "put the final address in feeds.yaml"
     )
 

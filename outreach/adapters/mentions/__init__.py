@@ -96,8 +96,9 @@ class MentionFinder:
 
     def _index(self, index: int, form: Form) -> None:
         stem = _stem(form.words[0])
-        if stem is not None:  # names inflect: "Heklu Seafood", "a Deltánál"
-            self.stems.setdefault(stem, []).append(index)
+        if stem is not None:  # names inflect: "Heklu Seafood", "a Deltánál", "«Світанку»"
+            for key in (stem, *_alternate_stems(form.words[0])):
+                self.stems.setdefault(key, []).append(index)
         for key in _prefilter_keys(form):
             if key not in self.automaton:
                 self.automaton.add_word(key, (len(key), []))
@@ -183,7 +184,10 @@ class MentionFinder:
         if article.language not in INFLECTING:
             return nearby.startswith(" ".join(form.words))
         rest = nearby[len(_stem(form.words[0]) or form.words[0]) :]
-        return all((_stem(word) or word) in rest for word in form.words[1:])
+        return all(
+            any(stem in rest for stem in (_stem(word) or word, *_alternate_stems(word)))
+            for word in form.words[1:]
+        )
 
     def _occurrences(self, article: Article, index: int) -> Iterator[Occurrence]:
         start, end = article.spans[index]
@@ -242,7 +246,7 @@ class MentionFinder:
 def _forms(company: Company) -> Iterator[Form]:
     seen: set[tuple[str, ...]] = set()
     for text in (company.name, *company.aliases):
-        form = Form.of(company.id, text)
+        form = Form.of(company, text)
         if form is not None and form.words not in seen:
             seen.add(form.words)
             yield form
@@ -256,6 +260,7 @@ def _prefilter_keys(form: Form) -> set[str]:
     stem = _stem(form.words[0])
     if stem is not None and len(first) > len(stem):
         words.add(first[: len(stem)])  # the stem, with the name's own capitals
+        words |= {first[0] + alternate[1:] for alternate in _alternate_stems(first.lower())}
     keys = set()
     for word in words:
         for variant in (word, strip_accents(word)):
@@ -285,22 +290,59 @@ def _inflected_span(
 
 def word_matches(token: str, word: str, language: str = "xx") -> bool:
     """`token` is `word`, or `word` with a case ending of `language` (after the whole word,
-    or after its stem with the last letter changed: "Heklu", "Deltánál", "Ægis")."""
+    after its stem with the last letter changed, or after a stem whose last vowel drops or
+    alternates: "Heklu", "Deltánál", "Ægis", "Marellel", "Tallinkiga", "Світанку")."""
     if token == word:
         return True
     head = token.split("-", 1)[0].rstrip('»"”')
     if head == word:
         return True
-    stem = _stem(word)
-    if stem is None or not token.startswith(stem) or len(token) - len(stem) > MAX_ENDING:
-        return False
     endings = CASE_ENDINGS.get(language)
-    if endings is None:  # a language we know no endings of: any short one
+    if endings and token.startswith(word) and _ending(token[len(word) :], word, endings, language):
         return True
-    after_word = token[len(word) :] if token.startswith(word) else None
+    stem = _stem(word)
+    if stem is None or len(token) - len(stem) > MAX_ENDING:
+        return False
+    if endings is None:  # a language we know no endings of: any short one after the stem
+        return token.startswith(stem)
+    if not token.startswith(stem):
+        alternates = _alternate_stems(word)
+        return any(token.startswith(a) and token[len(a) :] in endings for a in alternates)
     after_stem = token[len(stem) :]
     dropped = after_stem == "" and word[-1:] in "rs"  # Icelandic "Ægir" -> "Ægi"
-    return after_word in endings or len(after_stem) == 1 or after_stem[1:] in endings or dropped
+    return len(after_stem) == 1 or after_stem[1:] in endings or dropped
+
+
+def _ending(after: str, word: str, endings: frozenset[str], language: str) -> bool:
+    """A case ending after a whole word; in Hungarian -val/-vel and -vá/-vé take the shape
+    of the word's last consonant ("Marellel", "Richterrel"); in Estonian the case endings
+    follow the genitive's vowel ("Tallinkiga", "Tallinkile")."""
+    if after in endings:
+        return True
+    if language == "hu" and word[-1:] not in _VOWELS and after[:1] == word[-1:]:
+        return after[1:] in ("al", "el", "a", "e")
+    if language == "et" and after[:1] in ("a", "e", "i", "u"):
+        return after[1:] in endings
+    return False
+
+
+_VOWELS = frozenset("aeiouyаеєиіїоуюяыэё")
+
+
+def _alternate_stems(word: str) -> tuple[str, ...]:
+    """Stems a name takes when its last vowel drops ("Світанок" -> "Світанку", "Mööbel" ->
+    "Mööbli", "Hamar" -> "Hamri") or, in Ukrainian, turns і into о or е ("Промінь" ->
+    "Променя", "Харків" -> "Харкова"): each takes a case ending as it is."""
+    bare = word[:-1] if word.endswith("ь") else word
+    if len(bare) < MIN_STEM + 2 or not bare.isalpha():
+        return ()
+    before, vowel, last = bare[-3], bare[-2], bare[-1]
+    if before in _VOWELS or vowel not in _VOWELS or last in _VOWELS:
+        return ()
+    start = bare[:-2]
+    if vowel == "і":
+        return (start + "о" + last, start + "е" + last)
+    return (start + last,)
 
 
 def _longest_first(matches: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

@@ -47,6 +47,9 @@ _SENTENCE_END = regex.compile(
 _LAST_WORD = regex.compile(r"(\S+)[.!?…][\"”»)\]]*$")
 
 
+WELL_KNOWN = 3.5  # Zipf: a word everyone knows ("air" 5.4, "iceland" 4.7, "стар" 3.6)
+
+
 @lru_cache(maxsize=200_000)
 def commonness(word: str, language: str) -> float:
     """Zipf frequency of `word` as an ordinary word (0: unheard of, 7: 'the'), the highest of
@@ -56,6 +59,11 @@ def commonness(word: str, language: str) -> float:
     if language in _WORDFREQ_LANGUAGES and language != "en":
         score = max(score, wordfreq.zipf_frequency(lowered, language))
     return float(score)
+
+
+def has_word_list(language: str) -> bool:
+    """Whether `commonness` knows the language's own words, not only English ones."""
+    return language in _WORDFREQ_LANGUAGES
 
 
 _FOLD: dict[int, str] = {}
@@ -250,3 +258,48 @@ CASE_ENDINGS: dict[str, frozenset[str]] = {
         "hy": "ի ը ն ով ում ից ին ու",
     }.items()
 }
+
+
+@lru_cache(maxsize=100_000)
+def coined(word: str, language: str) -> bool:
+    """A brand glued from two everyday words ("Icelandair", "Київстар", "Укрзалізниця"): no
+    dictionary has it as a word, however often the news prints it. In languages that
+    compound everyday words ("eimskip", a steamship), only English halves count."""
+    lowered = word.lower()
+    if len(lowered) < 7 or not lowered.isalpha():
+        return False
+    languages = ("en",) if language in COMPOUNDING else ("en", language)
+    return any(
+        _well_known(lowered[:cut], languages) and _well_known(lowered[cut:], languages)
+        for cut in range(3, len(lowered) - 2)
+    )
+
+
+@lru_cache(maxsize=100_000)
+def everyday_compound(word: str, language: str) -> bool:
+    """In a language that compounds everyday words, a word that ends in one of at least four
+    letters ("Eimskip": eim- + skip, a steamship) may be such a compound, a brand or not."""
+    lowered = word.lower()
+    if language not in COMPOUNDING or not lowered.isalpha():
+        return False
+    return any(_well_known(lowered[cut:], (language,)) for cut in range(3, len(lowered) - 3))
+
+
+def _well_known(part: str, languages: tuple[str, ...]) -> bool:
+    """A word, not a fragment that happens to be in a frequency list ("нок" in "світанок")."""
+    return any(
+        lang in _WORDFREQ_LANGUAGES and wordfreq.zipf_frequency(part, lang) >= WELL_KNOWN
+        for lang in languages
+    )
+
+
+# Cyrillic to Latin as domain names spell it (the Ukrainian national system, and Russian's
+# own letters): "Київстар" is kyivstar.ua.
+_CYRILLIC = "абвгґдеєжзиіїйклмнопрстуфхцчшщьюяёыэъ"
+_IN_LATIN = "a b v h g d e ie zh z y i i i k l m n o p r s t u f kh ts ch sh shch - iu ia e y e -"
+_LATIN = str.maketrans(dict(zip(_CYRILLIC, _IN_LATIN.split(), strict=True)))
+
+
+def transliterate(text: str) -> str:
+    """Lower-case Latin letters for a name in Cyrillic ("Київстар" -> "kyivstar")."""
+    return text.lower().translate(_LATIN).replace("-", "")

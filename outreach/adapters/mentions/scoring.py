@@ -9,6 +9,7 @@ Air Lines", "Mount Hekla") or sits in an exclude phrase does not count at all.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,14 +19,19 @@ from spacy.tokens import Doc, Span
 from outreach.adapters.mentions.lexicon import (
     COMPANY_NOUNS,
     OTHER_NOUNS,
+    coined,
     commonness,
+    everyday_compound,
     fold,
+    has_word_list,
     is_capitalised,
     legal_form,
     mostly_upper,
     noun_in,
     sentence_spans,
+    strip_accents,
     title_cased,
+    transliterate,
 )
 from outreach.core.model import Company
 
@@ -62,25 +68,95 @@ class Form:
     words: tuple[str, ...]  # folded, as the tokenizer would split them on spaces
     legal: bool  # ends or starts with a legal form ("Össur hf.", "ТОВ Дельта")
     capitalised: bool  # has capitals, so a lower-case occurrence is an ordinary word
+    own: bool = False  # the company's domain spells it ("marel.com", "kyivstar.ua")
+    shared: bool = False  # an exclude phrase has another thing called by it ("Mount Hekla")
 
     @classmethod
-    def of(cls, company_id: str, text: str) -> Form | None:
+    def of(cls, company: Company, text: str) -> Form | None:
         words = tuple(fold(text).split())
         if not words or len(" ".join(words)) < 2:
             return None
         legal = legal_form(text.split()[-1]) or legal_form(text.split()[0])
-        return cls(company_id, text.strip(), words, legal, any(c.isupper() for c in text))
+        capitalised = any(c.isupper() for c in text)
+        return cls(
+            company.id,
+            text.strip(),
+            words,
+            legal,
+            capitalised,
+            own=own_name(company, text),
+            shared=name_shared(company),
+        )
 
     def ordinariness(self, language: str) -> float:
         """How much of an everyday word this form is (Zipf). Digits or a legal form make a
         name distinctive; so do several capitalised words, unless every one of them is an
-        everyday word ("New York", "Blue Summit"): those are known, but not unmistakable."""
+        everyday word ("New York", "Blue Summit"): those are known, but not unmistakable.
+        In the article's own language a name's frequency counts the name itself ("Marel"
+        is frequent in Icelandic news): where the name is the company's own — its domain
+        spells it, or it is a coined brand ("Icelandair") — and no namesake shares it, only
+        English, which has no such bias, says how ordinary it is."""
         if self.legal or any(not (c.isalpha() or c.isspace() or c in "'’.") for c in self.text):
             return 0.0  # digits or symbols ("3M", "H&M", "Coca-Cola"): no everyday word
-        scores = [commonness(word, language) for word in self.text.split()]
+        words = self.text.split()
+        scores = [commonness(w, "en" if self.distinctive(language) else language) for w in words]
         if len(scores) > 1 and self.capitalised:
             return UNCOMMON if min(scores) >= COMMON else 0.0
         return max(scores)
+
+    def distinctive(self, language: str) -> bool:
+        """The company's own name, not a word nor another thing's name: its domain spells
+        it or it is a coined brand, and no exclude phrase shares it."""
+        words = self.text.split()
+        return not self.shared and (self.own or (len(words) == 1 and coined(words[0], language)))
+
+
+def own_name(company: Company, text: str) -> bool:
+    """The company's domain spells this name, or spells the same one-word name in another
+    script: "Ամերիաբանկ" is the "Ameriabank" of ameriabank.am."""
+    if spelled_by_domain(text, company.domain):
+        return True
+    if len(text.split()) > 1:
+        return False
+    return any(
+        len(other.split()) == 1
+        and _script(other) != _script(text)
+        and spelled_by_domain(other, company.domain)
+        for other in (company.name, *company.aliases)
+    )
+
+
+def _script(text: str) -> str:
+    letter = next((c for c in text if c.isalpha()), "")
+    return unicodedata.name(letter, "").split(" ")[0]
+
+
+def spelled_by_domain(text: str, domain: str | None) -> bool:
+    """'Marel' and marel.com, 'Wizz Air' and wizzair.com, 'Київстар' and kyivstar.ua."""
+    if not domain:
+        return False
+    host = domain.lower().split("//")[-1].split("/")[0].removeprefix("www.")
+    label = host.split(".")[0]
+    spellings = (fold(text), transliterate(text), strip_accents(text).lower())
+    return any("".join(c for c in s if c.isalnum()) == label for s in spellings)
+
+
+def name_shared(company: Company) -> bool:
+    """The account manager named another thing that is called by the company's name alone:
+    an exclude phrase with the name after another word ("Mount Hekla", "varðskipið Ægir",
+    "ФК «Карпати»", "Suzanne Vega"). A phrase that starts with the name ("Delta Air Lines",
+    "Össur Skarphéðinsson") is a longer name, which the matcher tells apart by itself."""
+    names = [tuple(_words(text)) for text in (company.name, *company.aliases)]
+    for phrase in company.exclude:
+        later = _words(phrase)[1:]
+        for name in names:
+            if name and any(tuple(later[i : i + len(name)]) == name for i in range(len(later))):
+                return True
+    return False
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c if c.isalnum() else " " for c in fold(text)).split()
 
 
 @dataclass
@@ -178,11 +254,17 @@ def weigh(occurrence: Occurrence, company: Company, article: Article) -> float:
     if _excluded(occurrence, company, article):
         return 0.0  # the account manager said this phrase is not them
     headline = _headline(occurrence, article)
-    case_speaks = not headline and not _starts_sentence(occurrence)
+    at_start = _starts_sentence(occurrence)
+    case_speaks = not headline and not at_start
     if not headline and _inside_longer_name(occurrence, case_speaks):
         return 0.0  # "Delta Air Lines", "Mount Hekla", "Summit Partners"
-    score = base_score(form.ordinariness(article.language))
-    if case_speaks:
+    ordinariness = (
+        _ordinariness_at_start(form, article.language)
+        if at_start
+        else form.ordinariness(article.language)
+    )
+    score = base_score(ordinariness)
+    if case_speaks or (not headline and _no_word(form, ordinariness, article.language)):
         score += CAPITAL  # a capital where a plain word would have none
     if form.legal or _legal_form_beside(occurrence):
         score += LEGAL
@@ -199,6 +281,22 @@ def weigh(occurrence: Occurrence, company: Company, article: Article) -> float:
     if len(form.words) == 1 and _inflected(occurrence):
         score += INFLECTED  # "Heklu", "Deltánál": a stem alone is a little less certain
     return max(0.0, min(1.0, score))
+
+
+def _ordinariness_at_start(form: Form, language: str) -> float:
+    """At a sentence's start a capital says nothing, so a name that may be an everyday
+    compound of the language ("Eimskip", a steamship) is weighed as the word it may be."""
+    ordinariness = form.ordinariness(language)
+    if len(form.words) == 1 and everyday_compound(form.text, language):
+        return max(ordinariness, commonness(form.text, language))
+    return ordinariness
+
+
+def _no_word(form: Form, ordinariness: float, language: str) -> bool:
+    """A sentence's first word is capitalised whatever it is; but a name that is no everyday
+    word ("Icelandair", "Київстару") could not be anything else there either. Where no word
+    list knows the language (Estonian, Armenian), only a distinctive name is known to be one."""
+    return ordinariness < UNCOMMON and (has_word_list(language) or form.distinctive(language))
 
 
 def base_score(ordinariness: float) -> float:

@@ -299,6 +299,12 @@ def _read_header(source: CsvFile, problems: list[Problem]) -> _Header:
     return _Header(tuple(opt_outs), tuple(consents), tuple(emails), len(source.names))
 
 
+def canonical_column(name: str) -> str:
+    """The column a header names, as the loader reads it ("Date of Birth" is birthday)."""
+    key = header_key(name)
+    return key if key in KNOWN_COLUMNS else _ALIASES.get(key, name.strip())
+
+
 def _header_note(shown_as: str, header: str, index: int, message: str) -> Problem:
     return warning(shown_as, 1, column_offset(header, index), message)
 

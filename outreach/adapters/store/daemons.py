@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from outreach.adapters.processes import Worker
-from outreach.adapters.store.schema import daemons, from_iso, iso, put, ticks
+from outreach.adapters.store.schema import daemons, fallbacks, from_iso, iso, put, ticks
 
 ROW = "this"
 # A lock whose heartbeat is older than this is stale, whoever holds it (a daemon beats at
@@ -69,17 +69,66 @@ def beat(connection: Connection, me: Worker, now: datetime) -> bool:
 
 def release(connection: Connection, me: Worker) -> None:
     connection.execute(delete(daemons).where(daemons.c.holder == str(me)))
+    recover(connection)  # what a stopped daemon ran on is no longer so
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A daemon job's last run."""
+
+    job: str
+    at: datetime
+    seconds: float | None
+    error: str | None
+    every: float | None  # seconds between its runs; None from an older outreach
 
 
 def record_tick(
-    connection: Connection, job: str, started: datetime, seconds: float, error: str | None
+    connection: Connection,
+    job: str,
+    started: datetime,
+    seconds: float,
+    error: str | None,
+    every: float | None = None,
 ) -> None:
     row = {"job": job, "started_at": iso(started), "seconds": seconds, "error": error}
-    put(connection, ticks, row)
+    put(connection, ticks, row | {"every": every})
 
 
-def last_ticks(connection: Connection) -> dict[str, tuple[datetime, float | None, str | None]]:
-    return {
-        row["job"]: (from_iso(row["started_at"]) or datetime.min, row["seconds"], row["error"])
+def last_ticks(connection: Connection) -> list[Tick]:
+    return [
+        Tick(
+            row["job"],
+            from_iso(row["started_at"]) or datetime.min,
+            row["seconds"],
+            row["error"],
+            row["every"],
+        )
         for row in connection.execute(select(ticks).order_by(ticks.c.job)).mappings()
-    }
+    ]
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What the daemon runs on instead of the workspace as it stands, since when, and why."""
+
+    topic: str  # "rules": the last good rules and templates; "config": nothing is sent
+    since: datetime
+    reason: str
+
+
+def fall_back(connection: Connection, topic: str, now: datetime, reason: str) -> None:
+    """Note a fallback; one already noted keeps its `since` (the reason is the latest)."""
+    row = {"topic": topic, "since": iso(now), "reason": reason}
+    put(connection, fallbacks, row, since=fallbacks.c.since)
+
+
+def recover(connection: Connection, topics: tuple[str, ...] = ("rules", "config")) -> None:
+    connection.execute(delete(fallbacks).where(fallbacks.c.topic.in_(topics)))
+
+
+def fallbacks_now(connection: Connection) -> list[Fallback]:
+    return [
+        Fallback(row["topic"], from_iso(row["since"]) or datetime.min, row["reason"])
+        for row in connection.execute(select(fallbacks).order_by(fallbacks.c.topic)).mappings()
+    ]

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox, put
 from outreach.core.delivery import LONGEST_PAUSE, Step
+from outreach.core.handles import digest
 from outreach.core.model import Decision
 from outreach.core.outbox import (
     CANCELLABLE,
@@ -71,6 +72,16 @@ class OutboxRow:
     claimed_by: str | None = None
     sent_at: datetime | None = None
     damaged: str | None = None  # why the stored row cannot be sent as it stands
+    timezone: str | None = None  # the recipient's (IANA); None in rows older than that
+    note: str | None = None  # a person's last word on it: "retry requested by ann"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the row stands where it does now: what the channel said, or what a person did
+        last (a retried row is no longer late), else what planning said."""
+        if self.status is State.REJECTED and self.note:
+            return self.note
+        return self.last_error or self.note or self.payload.get("reason")
 
 
 def payload_of(decision: Decision) -> dict[str, Any]:
@@ -118,6 +129,8 @@ def _recorded_values(decision: Decision, status: str, now: datetime) -> dict[str
         "send_at": iso(decision.send_at),
         "deadline": iso(decision.deadline),
         "payload": json.dumps(payload_of(decision), ensure_ascii=False, default=str),
+        "digest": digest(decision.key),
+        "timezone": getattr(decision.send_at.tzinfo, "key", None),  # a ZoneInfo's name
         "attempts": 0,
         "created_at": iso(now),
         "updated_at": iso(now),
@@ -287,10 +300,12 @@ def due(
     channels: Iterable[str],
     limit: int,
     after: Cursor | None = None,
+    wall: datetime | None = None,
 ) -> list[Due]:
-    """Rows that should go now through these channels, oldest first, after `after`."""
+    """Rows that should go at `now` through these channels, oldest first, after `after`; a
+    retry waits for `wall` (default `now`), the real time: providers ask for real waits."""
     query = select(outbox.c.send_at, outbox.c.key, outbox.c.channel).where(
-        outbox.c.channel.in_(list(channels)), _is_due(iso(now))
+        outbox.c.channel.in_(list(channels)), _is_due(iso(now), iso(wall or now))
     )
     if after is not None:
         query = query.where(
@@ -306,17 +321,17 @@ def due(
 DUE = (State.PENDING, State.FAILED)  # what a dispatcher may claim, once its moment comes
 
 
-def _is_due(moment: Any) -> Any:
+def _is_due(moment: Any, wall: Any) -> Any:
     return or_(
         and_(outbox.c.status == State.PENDING, outbox.c.send_at <= moment),
-        and_(outbox.c.status == State.FAILED, outbox.c.next_attempt_at <= moment),
+        and_(outbox.c.status == State.FAILED, outbox.c.next_attempt_at <= wall),
     )
 
 
 # The statements of the dispatch loop are built once: building one costs more than running it.
 _CLAIM = (
     update(outbox)
-    .where(outbox.c.key == bindparam("the_key"), _is_due(bindparam("moment")))
+    .where(outbox.c.key == bindparam("the_key"), _is_due(bindparam("due_at"), bindparam("moment")))
     .values(status=State.SENDING, claimed_by=bindparam("worker"), updated_at=bindparam("moment"))
     .returning(*outbox.c)
 )
@@ -351,10 +366,14 @@ _RELEASE = (
 )
 
 
-def claim(connection: Connection, key: str, now: datetime, worker: str) -> OutboxRow | None:
-    """Take a due row for sending; None if it is not due, or another dispatcher took it."""
+def claim(
+    connection: Connection, key: str, now: datetime, worker: str, wall: datetime | None = None
+) -> OutboxRow | None:
+    """Take a row due at `now` for sending, stamped with `wall` (default `now`), the real
+    time; None if it is not due, or another dispatcher took it."""
     check_moves(DUE, State.SENDING)
-    found = connection.execute(_CLAIM, {"the_key": key, "moment": iso(now), "worker": worker})
+    moments = {"due_at": iso(now), "moment": iso(wall or now)}
+    found = connection.execute(_CLAIM, {"the_key": key, "worker": worker, **moments})
     row = found.mappings().first()
     return _row(row) if row else None
 
@@ -455,6 +474,32 @@ def cancel_rules(connection: Connection, rules: Iterable[str], now: datetime) ->
     return cancelled
 
 
+def digests_beside(connection: Connection, mine: str) -> list[str]:
+    """The stored key digests just below and just above `mine` (what its handle must not
+    share): two index lookups."""
+    below = select(func.max(outbox.c.digest)).where(outbox.c.digest < mine)
+    above = select(func.min(outbox.c.digest)).where(outbox.c.digest > mine)
+    found = (connection.execute(below).scalar(), connection.execute(above).scalar())
+    return [d for d in found if d]
+
+
+def every_digest(connection: Connection) -> list[str]:
+    """Every stored key digest, sorted (read from the index)."""
+    query = select(outbox.c.digest).where(outbox.c.digest.is_not(None)).order_by(outbox.c.digest)
+    return list(connection.execute(query).scalars())
+
+
+def digests_from(connection: Connection, prefix: str, limit: int = 20) -> dict[str, str]:
+    """Keys whose digest starts with `prefix` (lowercase hex), with their digests."""
+    query = (
+        select(outbox.c.key, outbox.c.digest)
+        .where(outbox.c.digest >= prefix, outbox.c.digest < prefix + "g")  # 'g' follows 'f'
+        .order_by(outbox.c.digest)
+        .limit(limit)
+    )
+    return {row.key: row.digest for row in connection.execute(query)}
+
+
 def counts(connection: Connection) -> dict[str, int]:
     query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
     return {status: int(count) for status, count in connection.execute(query)}
@@ -516,4 +561,6 @@ def _row(row: Any) -> OutboxRow:
         claimed_by=row["claimed_by"],
         sent_at=from_iso(row["sent_at"]),
         damaged=damaged,
+        timezone=row["timezone"],
+        note=row["note"],
     )

@@ -119,6 +119,9 @@ outbox = Table(
     Column("provider_id", String(500)),
     Column("last_error", Text),
     Column("sent_at", String(40)),
+    Column("digest", String(64), index=True),  # SHA-256 of the key: handles are its prefixes
+    Column("timezone", String(64)),  # the recipient's; none: a row older than 0005
+    Column("note", Text),  # a person's last word on it: "retry requested by ann at ..."
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
 )
@@ -152,6 +155,18 @@ ticks = Table(
     Column("started_at", String(40), nullable=False),
     Column("seconds", Float),
     Column("error", Text),
+    Column("every", Float),  # seconds between its runs: a tick older than a few is stale
+)
+
+# What the running daemon runs on instead of the workspace as it stands: a broken edit of the
+# rules or templates ("rules": the last good ones run), or of outreach.yaml ("config": nothing
+# is sent). Written by the daemon, cleared when fixed and when it stops; for `outreach status`.
+fallbacks = Table(
+    "fallbacks",
+    metadata,
+    Column("topic", String(20), primary_key=True),
+    Column("since", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
 )
 
 

@@ -7,6 +7,7 @@ and run in code (no alembic.ini) on SQLite and PostgreSQL.
     0002  unambiguous occurrence keys
     0003  feeds stored without the secrets in their urls
     0004  the store's id
+    0005  rows' time zones and notes, ticks' intervals, the daemon's fallbacks
 
 A new store is created at the head revision on first use. An existing store at an older one
 is upgraded by `outreach db upgrade` alone: every other command stops and says so.

@@ -1,0 +1,110 @@
+"""`outreach status` for people and scripts: lines on the workspace's clock, or JSON with
+ISO-8601 instants."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from outreach.adapters.store.schema import from_iso
+from outreach.core.display import age, local_time, since
+from outreach.core.outbox import State
+from outreach.core.wording import tallied
+from outreach.services.status import StatusReport
+
+
+def status_json(report: StatusReport) -> dict[str, Any]:
+    """`status --format json`: instants in ISO 8601 with offsets."""
+    daemon = report.daemon
+    found: dict[str, Any] = {"now": _iso(report.now), "store": report.store}
+    found["daemon"] = {"running": False}
+    if daemon is not None:
+        silent = report.now - daemon.heartbeat_at
+        found["daemon"] = {
+            "running": daemon.running,
+            "holder": daemon.holder,
+            "started_at": _iso(daemon.started_at),
+            "heartbeat_at": _iso(daemon.heartbeat_at),
+            "silent_for": str(timedelta(seconds=int(silent.total_seconds()))),
+        }
+    found["fallbacks"] = [
+        {"topic": f.topic, "since": _iso(f.since), "reason": f.reason} for f in report.fallbacks
+    ]
+    found["ticks"] = {
+        t.tick.job: {"at": _iso(t.tick.at), "seconds": t.tick.seconds, "error": t.tick.error,
+                     "every": t.tick.every, "age_seconds": int(t.age.total_seconds()),
+                     "stale": t.stale is not None, "stale_why": t.stale}
+        for t in report.ticks
+    }  # fmt: skip
+    found["outbox"] = report.outbox
+    found["paused"] = {
+        c.name: {"until": _iso(c.paused_until), "why": c.paused_why}
+        for c in report.channels
+        if c.paused_until is not None
+    }
+    found["channels"] = {
+        c.name: {"ok": c.problem is None and c.paused_until is None, "problem": c.problem,
+                 "paused_until": _iso(c.paused_until), "paused_why": c.paused_why}
+        for c in report.channels
+    }  # fmt: skip
+    found["feeds"] = report.feeds
+    found["next"] = [
+        {"send_at": item.send_at.isoformat(timespec="minutes"), "rule": item.rule,
+         "contact": item.contact, "action": item.action, "status": item.status,
+         "key": item.key, "overdue": item.overdue, "reason": item.reason}
+        for item in report.next
+    ]  # fmt: skip
+    found["overdue"] = report.overdue
+    return found
+
+
+def status_lines(report: StatusReport) -> list[str]:
+    at = partial(local_time, zone=report.zone)
+    daemon, now = report.daemon, report.now
+    if daemon is None:
+        lines = ["daemon: not running"]
+    elif daemon.running:
+        lines = [f"daemon: running ({daemon.holder}) since {at(daemon.started_at)}, "
+                 f"last heard from {since(daemon.heartbeat_at, now)} ago"]  # fmt: skip
+    else:
+        lines = [f"daemon: not running (last: {daemon.holder}, silent for "
+                 f"{since(daemon.heartbeat_at, now)})"]  # fmt: skip
+    for fallback in report.fallbacks:
+        lines.append(f"  since {at(fallback.since)}: {fallback.reason}")
+    if not report.store:
+        lines.append("store: not created yet (`outreach run` or `outreach daemon` makes it)")
+    for t in report.ticks:
+        error = f" — {t.tick.error}" if t.tick.error else ""
+        stale = f" — stale: {t.stale}" if t.stale else ""
+        lines.append(f"  {t.tick.job}: last at {at(t.tick.at)}, {age(t.age.total_seconds())} "
+                     f"ago ({t.tick.seconds or 0:.2f} s){error}{stale}")  # fmt: skip
+    lines.append("outbox:" + (tallied(report.outbox).removeprefix(":") or " empty"))
+    if any(c.problem or c.paused_until for c in report.channels):
+        lines.append("channels:")
+    for channel in report.channels:
+        if channel.problem:
+            lines.append(f"  {channel.name}: cannot send: {channel.problem}")
+        if channel.paused_until is not None:
+            lines.append(f"  {channel.name}: paused until {at(channel.paused_until)}: "
+                         f"{channel.paused_why}")  # fmt: skip
+    for feed in report.feeds:
+        error = f" — {feed['last_error']}" if feed.get("last_error") else ""
+        fetched = from_iso(feed.get("last_fetch"))
+        when = at(fetched) if fetched else "never"
+        lines.append(f"feed {feed['url']}: {feed['last_status']} at {when}{error}")
+    lines.append("next:" if report.next else "next: nothing planned in the next 30 days")
+    if report.overdue:
+        lines[-1] += f" ({report.overdue} overdue: their time passed and they still wait)"
+    for item in report.next:
+        flag = "  OVERDUE" if item.overdue else ""
+        waits = "  (needs approval)" if item.status == State.NEEDS_APPROVAL else ""
+        if item.overdue:
+            waits = f"  ({item.status}: {item.reason})" if item.reason else f"  ({item.status})"
+        lines.append(f"  {local_time(item.send_at)}{flag}  {item.rule}  {item.contact}  "
+                     f"{item.action}{waits}")  # fmt: skip
+    return lines
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment is not None else None
