@@ -57,7 +57,7 @@ def db_status(workspace: str | None) -> None:
 def db_upgrade(workspace: str | None) -> None:
     """Bring the store's schema up to this outreach's (back the store up first)."""
     shown, found = _schema(workspace, upgrade=True)
-    if found is None:
+    if found is None or found[0] is None:
         click.echo(f"store {shown}: not made yet; nothing to upgrade")
     elif found[0] == found[1]:
         click.echo(f"store {shown}: schema {found[1]}, already up to date")

@@ -1,14 +1,17 @@
-"""The outbox on a real SQLite file: each action once, moving only forward."""
+"""The outbox on a real SQLite file and a real PostgreSQL database: each action once, moving
+only forward."""
 
 from __future__ import annotations
 
 import multiprocessing
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from outreach.adapters.store import Store, outbox
+from outreach.core.delivery import Step
 from outreach.core.model import Decision, Message, Status
 from outreach.core.outbox import State
 
@@ -32,8 +35,8 @@ def decision(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store.open("sqlite:///outreach.db", tmp_path)
+def store(tmp_path: Path, store_url: str) -> Store:
+    opened = Store.open(store_url, tmp_path)
     assert opened is not None
     return opened
 
@@ -81,13 +84,13 @@ def test_counted_sends_are_emails_and_gifts_that_went_or_will_go(store: Store) -
     assert sends == {"c-1": (datetime(2026, 11, 23, 9, tzinfo=UTC),) * 2}
 
 
-def test_the_store_survives_reopening(tmp_path: Path) -> None:
-    first = Store.open("sqlite:///outreach.db", tmp_path)
+def test_the_store_survives_reopening(tmp_path: Path, store_url: str) -> None:
+    first = Store.open(store_url, tmp_path)
     assert first is not None
     with first.transaction() as connection:
         outbox.record(connection, [decision("a:c-1:2026")], NOW)
-    again = Store.open("sqlite:///outreach.db", tmp_path)
-    assert again is not None
+    again = Store.open(store_url, tmp_path)
+    assert again is not None and again.id == first.id
     with again.transaction() as connection:
         assert outbox.keys(connection) == {"a:c-1:2026"}
 
@@ -105,17 +108,18 @@ def test_the_fingerprint_changes_only_when_a_plan_could(store: Store) -> None:
     assert len({empty, recorded, rejected}) == 3
 
 
-def _open_store(root: str) -> str:
+def _open_store(url: str, root: str) -> str:
     try:
-        Store.open("sqlite:///outreach.db", Path(root))
+        opened = Store.open(url, Path(root))
     except Exception as exc:
         return repr(exc)
-    return "ok"
+    return opened.id if opened else "no store"
 
 
-def test_many_processes_can_create_the_same_store_at_once(tmp_path: Path) -> None:
+def test_many_processes_can_create_the_same_store_at_once(tmp_path: Path, store_url: str) -> None:
     with multiprocessing.get_context("spawn").Pool(6) as pool:
-        assert set(pool.map(_open_store, [str(tmp_path)] * 6)) == {"ok"}
+        ids = set(pool.starmap(_open_store, [(store_url, str(tmp_path))] * 6))
+    assert len(ids) == 1 and len(ids.pop()) == 36, ids  # one store, made once
 
 
 def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: Store) -> None:
@@ -128,3 +132,24 @@ def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: Store) -> None
             outbox.move(connection, "a:c-1:2026", [State.SENT], State.PENDING, NOW)
         (row,) = outbox.rows(connection)
     assert row.status is State.REJECTED
+
+
+def test_text_postgresql_refuses_loses_only_itself(store: Store) -> None:
+    """SQLite keeps any text; PostgreSQL refuses NUL and text longer than its column. A
+    contact id with a NUL in it must not fail the plan for everyone, nor a provider's long
+    message id the record of a message that went."""
+    odd = replace(decision("a:c-1\x00:2026", contact="c-1\x00"), details={"to": "a\x00@x.test"})
+    with store.transaction() as connection:
+        assert len(outbox.record(connection, [odd, decision("b:c-2:2026")], NOW)) == 2
+    with store.transaction() as connection:
+        row = outbox.claim(connection, "b:c-2:2026", NOW + timedelta(days=2), "h:1:t")
+        assert row is not None
+        step = Step(State.SENT, 1, 0, None, None, "id-" + "9" * 600, delivered=True)
+        assert outbox.finish(connection, row, step, NOW + timedelta(days=2))
+    with store.engine.connect() as connection:
+        rows = {row.key: row for row in outbox.rows(connection)}
+    sent = rows.pop("b:c-2:2026")
+    assert sent.status is State.SENT and (sent.provider_id or "").startswith("id-999")
+    ((key, kept),) = rows.items()
+    assert kept.payload["details"] == {"to": "a\x00@x.test"}  # the message itself, exactly
+    assert key == kept.key and kept.key.startswith("a:c-1") and kept.status is State.PENDING

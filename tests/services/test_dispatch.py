@@ -1,4 +1,5 @@
-"""run_once on a real SQLite store, with recording channels: each action once, never lost."""
+"""run_once on a real store (SQLite and PostgreSQL), with recording channels: each action once,
+never lost."""
 
 from __future__ import annotations
 
@@ -52,9 +53,10 @@ def contact(cid: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
+def workspace(tmp_path: Path, store_url: str) -> Workspace:
     root = make_workspace(
         tmp_path / "ws",
+        config={"store": store_url},
         contacts=[contact("c-1"), contact("c-2"), contact("c-3")],
         rules={"notes.yaml": BIRTHDAY_RULE},
         templates={"birthday.j2": BIRTHDAY_TEMPLATE},

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, event, insert, select, update
+from sqlalchemy import Engine, event, select
 from sqlalchemy.engine import URL, Connection
 
 from outreach.adapters.feeds.messages import feed_key
@@ -36,7 +36,16 @@ from outreach.adapters.store.connection import (
     schema_step,
 )
 from outreach.adapters.store.location import located, sqlite_file
-from outreach.adapters.store.schema import entries, feeds, from_iso, iso, mentions, store
+from outreach.adapters.store.schema import (
+    add_new,
+    entries,
+    feeds,
+    from_iso,
+    iso,
+    mentions,
+    put,
+    store,
+)
 from outreach.core.config import Config
 from outreach.core.model import FeedEntry, Mention
 from outreach.errors import StoreError, StoreLost
@@ -94,8 +103,9 @@ class Store:
     def schema(
         cls, url: str, root: Path, upgrade: bool = False, outside_workspace: Sequence[str] = ()
     ) -> tuple[str | None, str] | None:
-        """The store's schema revision (None: an empty database) and this outreach's, after
-        upgrading it with `upgrade`; None when a SQLite store does not exist yet."""
+        """The store's schema revision (None: an empty database, made at first use) and this
+        outreach's, after upgrading it with `upgrade`; None when a SQLite store does not exist
+        yet."""
         parsed = located(url, root, False, outside_workspace)
         file = sqlite_file(parsed)
         if file is not None and not file_ready(file, create=False):
@@ -104,10 +114,10 @@ class Store:
         try:
             with schema_step(engine, parsed) as connection:
                 revision = migrations.current(connection)
-                if upgrade and revision != migrations.head():
+                if upgrade and revision not in (None, migrations.head()):
                     if engine.dialect.name == "sqlite":  # what is rewritten leaves no trace
                         connection.exec_driver_sql("PRAGMA secure_delete=ON")
-                    if revision is not None and not migrations.known(revision):
+                    if not migrations.known(revision):
                         raise StoreError(_outdated(parsed, revision))
                     migrations.upgrade(connection)
         finally:
@@ -165,13 +175,8 @@ class Store:
         }
         if status == "fetched":
             values.update(etag=etag, last_modified=last_modified)
-        url = feed_key(url)
-        exists = connection.execute(select(feeds.c.url).where(feeds.c.url == url)).first()
-        if exists:
-            values["entries_seen"] = feeds.c.entries_seen + new_entries
-            connection.execute(update(feeds).where(feeds.c.url == url).values(**values))
-        else:
-            connection.execute(insert(feeds).values(url=url, entries_seen=new_entries, **values))
+        values.update(url=feed_key(url), entries_seen=new_entries)
+        put(connection, feeds, values, entries_seen=feeds.c.entries_seen + new_entries)
 
     def add_entries(
         self,
@@ -192,20 +197,19 @@ class Store:
             ).first()
             if known:
                 continue
-            connection.execute(
-                insert(entries).values(
-                    id=entry.id,
-                    link_key=link_key,
-                    feed_url=feed_key(feed_url),
-                    language=language,
-                    title=entry.title,
-                    link=entry.link,
-                    published=iso(entry.published),
-                    summary=entry.summary,
-                    first_seen=iso(when),
-                )
-            )
-            new.append(entry)
+            values = {
+                "id": entry.id,
+                "link_key": link_key,
+                "feed_url": feed_key(feed_url),
+                "language": language,
+                "title": entry.title,
+                "link": entry.link,
+                "published": iso(entry.published),
+                "summary": entry.summary,
+                "first_seen": iso(when),
+            }
+            if add_new(connection, entries, values):  # not by a scan running meanwhile
+                new.append(entry)
         return new
 
     def known_entries(self, ids: list[str], link_keys: list[str]) -> set[str]:
@@ -223,15 +227,14 @@ class Store:
         self, connection: Connection, found: Iterable[Mention], when: datetime
     ) -> None:
         for mention in found:
-            connection.execute(
-                insert(mentions).values(
-                    entry_id=mention.entry.id,
-                    company_id=mention.company_id,
-                    sentence=mention.sentence,
-                    confidence=mention.confidence,
-                    found_at=iso(when),
-                )
-            )
+            values = {
+                "entry_id": mention.entry.id,
+                "company_id": mention.company_id,
+                "sentence": mention.sentence,
+                "confidence": mention.confidence,
+                "found_at": iso(when),
+            }
+            add_new(connection, mentions, values)
 
     def mentions(self) -> list[Mention]:
         """Every stored mention, with its entry; an entry without a date is dated when first

@@ -79,6 +79,8 @@ def advice(exc: DatabaseError) -> str:
     if "locked" in said:
         return "another outreach is writing to it; try again"
     if not isinstance(exc.orig, sqlite3.Error):
+        if "password" in said:  # none given, or refused
+            return "give its password in the environment: PGPASSWORD, or a ~/.pgpass file"
         return "check that the database is reachable and `store:` in outreach.yaml names it"
     if isinstance(exc, OperationalError) and any(
         trouble in said for trouble in ("unable to open", "readonly", "I/O")

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from outreach.adapters.processes import Worker
-from outreach.adapters.store.schema import daemons, fallbacks, from_iso, iso, ticks
+from outreach.adapters.store.schema import daemons, fallbacks, from_iso, iso, put, ticks
 
 ROW = "this"
 # A lock whose heartbeat is older than this is stale, whoever holds it (a daemon beats at
@@ -91,12 +91,8 @@ def record_tick(
     error: str | None,
     every: float | None = None,
 ) -> None:
-    connection.execute(delete(ticks).where(ticks.c.job == job))
-    connection.execute(
-        insert(ticks).values(
-            job=job, started_at=iso(started), seconds=seconds, error=error, every=every
-        )
-    )
+    row = {"job": job, "started_at": iso(started), "seconds": seconds, "error": error}
+    put(connection, ticks, row | {"every": every})
 
 
 def last_ticks(connection: Connection) -> list[Tick]:
@@ -123,10 +119,8 @@ class Fallback:
 
 def fall_back(connection: Connection, topic: str, now: datetime, reason: str) -> None:
     """Note a fallback; one already noted keeps its `since` (the reason is the latest)."""
-    found = connection.execute(select(fallbacks.c.since).where(fallbacks.c.topic == topic))
-    since = found.scalar() or iso(now)
-    connection.execute(delete(fallbacks).where(fallbacks.c.topic == topic))
-    connection.execute(insert(fallbacks).values(topic=topic, since=since, reason=reason))
+    row = {"topic": topic, "since": iso(now), "reason": reason}
+    put(connection, fallbacks, row, since=fallbacks.c.since)
 
 
 def recover(connection: Connection, topics: tuple[str, ...] = ("rules", "config")) -> None:

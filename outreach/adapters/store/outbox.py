@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
-    Text,
     and_,
     bindparam,
     case,
@@ -31,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox
+from outreach.adapters.store.schema import channel_pauses, from_iso, iso, outbox, put
 from outreach.core.delivery import LONGEST_PAUSE, Step
 from outreach.core.handles import digest
 from outreach.core.model import Decision
@@ -369,8 +368,12 @@ _FINISH = (
         doubtful=bindparam("new_doubtful"),
         last_error=bindparam("new_error"),
         next_attempt_at=bindparam("new_next_attempt"),
-        provider_id=func.coalesce(bindparam("new_provider", type_=Text), outbox.c.provider_id),
-        sent_at=func.coalesce(bindparam("new_sent_at", type_=Text), outbox.c.sent_at),
+        provider_id=func.coalesce(
+            bindparam("new_provider", type_=outbox.c.provider_id.type), outbox.c.provider_id
+        ),
+        sent_at=func.coalesce(
+            bindparam("new_sent_at", type_=outbox.c.sent_at.type), outbox.c.sent_at
+        ),
         claimed_by=None,
     )
 )
@@ -448,10 +451,8 @@ def _while_claimed(
 
 
 def pause(connection: Connection, channel: str, until: datetime, reason: str) -> None:
-    connection.execute(delete(channel_pauses).where(channel_pauses.c.channel == channel))
-    connection.execute(
-        insert(channel_pauses).values(channel=channel, paused_until=iso(until), reason=reason)
-    )
+    row = {"channel": channel, "paused_until": iso(until), "reason": reason}
+    put(connection, channel_pauses, row)
 
 
 def pauses(connection: Connection, now: datetime) -> dict[str, tuple[datetime, str]]:

@@ -7,8 +7,12 @@ a new migration script, and tests/adapters/test_migrations.py checks the two agr
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
 
@@ -55,6 +59,31 @@ mentions = Table(
     Column("confidence", Float, nullable=False),
     Column("found_at", String(40), nullable=False),
 )
+
+
+def put(connection: Connection, table: Table, values: dict[str, Any], **on_update: Any) -> None:
+    """Write a row under its key, replacing the one there (with `on_update` for the columns
+    worked out from the old row), in one statement: of writers at once the later wins. A
+    delete or a look, then an insert, fails on PostgreSQL when another transaction inserts
+    the key in between; SQLite lets only one writer in at a time."""
+    statement = _insert(connection, table).values(**values)
+    keys = [column.name for column in table.primary_key.columns]
+    changes = {name: statement.excluded[name] for name in values if name not in keys}
+    statement = statement.on_conflict_do_update(index_elements=keys, set_=changes | on_update)
+    connection.execute(statement)
+
+
+def add_new(connection: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert a row unless one with its key is there, written by anyone (`put`); whether it
+    was inserted."""
+    statement = _insert(connection, table).values(**values).on_conflict_do_nothing()
+    keys = statement.returning(*table.primary_key.columns)  # psycopg's rowcount here is -1
+    return connection.execute(keys).first() is not None
+
+
+def _insert(connection: Connection, table: Table) -> Any:  # INSERT with ON CONFLICT
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -139,3 +168,40 @@ fallbacks = Table(
     Column("since", String(40), nullable=False),
     Column("reason", Text, nullable=False),
 )
+
+
+class _FitsPostgres:
+    """Text as PostgreSQL will store it. SQLite keeps any text whole; PostgreSQL refuses the
+    character NUL and text longer than its column, and one such value (a contact id with a
+    NUL in it, a server's long etag or message id) would fail the whole transaction — a plan
+    for everyone, or the record of a message already sent. There NUL is written as U+FFFD,
+    and what is too long is cut to fit (ids that make keys are bounded where they enter, see
+    outreach.core.keys, so no key is ever cut)."""
+
+    impl: Any
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql" or not isinstance(value, str):
+            return value
+        value = value.replace("\x00", "\ufffd")
+        length = self.impl.length
+        return value[:length] if length is not None else value
+
+
+class _StoredString(_FitsPostgres, TypeDecorator[str]):
+    impl = String
+    cache_ok = True
+
+
+class _StoredText(_FitsPostgres, TypeDecorator[str]):
+    impl = Text
+    cache_ok = True
+
+
+# Every text column, those added later included, is written so: the tables above say only
+# what the schema is (their DDL, which migrations match, is unchanged).
+for _column in (column for table in metadata.tables.values() for column in table.columns):
+    if isinstance(_column.type, Text):
+        _column.type = _StoredText()
+    elif isinstance(_column.type, String):
+        _column.type = _StoredString(_column.type.length)
