@@ -33,12 +33,8 @@ def unknown_date_columns(
     for rule in rules:
         column = date_columns([rule])
         if column and not column <= set(some.fields):
-            where = places[rule.id].trigger
-            message = (
-                f"rule '{rule.id}' reads the date column '{column.pop()}', which "
-                f"{contacts_file} does not have; it never fires"
-            )
-            found.append(warning(where.path, where.line, where.col, message))
+            why = f"reads the date column '{column.pop()}', which {contacts_file} does not have"
+            found.append(_never_fires(rule, places, why))
     return found
 
 
@@ -51,13 +47,14 @@ def rules_without_their_data(
     for rule in rules:
         for kind in TRIGGER_DATA.get(rule.trigger.kind, ()):
             if kind in absent:
-                where = places[rule.id].trigger
-                message = (
-                    f"rule '{rule.id}' needs {kind}, which this workspace does not have "
-                    f"(set data.{kind} in outreach.yaml); it never fires"
-                )
-                found.append(warning(where.path, where.line, where.col, message))
+                why = f"needs {kind}, which this workspace does not have (set data.{kind})"
+                found.append(_never_fires(rule, places, why))
     return found
+
+
+def _never_fires(rule: Rule, places: dict[str, RulePlace], why: str) -> Problem:
+    where = places[rule.id].trigger
+    return warning(where.path, where.line, where.col, f"rule '{rule.id}' {why}; it never fires")
 
 
 def _present(root: Path, config: Config, kind: str) -> bool:

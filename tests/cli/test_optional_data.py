@@ -85,7 +85,7 @@ def test_validate_names_the_rules_that_need_data_the_workspace_has_not(tmp_path:
     result = run_cli("validate", "--workspace", workspace)
     assert result.exit_code == 0, result.output  # warnings: the rules are sound
     assert "rule 'tenth-order' needs purchases" in result.output
-    assert "data.purchases" in result.output
+    assert "set data.purchases" in result.output
     assert "rule 'in-the-news' needs feeds" in result.output
     assert "rules/notes.yaml:4" in result.output  # at the trigger
 
