@@ -178,7 +178,7 @@ def _sync_feeds(runtime: Runtime, scheduler: BackgroundScheduler) -> None:
         current = scheduler.get_job(job)
         if current is None or current.trigger.interval.total_seconds() != seconds:
             first = datetime.now(UTC) if current is None else None  # a new feed: read it now
-            scan = partial(runtime.scan, url)
+            scan = partial(runtime.scan, url, timedelta(seconds=seconds))
             _add(scheduler, job, runtime.tick, [job, scan, seconds], seconds, first)
 
 

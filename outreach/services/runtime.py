@@ -282,10 +282,16 @@ class Runtime:
             log.error("channel cannot send", extra=fields(channel=channel, why=why))
         return report
 
-    def scan(self, url: str) -> Any:
+    def scan(self, url: str, every: timedelta | None = None) -> Any:
+        """Read one feed, unless another daemon on this store read it within its interval
+        (`every`)."""
         from outreach.services.news import scan_feeds
 
-        for report in scan_feeds(self.workspace, self.clock(), urls=[url]):
+        now = self.clock()
+        if every is not None and not self.store.take_feed_turn(url, now, every):
+            log.info("feed read by another daemon lately", extra=fields(feed=feed_key(url)))
+            return None
+        for report in scan_feeds(self.workspace, now, urls=[url]):
             level = logging.WARNING if report.status == "error" else logging.INFO
             where = feed_key(url)
             log.log(level, "feed %s", report.status, extra=fields(feed=where, error=report.error))

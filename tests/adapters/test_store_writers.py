@@ -82,3 +82,24 @@ def test_a_second_writer_of_the_same_row_waits_and_finishes(
     assert stored(store)[kind] == LEFT[kind]
     if kind == "entry":
         assert results == [[ENTRY], []]  # new to the first only
+
+
+def test_a_feed_is_read_by_one_daemon_an_interval(tmp_path: Path, store_url: str) -> None:
+    """Several daemons on one store each schedule every feed: the first to come in an
+    interval takes the turn, the others let it pass; the next interval, one reads it again."""
+    daemons_ = [Store.open(store_url, tmp_path) for _ in range(3)]
+    every = timedelta(minutes=30)
+    turns: list[bool] = []
+
+    def poll(store: Store | None, at: datetime) -> None:
+        assert store is not None
+        turns.append(store.take_feed_turn(FEED, at, every))
+
+    for at in (NOW, NOW + every / 2, NOW + every):
+        turns.clear()
+        together = [threading.Thread(target=poll, args=(d, at)) for d in daemons_]
+        for thread in together:
+            thread.start()
+        for thread in together:
+            thread.join(timeout=60)
+        assert sorted(turns) == ([False] * 3 if at == NOW + every / 2 else [False, False, True])

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, or_, select, update
 from sqlalchemy.engine import URL, Connection
 
 from outreach.adapters.feeds.messages import feed_key
@@ -55,6 +55,10 @@ LOST = (
     "file (e.g. from a backup), or start over with a new store with `--new-store` (on "
     "`outreach run` or `outreach daemon`): what it knew is forgotten, so notes may go again"
 )
+
+# A feed whose poll started this share of its interval ago is not polled again: daemons'
+# schedules drift apart by seconds, and one daemon's next poll must still find its turn.
+FEED_TURN_SHARE = 0.8
 
 
 class Store:
@@ -150,6 +154,23 @@ class Store:
             connection.execution_options(sqlite_immediate=True)
             with connection.begin():
                 yield connection
+
+    def take_feed_turn(self, url: str, now: datetime, every: timedelta) -> bool:
+        """Whether this process polls the feed now: nobody (this process included) started a
+        poll of it within most of its interval. Several daemons on one store each schedule
+        every feed; the first to come takes the turn and the others let it pass, so a feed
+        is read once an interval whatever the number of daemons."""
+        key, since = feed_key(url), iso(now - every * FEED_TURN_SHARE)
+        with self.transaction() as connection:
+            add_new(connection, feeds, {"url": key, "entries_seen": 0})
+            free = or_(feeds.c.last_fetch.is_(None), feeds.c.last_fetch <= since)
+            taken = (
+                update(feeds)
+                .where(feeds.c.url == key, free)
+                .values(last_fetch=iso(now))
+                .returning(feeds.c.url)
+            )
+            return connection.execute(taken).first() is not None
 
     def feed_state(self, url: str) -> dict[str, str | None]:
         with self.engine.connect() as connection:
