@@ -28,6 +28,11 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "heartbeat_at": _iso(daemon.heartbeat_at),
             "silent_for": str(timedelta(seconds=int(silent.total_seconds()))),
         }
+    found["daemons"] = [
+        {"running": d.running, "holder": d.holder, "started_at": _iso(d.started_at),
+         "heartbeat_at": _iso(d.heartbeat_at)}
+        for d in report.listed
+    ]  # fmt: skip
     found["fallbacks"] = [
         {"topic": f.topic, "since": _iso(f.since), "reason": f.reason} for f in report.fallbacks
     ]
@@ -62,7 +67,9 @@ def status_json(report: StatusReport) -> dict[str, Any]:
 def status_lines(report: StatusReport) -> list[str]:
     at = partial(local_time, zone=report.zone)
     daemon, now = report.daemon, report.now
-    if daemon is None:
+    if report.shared:
+        lines = _shared_daemons(report)
+    elif daemon is None:
         lines = ["daemon: not running"]
     elif daemon.running:
         lines = [f"daemon: running ({daemon.holder}) since {at(daemon.started_at)}, "
@@ -103,6 +110,18 @@ def status_lines(report: StatusReport) -> list[str]:
             waits = f"  ({item.status}: {item.reason})" if item.reason else f"  ({item.status})"
         lines.append(f"  {local_time(item.send_at)}{flag}  {item.rule}  {item.contact}  "
                      f"{item.action}{waits}")  # fmt: skip
+    return lines
+
+
+def _shared_daemons(report: StatusReport) -> list[str]:
+    """The daemons on a shared (PostgreSQL) store: each, running or silent."""
+    at, now = partial(local_time, zone=report.zone), report.now
+    running = sum(d.running for d in report.listed)
+    lines = [f"daemons: {running} running" if report.listed else "daemons: none running"]
+    for d in report.listed:
+        heard = since(d.heartbeat_at, now)
+        state = f"last heard from {heard} ago" if d.running else f"silent for {heard}"
+        lines.append(f"  {d.holder}: since {at(d.started_at)}, {state}")
     return lines
 
 

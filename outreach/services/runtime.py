@@ -93,12 +93,15 @@ class Runtime:
     # --- the lock -----------------------------------------------------------------------
 
     def acquire(self) -> None:
-        """One daemon per SQLite store (PostgreSQL stores are shared by design)."""
-        if not self.store.is_sqlite:
-            return
+        """One daemon per SQLite store (PostgreSQL stores are shared by design); every daemon
+        enters itself in the store's list of daemons."""
+        holder = None
         with self.store.transaction() as connection:
-            holder = daemons.acquire(connection, self.worker, self.clock())
+            if self.store.is_sqlite:
+                holder = daemons.acquire(connection, self.worker, self.clock())
             if holder is None:
+                daemons.register(connection, self.worker, self.clock())
+            if holder is None and self.store.is_sqlite:
                 daemons.recover(connection)  # a fresh start runs on the workspace as it is
         if holder is not None:
             raise AlreadyRunning(
@@ -117,10 +120,13 @@ class Runtime:
         """Say we are alive; False (and stop) when another daemon has taken the store over,
         e.g. after this one was suspended for minutes."""
         if not self.store.is_sqlite:
+            with self.store.transaction() as connection:
+                daemons.beat_registered(connection, self.worker, self.clock())
             return True
         self.store.check_intact()
         with self.store.transaction() as connection:
             ours = daemons.beat(connection, self.worker, self.clock())
+            daemons.beat_registered(connection, self.worker, self.clock())
         if not ours:
             log.error("another daemon has taken this store over; stopping")
             self.stop.set()

@@ -70,7 +70,9 @@ class StatusReport:
     now: datetime
     zone: tzinfo  # the workspace's: for times that belong to no recipient
     store: bool
-    daemon: Daemon | None = None
+    daemon: Daemon | None = None  # a SQLite store's (the lock's holder)
+    listed: list[Daemon] = field(default_factory=list)  # every daemon on the store's list
+    shared: bool = False  # a store several daemons share (PostgreSQL)
     fallbacks: list[daemons.Fallback] = field(default_factory=list)
     ticks: list[JobTick] = field(default_factory=list)
     outbox: dict[str, int] = field(default_factory=dict)
@@ -88,9 +90,12 @@ def status(workspace: Workspace, now: datetime, channels: ChannelSet) -> StatusR
     if store is not None:
         with store.engine.connect() as connection:
             report.daemon = _daemon(daemons.holder(connection), now)
+            report.listed = [_described(h, now) for h in daemons.registered(connection)]
             running = report.daemon.running if report.daemon else None
             if store.is_sqlite and report.daemon is None:
                 running = False  # a SQLite daemon always holds the lock while it runs
+            if not store.is_sqlite:
+                report.shared, running = True, any(d.running for d in report.listed)
             report.fallbacks = [] if running is False else daemons.fallbacks_now(connection)
             report.ticks = [_aged(t, now, running) for t in daemons.last_ticks(connection)]
             report.outbox = outbox.counts(connection)
@@ -104,8 +109,10 @@ def status(workspace: Workspace, now: datetime, channels: ChannelSet) -> StatusR
 
 
 def _daemon(holder: daemons.Holder | None, now: datetime) -> Daemon | None:
-    if holder is None:
-        return None
+    return None if holder is None else _described(holder, now)
+
+
+def _described(holder: daemons.Holder, now: datetime) -> Daemon:
     gone = daemons.is_gone(holder, Worker.current(), now)
     return Daemon(not gone, holder.holder, holder.started_at, holder.heartbeat_at)
 

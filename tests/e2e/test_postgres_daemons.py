@@ -1,7 +1,8 @@
 """Several daemons on one PostgreSQL store, as the README allows: three `outreach daemon`
 processes start at the same moment on a new, empty database (they race to make its tables);
 none dies, and the birthday notes and gifts that fall due are sent through them, each exactly
-once, with every daemon writing its ticks, pauses and claims to the same tables."""
+once, with every daemon writing its ticks, pauses and claims to the same tables; `outreach
+status` lists all three while they run."""
 
 from __future__ import annotations
 
@@ -110,6 +111,8 @@ def test_three_daemons_start_together_on_a_new_database_and_send_each_note_once(
         )
         time.sleep(2)  # more ticks of each daemon: nothing goes again
         alive = [daemon.poll() is None for daemon in daemons]
+        listed = run_cli("status", "--workspace", root, "--format", "json", env=env)
+        shown = run_cli("status", "--workspace", root, env=env).stdout
         for daemon in daemons:
             daemon.send_signal(signal.SIGTERM)
         codes = [daemon.wait(timeout=30) for daemon in daemons]
@@ -130,3 +133,11 @@ def test_three_daemons_start_together_on_a_new_database_and_send_each_note_once(
     assert history.exit_code == 0, history.stderr
     assert Counter(row["status"] for row in json.loads(history.stdout)) == {"sent": PEOPLE + gifts}
     assert "up to date" in run_cli("db", "status", "--workspace", root).stdout
+    # `outreach status` listed every daemon while they ran, and none once they stopped.
+    running = json.loads(listed.stdout)["daemons"]
+    assert len(running) == DAEMONS and all(d["running"] for d in running)
+    pids = {str(daemon.pid) for daemon in daemons}
+    assert {d["holder"].split(":")[1] for d in running} == pids
+    assert f"daemons: {DAEMONS} running" in shown
+    after = json.loads(run_cli("status", "--workspace", root, "--format", "json").stdout)
+    assert after["daemons"] == []

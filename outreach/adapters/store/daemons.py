@@ -1,22 +1,33 @@
-"""The daemon's own records in the store: the single-daemon lock of a SQLite store, with a
-heartbeat so a crashed daemon's lock can be taken over, and when each job last ran."""
+"""The daemons' own records in the store: the single-daemon lock of a SQLite store, with a
+heartbeat so a crashed daemon's lock can be taken over; the list of every daemon working on
+the store (several share a PostgreSQL one); and when each job last ran."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from outreach.adapters.processes import Worker
-from outreach.adapters.store.schema import daemons, fallbacks, from_iso, iso, put, ticks
+from outreach.adapters.store.schema import (
+    daemons,
+    fallbacks,
+    from_iso,
+    iso,
+    put,
+    ticks,
+    workers,
+)
 
 ROW = "this"
 # A lock whose heartbeat is older than this is stale, whoever holds it (a daemon beats at
 # every dispatch tick, and at least every HEARTBEAT).
 HEARTBEAT = timedelta(seconds=15)
 STALE = timedelta(minutes=2)
+FORGOTTEN = timedelta(days=1)  # a daemon silent this long is struck off the list
 
 
 @dataclass(frozen=True)
@@ -28,13 +39,12 @@ class Holder:
 
 def holder(connection: Connection) -> Holder | None:
     row = connection.execute(select(daemons).where(daemons.c.store == ROW)).mappings().first()
-    if row is None:
-        return None
-    return Holder(
-        row["holder"],
-        from_iso(row["started_at"]) or datetime.min,
-        from_iso(row["heartbeat_at"]) or datetime.min,
-    )
+    return None if row is None else _holder(row)
+
+
+def _holder(row: Any) -> Holder:
+    started, heard = from_iso(row["started_at"]), from_iso(row["heartbeat_at"])
+    return Holder(row["holder"], started or datetime.min, heard or datetime.min)
 
 
 def acquire(connection: Connection, me: Worker, now: datetime) -> Holder | None:
@@ -69,7 +79,26 @@ def beat(connection: Connection, me: Worker, now: datetime) -> bool:
 
 def release(connection: Connection, me: Worker) -> None:
     connection.execute(delete(daemons).where(daemons.c.holder == str(me)))
+    connection.execute(delete(workers).where(workers.c.holder == str(me)))
     recover(connection)  # what a stopped daemon ran on is no longer so
+
+
+def register(connection: Connection, me: Worker, now: datetime) -> None:
+    """Enter this daemon in the list of those working on the store."""
+    connection.execute(delete(workers).where(workers.c.heartbeat_at < iso(now - FORGOTTEN)))
+    put(connection, workers, {"holder": str(me), "started_at": iso(now), "heartbeat_at": iso(now)})
+
+
+def beat_registered(connection: Connection, me: Worker, now: datetime) -> None:
+    connection.execute(
+        update(workers).where(workers.c.holder == str(me)).values(heartbeat_at=iso(now))
+    )
+
+
+def registered(connection: Connection) -> list[Holder]:
+    """Every daemon on the list, the earliest started first (the silent ones too)."""
+    rows = connection.execute(select(workers).order_by(workers.c.started_at)).mappings()
+    return [_holder(row) for row in rows]
 
 
 @dataclass(frozen=True)

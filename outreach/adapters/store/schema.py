@@ -147,6 +147,16 @@ daemons = Table(
     Column("heartbeat_at", String(40), nullable=False),
 )
 
+# Every daemon working on this store, on any backend (several share a PostgreSQL store), with
+# its heartbeat: for `outreach status`. A daemon silent for a day is struck off.
+workers = Table(
+    "workers",
+    metadata,
+    Column("holder", String(200), primary_key=True),  # host:pid:token
+    Column("started_at", String(40), nullable=False),
+    Column("heartbeat_at", String(40), nullable=False),
+)
+
 # When each of the daemon's jobs last ran, for `outreach status`.
 ticks = Table(
     "ticks",
