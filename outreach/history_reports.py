@@ -197,14 +197,16 @@ WARNED = (State.NEEDS_APPROVAL, State.PENDING, State.FAILED)
 
 def warnings_of(shown: Shown, now: datetime) -> list[str]:
     """What a person deciding on a gift still to go must know: its ship-by day has passed
-    (in the recipient's zone), or it has no shipping address."""
+    (in the recipient's zone) — for a gift meant to arrive by its occasion; one thanking for
+    a purchase (the tenth order) ships after it by nature —, or it has no shipping address."""
     row = shown.row
     if row.action != "gift" or row.status not in WARNED:
         return []
     details = row.payload.get("details") or {}
     found = []
-    ship_by = str(details.get("ship_by") or "")
-    if ship_by and ship_by < now.astimezone(shown.zone).date().isoformat():
+    ship_by, occasion = str(details.get("ship_by") or ""), str(details.get("occasion_date") or "")
+    meant_to_arrive_by_then = ship_by and (not occasion or ship_by < occasion)
+    if meant_to_arrive_by_then and ship_by < now.astimezone(shown.zone).date().isoformat():
         found.append(f"ship-by {ship_by} has passed")
     address = details.get("address")
     if not isinstance(address, dict) or not all(address.get(f) for f in ("address_line1", "city")):

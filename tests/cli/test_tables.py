@@ -194,6 +194,40 @@ def test_the_approval_table_shows_cost_card_and_warnings(tmp_path: Path) -> None
     assert "warning: ship-by 2026-06-07 has passed" in blocks
 
 
+MILESTONE_GIFT = """\
+rules:
+  - id: third-order-gift
+    trigger:
+      purchase_milestone: {count: [3]}
+    action:
+      gift: {item: Pencil, budget: {amount: 9, currency: EUR}, card: card, ship_days: 3}
+    schedule: {at: "09:00", late_by_at_most: 7d}
+"""
+
+
+def test_a_gift_thanking_for_a_purchase_is_not_late_for_shipping_after_it(
+    tmp_path: Path,
+) -> None:
+    """The third order's gift ships after the order by nature: its ship-by (never before the
+    purchase) is no deadline missed, though that day has passed when someone approves it."""
+    today = datetime.now(UTC).date()
+    ws = make_workspace(
+        tmp_path / "ws",
+        contacts=[person("c-1", "Ada", "UTC")],
+        purchases=[
+            {"id": f"p-{n}", "contact_id": "c-1", "date": str(today - timedelta(days=days)),
+             "amount": "10.00", "currency": "EUR", "product": "Van"}
+            for n, days in enumerate((40, 20, 2))
+        ],
+        rules={"gifts.yaml": MILESTONE_GIFT},
+        templates={"card.j2": CARD},
+    )  # fmt: skip
+    ran = run_cli("run", "--workspace", ws)
+    assert ran.exit_code == 0, ran.output
+    (row,) = as_json(ws, "queue", "list", "--status", "needs_approval")
+    assert row["rule"] == "third-order-gift" and row["warnings"] == []
+
+
 def test_history_says_what_was_sent_and_keeps_the_message_id_at_hand(
     tmp_path: Path, server: FakeSendGrid
 ) -> None:
