@@ -4,7 +4,7 @@ beyond small derived properties."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -141,6 +141,9 @@ class Dataset:
     do_not_write: Mapping[str, str]
     mentions: Mapping[str, tuple[Mention, ...]]  # per company
     referrals: Mapping[str, tuple[Contact, ...]]  # per referrer
+    # Lookups planning builds at first use (outreach.core.due), each beside the contacts it
+    # was built from; a copy made with other mentions shares them.
+    indexes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from outreach.core.actions import Draft, action_details, check_action, check_message
 from outreach.core.config import Config
 from outreach.core.display import local_time
+from outreach.core.due import due_contacts
 from outreach.core.keys import TRIGGER_FAILED, occurrence_key
 from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
 from outreach.core.policies import (
@@ -42,6 +43,7 @@ from outreach.core.timing import (
 from outreach.core.triggers import KINDS, Subject
 from outreach.core.views import company_view, contact_view, owner_view
 
+UTC_ZONE = ZoneInfo("UTC")
 # A missed occasion stays listed (as `late`) this long after its catch-up window closed.
 LATE_LISTED = timedelta(days=7)
 
@@ -203,11 +205,18 @@ class Engine:
             for rule in self.rules
             if rule.enabled and (rules is None or rule.id in rules)
         ]
+        # Only who may fall due: each rule's contacts are looked up, not asked of everyone.
+        due = [
+            due_contacts(rule, data, self._dates(rule, now, until, UTC_ZONE)) for rule, *_ in chosen
+        ]
         people = (
             data.contacts.values()
             if contacts is None
             else [data.contacts[c] for c in contacts if c in data.contacts]
         )
+        if all(ids is not None for ids in due):
+            anyone = set().union(*(ids for ids in due if ids is not None))
+            people = [contact for contact in people if contact.id in anyone]
         # Per time zone: its `now`, and each rule's range of local dates.
         zones: dict[str, tuple[ZoneInfo, datetime, list[DateRange]]] = {}
         for contact in people:
@@ -218,7 +227,9 @@ class Engine:
                 zones[name] = (tz, now.astimezone(tz), spans)
             tz, here, spans = zones[name]
             subject = Subject.of(contact, data, here)
-            for (rule, occurrences, params), span in zip(chosen, spans, strict=True):
+            for (rule, occurrences, params), span, ids in zip(chosen, spans, due, strict=True):
+                if ids is not None and contact.id not in ids:
+                    continue
                 try:
                     found = list(occurrences(params, subject, span))
                 except Exception as exc:

@@ -1,0 +1,132 @@
+"""Which contacts a rule may fire for in a range of dates, looked up in an index of the data
+instead of asked of every contact: planning then costs what can fall due, not what exists.
+
+A lookup may name too many contacts (the trigger still decides), never too few. Calendar
+triggers are looked up by month and day (birthdays, anniversaries, Feb 29 under any policy)
+or by date (a date column and its offset); a kind without an index here says None: every
+contact. An index is built once per loaded contacts file and kept beside the data, so the
+daemon's planning ticks reuse it until the file changes."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from outreach.core.model import Contact, Dataset
+from outreach.core.rules import Rule
+from outreach.core.timing import DateRange
+from outreach.core.triggers import date_field
+
+MonthDay = tuple[int, int]
+FEB29: MonthDay = (2, 29)
+# A wider range holds every month and day: then no lookup saves anything.
+WHOLE_YEAR = timedelta(days=366)
+
+
+def due_contacts(rule: Rule, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    """The ids of the contacts `rule` may fire for on `dates` (local dates, any zone: the
+    range is widened by a day each side), or None: any contact may."""
+    lookup = _LOOKUPS.get(rule.trigger.kind)
+    if lookup is None:
+        return None
+    wide = DateRange(dates.first - timedelta(days=1), dates.last + timedelta(days=1))
+    return lookup(rule.trigger.params, data, wide)
+
+
+def _birthday(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    days = _month_days(dates, params.lead_days)
+    if days is None:
+        return None
+    index = _indexed(data, "birthday", _by_birthday)
+    return {contact for day in days for contact in index.get(day, ())}
+
+
+def _anniversary(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    days = _month_days(dates, params.lead_days)
+    if days is None:
+        return None
+    index = _indexed(data, f"anniversary:{params.field}", _by_month_day(params.field))
+    return {contact for day in days for contact in index.get(day, ())}
+
+
+def _on_date(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    offset = timedelta(days=params.offset_days)
+    try:
+        first, last = dates.first - offset, dates.last - offset
+    except OverflowError:
+        return None
+    days, ids = _indexed(data, f"date:{params.field}", _by_date(params.field))
+    return set(ids[bisect_left(days, first) : bisect_right(days, last)])
+
+
+def _month_days(dates: DateRange, lead_days: int) -> set[MonthDay] | None:
+    """The months and days of the occasions that fire on `dates`, `lead_days` ahead; Feb 29
+    whenever Feb 28 or Mar 1 is among them (where a common year keeps it, by policy)."""
+    if dates.last - dates.first >= WHOLE_YEAR:
+        return None
+    lead, days = timedelta(days=lead_days), set()
+    day = dates.first
+    while day <= dates.last:
+        try:
+            occasion = day + lead
+        except OverflowError:
+            return None
+        days.add((occasion.month, occasion.day))
+        day += timedelta(days=1)
+    if days & {(2, 28), (3, 1)}:
+        days.add(FEB29)
+    return days
+
+
+Index = Any
+
+
+def _indexed(data: Dataset, name: str, build: Callable[[Mapping[str, Contact]], Index]) -> Index:
+    """The index `name` of the data's contacts, built at its first use."""
+    kept = data.indexes.get(name)
+    if kept is None or kept[0] is not data.contacts:  # built for other contacts
+        kept = (data.contacts, build(data.contacts))
+        data.indexes[name] = kept
+    return kept[1]
+
+
+def _by_birthday(contacts: Mapping[str, Contact]) -> dict[MonthDay, list[str]]:
+    index: dict[MonthDay, list[str]] = {}
+    for contact in contacts.values():
+        if contact.birthday is not None:
+            day = (contact.birthday.month, contact.birthday.day)
+            index.setdefault(day, []).append(contact.id)
+    return index
+
+
+def _by_month_day(field: str) -> Callable[[Mapping[str, Contact]], dict[MonthDay, list[str]]]:
+    def build(contacts: Mapping[str, Contact]) -> dict[MonthDay, list[str]]:
+        index: dict[MonthDay, list[str]] = {}
+        for contact in contacts.values():
+            start = date_field(contact, field)
+            if isinstance(start, date):
+                index.setdefault((start.month, start.day), []).append(contact.id)
+        return index
+
+    return build
+
+
+def _by_date(field: str) -> Callable[[Mapping[str, Contact]], tuple[list[date], list[str]]]:
+    def build(contacts: Mapping[str, Contact]) -> tuple[list[date], list[str]]:
+        dated = sorted(
+            (day, contact.id)
+            for contact in contacts.values()
+            if isinstance(day := date_field(contact, field), date)
+        )
+        return [day for day, _ in dated], [contact for _, contact in dated]
+
+    return build
+
+
+_LOOKUPS: dict[str, Callable[[Any, Dataset, DateRange], Collection[str] | None]] = {
+    "birthday": _birthday,
+    "anniversary": _anniversary,
+    "date": _on_date,
+}
