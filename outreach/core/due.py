@@ -3,9 +3,11 @@ instead of asked of every contact: planning then costs what can fall due, not wh
 
 A lookup may name too many contacts (the trigger still decides), never too few. Calendar
 triggers are looked up by month and day (birthdays, anniversaries, Feb 29 under any policy)
-or by date (a date column and its offset); a kind without an index here says None: every
-contact. An index is built once per loaded contacts file and kept beside the data, so the
-daemon's planning ticks reuse it until the file changes."""
+or by date (a date column and its offset); purchase triggers by each contact's last purchase
+(a milestone or a stage is crossed by a purchase in the range, silence ends `days` after the
+last one); a kind without an index here says None: every contact. An index is built once per
+loaded data file and kept beside the data, so the daemon's planning ticks reuse it until the
+file changes."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from outreach.core.model import Contact, Dataset
+from outreach.core.model import Contact, Dataset, Purchase
 from outreach.core.rules import Rule
 from outreach.core.timing import DateRange
 from outreach.core.triggers import date_field
@@ -39,7 +41,7 @@ def _birthday(params: Any, data: Dataset, dates: DateRange) -> Collection[str] |
     days = _month_days(dates, params.lead_days)
     if days is None:
         return None
-    index = _indexed(data, "birthday", _by_birthday)
+    index = _indexed(data, "birthday", data.contacts, _by_birthday)
     return {contact for day in days for contact in index.get(day, ())}
 
 
@@ -47,18 +49,54 @@ def _anniversary(params: Any, data: Dataset, dates: DateRange) -> Collection[str
     days = _month_days(dates, params.lead_days)
     if days is None:
         return None
-    index = _indexed(data, f"anniversary:{params.field}", _by_month_day(params.field))
+    index = _indexed(
+        data, f"anniversary:{params.field}", data.contacts, _by_month_day(params.field)
+    )
     return {contact for day in days for contact in index.get(day, ())}
 
 
 def _on_date(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
-    offset = timedelta(days=params.offset_days)
+    days, ids = _indexed(data, f"date:{params.field}", data.contacts, _by_date(params.field))
+    return _shifted_into(days, ids, dates, timedelta(days=params.offset_days))
+
+
+def _shifted_into(
+    days: list[date], ids: list[str], dates: DateRange, shift: timedelta
+) -> set[str] | None:
+    """Whose day, `shift` later, falls on `dates` — and whose cannot be shifted at all (the
+    trigger fails on it, and that failure is the contact's `error` decision)."""
     try:
-        first, last = dates.first - offset, dates.last - offset
+        found = set(
+            ids[bisect_left(days, dates.first - shift) : bisect_right(days, dates.last - shift)]
+        )
     except OverflowError:
         return None
-    days, ids = _indexed(data, f"date:{params.field}", _by_date(params.field))
-    return set(ids[bisect_left(days, first) : bisect_right(days, last)])
+    if shift > timedelta(0):
+        found.update(ids[bisect_right(days, date.max - shift) :])
+    else:
+        found.update(ids[: bisect_left(days, date.min - shift)])
+    return found
+
+
+def _milestone(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    return _bought_since(data, dates.first)
+
+
+def _inactivity(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    days, ids = _indexed(data, "last purchase", data.purchases, _by_last_purchase)
+    return _shifted_into(days, ids, dates, timedelta(days=params.days))
+
+
+def _loyalty_stage(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    if "prospect" in params.to:
+        return None  # entered by everyone without a purchase, on the day they are seen
+    # A stage is entered by a purchase of one's own, `advocate` by one of someone referred.
+    return _bought_since(data, dates.first) | set(data.referrals)
+
+
+def _bought_since(data: Dataset, first: date) -> set[str]:
+    days, ids = _indexed(data, "last purchase", data.purchases, _by_last_purchase)
+    return set(ids[bisect_left(days, first) :])
 
 
 def _month_days(dates: DateRange, lead_days: int) -> set[MonthDay] | None:
@@ -83,13 +121,21 @@ def _month_days(dates: DateRange, lead_days: int) -> set[MonthDay] | None:
 Index = Any
 
 
-def _indexed(data: Dataset, name: str, build: Callable[[Mapping[str, Contact]], Index]) -> Index:
-    """The index `name` of the data's contacts, built at its first use."""
+def _indexed(data: Dataset, name: str, source: Any, build: Callable[[Any], Index]) -> Index:
+    """The index `name` of `source` (the data's contacts or purchases), built at its first
+    use and kept for as long as the data holds that same source."""
     kept = data.indexes.get(name)
-    if kept is None or kept[0] is not data.contacts:  # built for other contacts
-        kept = (data.contacts, build(data.contacts))
+    if kept is None or kept[0] is not source:  # built from other data
+        kept = (source, build(source))
         data.indexes[name] = kept
     return kept[1]
+
+
+def _by_last_purchase(
+    purchases: Mapping[str, tuple[Purchase, ...]],
+) -> tuple[list[date], list[str]]:
+    dated = sorted((bought[-1].date, contact) for contact, bought in purchases.items() if bought)
+    return [day for day, _ in dated], [contact for _, contact in dated]
 
 
 def _by_birthday(contacts: Mapping[str, Contact]) -> dict[MonthDay, list[str]]:
@@ -129,4 +175,7 @@ _LOOKUPS: dict[str, Callable[[Any, Dataset, DateRange], Collection[str] | None]]
     "birthday": _birthday,
     "anniversary": _anniversary,
     "date": _on_date,
+    "purchase_milestone": _milestone,
+    "inactivity": _inactivity,
+    "loyalty_stage": _loyalty_stage,
 }

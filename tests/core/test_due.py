@@ -6,6 +6,7 @@ columns with offsets either way, and windows from a day to over a year."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from outreach.core import planning
 from outreach.core.due import due_contacts
-from outreach.core.model import Decision
+from outreach.core.model import Decision, Purchase
 from outreach.core.timing import DateRange
 
 from .factory import dataset, engine, person, rule
@@ -29,13 +30,39 @@ birthdays = st.one_of(
     days_of_year.map(lambda d: f"{d.month:02d}-{d.day:02d}"),
     st.sampled_from(["1984-02-29", "02-29", "1990-12-31", "01-01"]),
 )
+bought = st.lists(
+    st.tuples(st.dates(date(2023, 6, 1), date(2030, 6, 1)), st.integers(5, 200)), max_size=5
+)
 contacts = st.lists(
-    st.tuples(birthdays, st.sampled_from(ZONES), st.one_of(st.none(), days_of_year)),
+    st.tuples(
+        birthdays,
+        st.sampled_from(ZONES),
+        st.one_of(st.none(), days_of_year),
+        bought,
+        st.one_of(st.none(), st.integers(0, 11)),  # who referred them
+    ),
     min_size=1,
     max_size=12,
 )
+STAGES = ["first_time_customer", "repeat_customer", "client", "advocate", "prospect"]
+purchase_triggers = st.one_of(
+    st.builds(
+        lambda n: {"purchase_milestone": {"count": n}}, st.lists(st.integers(1, 4), min_size=1)
+    ),
+    st.builds(
+        lambda t: {"purchase_milestone": {"lifetime_total": t}},
+        st.lists(st.integers(50, 400), min_size=1),
+    ),
+    st.builds(lambda a: {"purchase_milestone": {"single_amount_over": a}}, st.integers(10, 150)),
+    st.builds(lambda d: {"inactivity": {"days": d}}, st.integers(1, 400)),
+    st.builds(
+        lambda to: {"loyalty_stage": {"to": to, "client": {"count": 3}}},
+        st.lists(st.sampled_from(STAGES), min_size=1, max_size=3, unique=True),
+    ),
+)
 rules = st.lists(
     st.one_of(
+        purchase_triggers,
         st.builds(
             lambda lead, policy: {"birthday": {"lead_days": lead, "feb29": policy}},
             st.integers(0, 40),
@@ -71,9 +98,15 @@ def test_the_plan_is_the_same_as_when_every_contact_is_asked(
     data = dataset(
         *(
             person(f"c-{i}", birthday, tz, customer_since=since and since.isoformat(),
-                   renewal_date=(since + timedelta(days=9000)).isoformat() if since else "")
-            for i, (birthday, tz, since) in enumerate(people)
-        )
+                   renewal_date=(since + timedelta(days=9000)).isoformat() if since else "",
+                   referred_by=f"c-{referrer}" if referrer is not None else None)
+            for i, (birthday, tz, since, _, referrer) in enumerate(people)
+        ),
+        purchases=[
+            Purchase(f"c-{i}-p{n}", f"c-{i}", day, Decimal(amount), "EUR", "Van")
+            for i, (*_, purchases, _) in enumerate(people)
+            for n, (day, amount) in enumerate(purchases)
+        ],
     )  # fmt: skip
     until = now + timedelta(days=days)
     looked_up = eng.plan(data, now, until)
@@ -121,3 +154,20 @@ def test_a_zone_ahead_of_utc_is_looked_up_on_its_own_date() -> None:
     now = datetime(2026, 6, 1, 23, tzinfo=UTC)
     (decision,) = eng.plan(data, now, now + timedelta(days=9))
     assert decision.contact_id == "c-ahead"
+
+
+def test_a_referrer_is_looked_up_when_someone_they_referred_first_buys() -> None:
+    """`advocate` is entered by the purchase of someone else: the referrer, who bought
+    nothing lately, is still asked."""
+    eng = engine(rule("adv", {"loyalty_stage": {"to": ["advocate"]}}))
+    data = dataset(
+        person("c-old", None),
+        person("c-new", None, referred_by="c-old"),
+        purchases=[
+            Purchase("p-1", "c-old", date(2020, 1, 5), Decimal(100), "EUR", "Van"),
+            Purchase("p-2", "c-new", date(2026, 6, 3), Decimal(100), "EUR", "Van"),
+        ],
+    )
+    now = datetime(2026, 6, 1, 8, tzinfo=UTC)
+    (decision,) = eng.plan(data, now, now + timedelta(days=7))
+    assert (decision.rule_id, decision.contact_id) == ("adv", "c-old")
