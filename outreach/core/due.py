@@ -5,9 +5,9 @@ A lookup may name too many contacts (the trigger still decides), never too few. 
 triggers are looked up by month and day (birthdays, anniversaries, Feb 29 under any policy)
 or by date (a date column and its offset); purchase triggers by each contact's last purchase
 (a milestone or a stage is crossed by a purchase in the range, silence ends `days` after the
-last one); a kind without an index here says None: every contact. An index is built once per
-loaded data file and kept beside the data, so the daemon's planning ticks reuse it until the
-file changes."""
+last one); news by the company a contact works at. A kind without an index here says None:
+every contact. An index is built once per loaded data file and kept beside the data, so the
+daemon's planning ticks reuse it until the file changes."""
 
 from __future__ import annotations
 
@@ -94,6 +94,14 @@ def _loyalty_stage(params: Any, data: Dataset, dates: DateRange) -> Collection[s
     return _bought_since(data, dates.first) | set(data.referrals)
 
 
+def _news_mention(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    """Who works at a company in the news (one of the rule's companies, if it names them)."""
+    by_company = _indexed(data, "company", data.contacts, _by_company)
+    named = data.mentions.keys() if params.companies is None else params.companies
+    return {contact for company in named if company in data.mentions
+            for contact in by_company.get(company, ())}  # fmt: skip
+
+
 def _bought_since(data: Dataset, first: date) -> set[str]:
     days, ids = _indexed(data, "last purchase", data.purchases, _by_last_purchase)
     return set(ids[bisect_left(days, first) :])
@@ -129,6 +137,14 @@ def _indexed(data: Dataset, name: str, source: Any, build: Callable[[Any], Index
         kept = (source, build(source))
         data.indexes[name] = kept
     return kept[1]
+
+
+def _by_company(contacts: Mapping[str, Contact]) -> dict[str, list[str]]:
+    index: dict[str, list[str]] = {}
+    for contact in contacts.values():
+        if contact.company_id is not None:
+            index.setdefault(contact.company_id, []).append(contact.id)
+    return index
 
 
 def _by_last_purchase(
@@ -178,4 +194,5 @@ _LOOKUPS: dict[str, Callable[[Any, Dataset, DateRange], Collection[str] | None]]
     "purchase_milestone": _milestone,
     "inactivity": _inactivity,
     "loyalty_stage": _loyalty_stage,
+    "news_mention": _news_mention,
 }

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from outreach.core import planning
 from outreach.core.due import due_contacts
-from outreach.core.model import Decision, Purchase
+from outreach.core.model import Decision, FeedEntry, Mention, Purchase
 from outreach.core.timing import DateRange
 
 from .factory import dataset, engine, person, rule
@@ -40,6 +40,7 @@ contacts = st.lists(
         st.one_of(st.none(), days_of_year),
         bought,
         st.one_of(st.none(), st.integers(0, 11)),  # who referred them
+        st.sampled_from([None, "acme", "bolt", "cargo"]),  # where they work
     ),
     min_size=1,
     max_size=12,
@@ -60,8 +61,13 @@ purchase_triggers = st.one_of(
         st.lists(st.sampled_from(STAGES), min_size=1, max_size=3, unique=True),
     ),
 )
+news_triggers = st.builds(
+    lambda companies: {"news_mention": {"companies": companies}},
+    st.one_of(st.none(), st.lists(st.sampled_from(["acme", "bolt"]), min_size=1)),
+)
 rules = st.lists(
     st.one_of(
+        news_triggers,
         purchase_triggers,
         st.builds(
             lambda lead, policy: {"birthday": {"lead_days": lead, "feb29": policy}},
@@ -88,10 +94,19 @@ def decided(decisions: list[Decision]) -> list[tuple[Any, ...]]:
     return [(d.key, d.status, d.send_at, d.reason) for d in decisions]
 
 
+stories = st.lists(
+    st.tuples(st.sampled_from(["acme", "bolt", "cargo"]), moments, st.integers(0, 3)), max_size=4
+)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(people=contacts, triggers=rules, now=moments, days=st.integers(1, 420))
+@given(people=contacts, triggers=rules, news=stories, now=moments, days=st.integers(1, 420))
 def test_the_plan_is_the_same_as_when_every_contact_is_asked(
-    people: list[tuple[Any, ...]], triggers: list[dict[str, Any]], now: datetime, days: int
+    people: list[tuple[Any, ...]],
+    triggers: list[dict[str, Any]],
+    news: list[tuple[str, datetime, int]],
+    now: datetime,
+    days: int,
 ) -> None:
     eng = engine(*({"id": f"r{i}", "trigger": t, "action": {"email": {"template": "note"}}}
                    for i, t in enumerate(triggers)))  # fmt: skip
@@ -99,12 +114,18 @@ def test_the_plan_is_the_same_as_when_every_contact_is_asked(
         *(
             person(f"c-{i}", birthday, tz, customer_since=since and since.isoformat(),
                    renewal_date=(since + timedelta(days=9000)).isoformat() if since else "",
-                   referred_by=f"c-{referrer}" if referrer is not None else None)
-            for i, (birthday, tz, since, _, referrer) in enumerate(people)
+                   referred_by=f"c-{referrer}" if referrer is not None else None,
+                   company_id=company)
+            for i, (birthday, tz, since, _, referrer, company) in enumerate(people)
         ),
+        mentions=[
+            Mention(company, FeedEntry(f"e-{n}", "News", f"https://n.test/{n}", at), "s", 0.9,
+                    at + timedelta(days=later))
+            for n, (company, at, later) in enumerate(news)
+        ],
         purchases=[
             Purchase(f"c-{i}-p{n}", f"c-{i}", day, Decimal(amount), "EUR", "Van")
-            for i, (*_, purchases, _) in enumerate(people)
+            for i, (_, _, _, purchases, _, _) in enumerate(people)
             for n, (day, amount) in enumerate(purchases)
         ],
     )  # fmt: skip
