@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from generate_workspace import generate  # sibling script; its folder is on sys.path
+from plan_tick import fresh_store
 from preview_speed import outreach_command, profile_top, profiled
 
 HERE = Path(__file__).resolve().parent
@@ -141,6 +142,7 @@ def workspace(root: Path, size: str, clients: int) -> Path:
 
 def preview(folder: Path, now: str, days: int, profile: bool) -> tuple[Child, Counter[str]]:
     out = folder / "preview.json"
+    fresh_store(folder)  # no history left by a daemon run: every preview plans the same
     command = [
         *outreach_command(), "preview", "--workspace", str(folder), "--days", str(days),
         "--now", now, "--format", "json", "--out", str(out),
@@ -154,6 +156,7 @@ def preview(folder: Path, now: str, days: int, profile: bool) -> tuple[Child, Co
 
 def daemon(folder: Path, now: str) -> tuple[dict[str, Any], float]:
     child = run_child([sys.executable, str(HERE / "plan_tick.py"), str(folder), "--now", now])
+    fresh_store(folder)
     if child.returncode != 0:
         sys.exit(f"plan_tick exited {child.returncode}:\n{child.stderr[-3000:]}")
     return json.loads(child.stdout), child.peak_mib
