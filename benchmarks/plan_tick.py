@@ -10,7 +10,8 @@ WORKSPACE's store (`outreach.db`) is replaced by a fresh one. The phases, in ord
     steady   planning ticks with nothing changed (the fastest of --steady)
     idle     a watch tick with nothing changed
     reload   the watch tick that takes N purchases appended to purchases.csv (dated --now's day)
-    after    the planning tick after them
+    after    the planning tick after them (neither with --new-purchases 0: a reload holds the
+             old workspace and the new one at once, twice the memory)
 
 Prints one JSON object: each phase's seconds, this process's current RSS after it and its peak
 RSS so far (MiB; peak RSS only grows, so a phase's peak includes all the phases before it).
@@ -99,6 +100,21 @@ def ticks(root: Path, now: datetime, steady: int, count: int) -> dict[str, dict[
     phases["first"] = measured(plan) | {"recorded": recorded[-1]}
     phases["steady"] = min((measured(plan) for _ in range(steady)), key=lambda m: m["seconds"])
     phases["idle"] = measured(runtime.watch)
+    if count:
+        phases |= after_new_purchases(runtime, root, now, count, plan, recorded)
+    runtime.store.engine.dispose()
+    return phases
+
+
+def after_new_purchases(
+    runtime: Runtime,
+    root: Path,
+    now: datetime,
+    count: int,
+    plan: Callable[[], None],
+    recorded: list[int],
+) -> dict[str, dict[str, float]]:
+    phases: dict[str, dict[str, float]] = {}
     purchases = root / "data" / "purchases.csv"
     with appended(purchases, new_purchases(root, count, now.date().isoformat())):
         runtime.watch()  # the first look notices the change; the next one takes it
@@ -107,7 +123,6 @@ def ticks(root: Path, now: datetime, steady: int, count: int) -> dict[str, dict[
         if not reloaded[0]:
             raise SystemExit("plan_tick: the daemon did not take the new purchases")
         phases["after"] = measured(plan) | {"recorded": recorded[-1]}
-    runtime.store.engine.dispose()
     return phases
 
 

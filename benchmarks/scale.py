@@ -47,9 +47,10 @@ from preview_speed import outreach_command, profile_top, profiled
 HERE = Path(__file__).resolve().parent
 PURCHASES_PER_CLIENT = 10
 SEED = 7
+NEW_PURCHASES = 1_000
 # Peak RSS per client when nothing was measured yet (100k: preview ~6.3, daemon ~12: a reload
 # holds the old workspace and the new one at once).
-KIB_PER_CLIENT = {"preview": 7.0, "daemon": 13.0}
+KIB_PER_CLIENT = {"preview": 7.0, "daemon": 13.0, "ticks": 7.0}
 MEMORY_SHARE = 0.5  # of MemAvailable a run may expect to take
 
 
@@ -105,13 +106,14 @@ def available_mib() -> float:
 
 
 def estimated_mib(clients: int, done: Sequence[Result], step: str) -> float:
-    """Peak RSS `step` ("preview" or "daemon") may need at `clients`: scaled linearly from the
-    largest size measured before, with a tenth to spare."""
+    """Peak RSS `step` may need at `clients` ("preview"; "daemon"; "ticks": the daemon without
+    a reload), scaled linearly from the largest size measured before, with a tenth to spare."""
     measured = [r for r in done if r.preview is not None and r.daemon]
     if not measured:
         return clients * KIB_PER_CLIENT[step] / 1024
     base = max(measured, key=lambda r: r.clients)
-    peak = base.preview.peak_mib if step == "preview" and base.preview else base.daemon_peak_mib
+    peaks = {"daemon": base.daemon_peak_mib, "ticks": base.daemon["first"]["peak_mib"]}
+    peak = base.preview.peak_mib if step == "preview" and base.preview else peaks[step]
     return peak * clients / base.clients * 1.1
 
 
@@ -154,8 +156,10 @@ def preview(folder: Path, now: str, days: int, profile: bool) -> tuple[Child, Co
     return child, Counter(str(item.get("status")) for item in items)
 
 
-def daemon(folder: Path, now: str) -> tuple[dict[str, Any], float]:
-    child = run_child([sys.executable, str(HERE / "plan_tick.py"), str(folder), "--now", now])
+def daemon(folder: Path, now: str, new_purchases: int) -> tuple[dict[str, Any], float]:
+    script = str(HERE / "plan_tick.py")
+    options = ["--now", now, "--new-purchases", str(new_purchases)]
+    child = run_child([sys.executable, script, str(folder), *options])
     fresh_store(folder)
     if child.returncode != 0:
         sys.exit(f"plan_tick exited {child.returncode}:\n{child.stderr[-3000:]}")
@@ -175,11 +179,14 @@ def measure(size: str, root: Path, args: argparse.Namespace, done: Sequence[Resu
         print(f"[{size}] preview under cProfile ...", flush=True)
         child, _ = preview(folder, args.now, args.days, profile=True)
         print(f"[{size}] under cProfile: {child.seconds:.1f} s\n{profile_top(child.stdout, 40)}")
+    new_purchases = NEW_PURCHASES
     if check and (why := too_big(size, result.clients, done, "daemon")):
-        result.skipped = why
-        return result
+        result.skipped = why.replace("daemon skipped", "reload skipped")
+        if too_big(size, result.clients, done, "ticks"):
+            return result
+        new_purchases = 0
     print(f"[{size}] daemon ticks ...", flush=True)
-    result.daemon, result.daemon_peak_mib = daemon(folder, args.now)
+    result.daemon, result.daemon_peak_mib = daemon(folder, args.now, new_purchases)
     return result
 
 
@@ -196,7 +203,7 @@ def row(result: Result) -> str:
             f"{d['start']['seconds']:.1f}",
             f"{d['first']['seconds']:.2f}",
             f"{d['steady']['seconds']:.2f}",
-            f"{d['reload']['seconds']:.2f} + {d['after']['seconds']:.2f}",
+            f"{d['reload']['seconds']:.2f} + {d['after']['seconds']:.2f}" if "reload" in d else "-",
             f"{d['steady']['rss_mib']:,.0f}",
             f"{result.daemon_peak_mib:,.0f}",
         ]
@@ -214,11 +221,12 @@ HEADER = (
 def copy_into_postgres(folder: Path, url: str) -> dict[str, int]:
     """Load a generated workspace's CSV files into PostgreSQL with COPY: one table per data
     kind (contacts, purchases, suppressions), the files' columns as text, replaced if present.
-    Returns rows per table. Needs psycopg 3 (`pip install 'outreach[postgres]'`)."""
+    Returns rows per table. `url` as a store names it (postgresql+psycopg://user@host/db; the
+    password in PGPASSWORD). Needs psycopg 3 (`pip install 'outreach[postgres]'`)."""
     import psycopg
 
     counts: dict[str, int] = {}
-    with psycopg.connect(url) as connection:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as connection:
         for kind in ("contacts", "purchases", "suppressions"):
             path = folder / "data" / f"{kind}.csv"
             with path.open(encoding="utf-8") as fh:
