@@ -13,6 +13,8 @@ the same questions over data/contacts.csv and data/purchases.csv:
     today     outreach's own loaders (load_contacts, load_purchases: an object per row, every
               cell checked), then the three answers in Python
     csv       the floor of any row-by-row Python reader: csv.reader over both files, no objects
+    sqlite    the files imported into an SQLite file (csv.reader, executemany; indexed on
+              contact_id, birthday's month-day and date), then SQL: the "store indexes" option
     duckdb    DuckDB SQL over the CSV files (read_csv, all columns as text)
     pyarrow   pyarrow.csv + pyarrow.compute
     polars    polars' lazy scan_csv
@@ -26,14 +28,16 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-WAYS = ("today", "csv", "duckdb", "pyarrow", "polars")
+WAYS = ("today", "csv", "sqlite", "duckdb", "pyarrow", "polars")
 SINCE = "2026-11-01"
 FROM_DAY, TO_DAY = "11-22", "12-22"  # month-day window, not wrapping the year
 
@@ -80,6 +84,46 @@ def plain_csv(root: Path) -> dict[str, int]:
         column = next(rows).index("birthday")
         born = sum(1 for row in rows if in_window(row[column]))
     return answers(len(totals), born, recent)
+
+
+def sqlite_way(root: Path) -> dict[str, int]:
+    with tempfile.TemporaryDirectory() as folder:
+        db = sqlite3.connect(Path(folder) / "data.db")
+        db.executescript(SQLITE_TABLES)
+        with (root / "data" / "purchases.csv").open(newline="", encoding="utf-8") as fh:
+            rows = csv.reader(fh)
+            next(rows)
+            db.executemany("INSERT INTO purchases VALUES (?, ?, ?, ?, ?, ?)", rows)
+        with (root / "data" / "contacts.csv").open(newline="", encoding="utf-8") as fh:
+            rows = csv.reader(fh)
+            column = next(rows).index("birthday")
+            people = ((row[0], row[column][-5:]) for row in rows)
+            db.executemany("INSERT INTO contacts VALUES (?, ?)", people)
+        db.executescript(SQLITE_INDEXES)
+        aggregated = db.execute(
+            "SELECT contact_id, count(*), sum(amount), max(date) FROM purchases GROUP BY 1"
+        ).fetchall()
+        born = db.execute(
+            "SELECT count(*) FROM contacts WHERE month_day BETWEEN ? AND ?", (FROM_DAY, TO_DAY)
+        ).fetchone()[0]
+        recent = db.execute("SELECT count(*) FROM purchases WHERE date >= ?", (SINCE,))
+        found = answers(len(aggregated), born, recent.fetchone()[0])
+        db.close()
+        return found
+
+
+SQLITE_TABLES = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE purchases (id TEXT, contact_id TEXT, date TEXT, amount REAL, currency TEXT,
+                        product TEXT);
+CREATE TABLE contacts (id TEXT, month_day TEXT);
+"""
+SQLITE_INDEXES = """
+CREATE INDEX purchases_contact ON purchases (contact_id, date);
+CREATE INDEX purchases_date ON purchases (date);
+CREATE INDEX contacts_month_day ON contacts (month_day);
+"""
 
 
 def duckdb_way(root: Path) -> dict[str, int]:
@@ -146,6 +190,7 @@ def polars_way(root: Path) -> dict[str, int]:
 RUNS: dict[str, Callable[[Path], dict[str, int]]] = {
     "today": today,
     "csv": plain_csv,
+    "sqlite": sqlite_way,
     "duckdb": duckdb_way,
     "pyarrow": pyarrow_way,
     "polars": polars_way,

@@ -26,15 +26,19 @@ import logging
 import os
 import resource
 import shutil
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outreach.clock import fixed_clock
-from outreach.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from outreach.services.runtime import Runtime
 
 PAGE_MIB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
@@ -87,6 +91,10 @@ def appended(path: Path, lines: Sequence[str]) -> Iterator[None]:
 
 
 def ticks(root: Path, now: datetime, steady: int, count: int) -> dict[str, dict[str, float]]:
+    # Imported here: scale.py imports this module (fresh_store) and must stay small, for a
+    # child's peak RSS counts the pages it shared with its parent before exec.
+    from outreach.services.runtime import Runtime
+
     fresh_store(root)
     box: list[Runtime] = []
     phases = {"start": measured(lambda: box.append(Runtime.start(root, {}, fixed_clock(now))))}
@@ -134,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--new-purchases", type=int, default=1_000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # purchases.csv is restored first
     now = datetime.fromisoformat(args.now)
     phases = ticks(args.workspace.resolve(), now, args.steady, args.new_purchases)
     print(json.dumps(phases))

@@ -40,8 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generate_workspace import generate  # sibling script; its folder is on sys.path
-from plan_tick import fresh_store
+from plan_tick import fresh_store  # sibling scripts; their folder is on sys.path
 from preview_speed import outreach_command, profile_top, profiled
 
 HERE = Path(__file__).resolve().parent
@@ -99,6 +98,11 @@ def run_child(command: Sequence[str]) -> Child:
     return Child(seconds, usage.ru_maxrss / 1024, *text, child.returncode)
 
 
+def own_mib() -> float:
+    status = Path("/proc/self/status").read_text(encoding="ascii")
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
 def available_mib() -> float:
     lines = Path("/proc/meminfo").read_text(encoding="ascii").splitlines()
     fields = dict(line.split(":", 1) for line in lines)
@@ -135,10 +139,15 @@ def workspace(root: Path, size: str, clients: int) -> Path:
     if marker.exists() and marker.read_text() == wanted:
         return folder
     print(f"[{size}] generating {clients:,} clients ...", flush=True)
-    started = time.perf_counter()
-    generate(folder, clients, clients * PURCHASES_PER_CLIENT, SEED)
+    purchases = clients * PURCHASES_PER_CLIENT
+    options = ["--contacts", str(clients), "--purchases", str(purchases), "--seed", str(SEED)]
+    # In a child: this process stays small (a child's peak RSS counts the pages it shared
+    # with its parent before exec).
+    child = run_child([sys.executable, str(HERE / "generate_workspace.py"), str(folder), *options])
+    if child.returncode != 0:
+        sys.exit(f"generate_workspace exited {child.returncode}:\n{child.stderr[-3000:]}")
     marker.write_text(wanted)
-    print(f"[{size}] generated in {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"[{size}] generated in {child.seconds:.1f} s, {child.peak_mib:,.0f} MiB", flush=True)
     return folder
 
 
@@ -277,7 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             counts = copy_into_postgres(args.dir.resolve() / size, args.postgres)
             seconds = time.perf_counter() - started
             print(f"[{size}] COPY into PostgreSQL: {counts} in {seconds:.1f} s", flush=True)
-    print(f"\n{os.cpu_count()} cores, {available_mib():,.0f} MiB available; now {args.now}")
+    print(
+        f"\n{os.cpu_count()} cores, {available_mib():,.0f} MiB available; --now {args.now}; "
+        f"this process's RSS {own_mib():,.0f} MiB (counted in each child's peak)"
+    )
     print(HEADER)
     for result in results:
         print(row(result))
