@@ -126,7 +126,8 @@ def too_big(size: str, clients: int, done: Sequence[Result], step: str) -> str:
     need, free = estimated_mib(clients, done, step), available_mib()
     if need <= free * MEMORY_SHARE:
         return ""
-    why = f"{step} skipped: needs ~{need:,.0f} MiB, {free:,.0f} MiB available now"
+    what = {"daemon": "reload after new purchases"}.get(step, step)
+    why = f"{what} skipped: needs ~{need:,.0f} MiB, {free:,.0f} MiB available now"
     print(f"[{size}] {why} (--ignore-memory-check runs it anyway)", flush=True)
     return why
 
@@ -190,7 +191,7 @@ def measure(size: str, root: Path, args: argparse.Namespace, done: Sequence[Resu
         print(f"[{size}] under cProfile: {child.seconds:.1f} s\n{profile_top(child.stdout, 40)}")
     new_purchases = NEW_PURCHASES
     if check and (why := too_big(size, result.clients, done, "daemon")):
-        result.skipped = why.replace("daemon skipped", "reload skipped")
+        result.skipped = why
         if too_big(size, result.clients, done, "ticks"):
             return result
         new_purchases = 0
