@@ -14,8 +14,9 @@ WORKSPACE's store (`outreach.db`) is replaced by a fresh one. The phases, in ord
              old workspace and the new one at once, twice the memory)
 
 Prints one JSON object: each phase's seconds, this process's current RSS after it and its peak
-RSS so far (MiB; peak RSS only grows, so a phase's peak includes all the phases before it).
-purchases.csv is restored afterwards, even on failure.
+RSS so far (MiB; peak RSS only grows, so a phase's peak includes all the phases before it);
+also the rows a planning tick recorded, and the purchases the daemon holds after start and
+after reload. purchases.csv is restored afterwards, even on failure (and on SIGTERM).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def fresh_store(root: Path) -> None:
     shutil.rmtree(root / ".outreach", ignore_errors=True)
 
 
+def purchases_held(runtime: Runtime) -> int:
+    return sum(map(len, runtime.workspace.data.purchases.values()))
+
+
 def new_purchases(root: Path, count: int, day: str) -> list[str]:
     """`count` purchases spread evenly over the contacts (in file order), dated `day`."""
     with (root / "data" / "contacts.csv").open(encoding="utf-8") as fh:
@@ -99,6 +104,7 @@ def ticks(root: Path, now: datetime, steady: int, count: int) -> dict[str, dict[
     box: list[Runtime] = []
     phases = {"start": measured(lambda: box.append(Runtime.start(root, {}, fixed_clock(now))))}
     runtime = box[0]
+    phases["start"]["purchases"] = purchases_held(runtime)
     recorded: list[int] = []
     runtime.on_tick = lambda _job, _seconds, report: recorded.append(sum(report.recorded.values()))
 
@@ -130,6 +136,7 @@ def after_new_purchases(
         phases["reload"] = measured(lambda: reloaded.append(runtime.watch()))
         if not reloaded[0]:
             raise SystemExit("plan_tick: the daemon did not take the new purchases")
+        phases["reload"]["purchases"] = purchases_held(runtime)
         phases["after"] = measured(plan) | {"recorded": recorded[-1]}
     return phases
 
