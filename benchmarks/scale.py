@@ -16,8 +16,8 @@ A step whose estimated peak RSS (scaled from the largest size measured before it
 run, else from KIB_PER_CLIENT) exceeds half the memory available now is skipped with a
 message, not run: the machine is shared. The daemon's reload needs twice its steady memory
 (it holds the old workspace and the new one): when only the reload does not fit, the daemon's
-other ticks still run. `--ignore-memory-check` runs it
-anyway. (A 1M workspace takes ~1 min to generate and ~700 MB on disk.)
+other ticks still run. `--ignore-memory-check` runs every step anyway. (A 1M workspace takes
+~1 min to generate and ~700 MB on disk.)
 
 `--profile SIZE` also runs that size's preview under cProfile and prints the top of the
 cumulative listing (its wall time then includes the profiler's overhead).
