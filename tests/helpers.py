@@ -24,7 +24,8 @@ import io
 import json
 import os
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -316,3 +317,12 @@ def sendgrid_channels(url: str, gifts: str = "out/gifts.jsonl") -> dict[str, Any
         "gifts": {"provider": "file", "path": gifts},
         "tasks": None,
     }
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 40) -> None:
+    """Until `condition()` holds; AssertionError after `seconds` (a bound, not a timing)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.2)

@@ -11,14 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from fake_sendgrid import Echo, FakeSendGrid, Limit
-from helpers import csv_text, make_workspace, preview_json, run_cli, sendgrid_channels
+from helpers import csv_text, make_workspace, preview_json, run_cli, sendgrid_channels, wait_for
 
 MOMENT = datetime.now(UTC) - timedelta(minutes=5)  # the occasions' send time: just passed
 TEMPLATE = (
@@ -95,14 +95,6 @@ class Daemon:
 
     def lines(self) -> list[dict]:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 40) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.2)
 
 
 def statuses(root: Path) -> dict[str, str]:

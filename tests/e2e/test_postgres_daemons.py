@@ -13,13 +13,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fake_sendgrid import FakeSendGrid
-from helpers import make_workspace, run_cli, sendgrid_channels
+from helpers import make_workspace, run_cli, sendgrid_channels, wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -76,14 +76,6 @@ def start(root: Path, number: int, env: dict[str, str]) -> subprocess.Popen[byte
         return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.2)
-
-
 def gifts_written(root: Path) -> Counter[str]:
     sink = root / "out" / "gifts.jsonl"
     lines = sink.read_text(encoding="utf-8").splitlines() if sink.exists() else []
@@ -107,7 +99,8 @@ def test_three_daemons_start_together_on_a_new_database_and_send_each_note_once(
     try:
         gifts = PEOPLE // GIFT_EVERY
         wait_for(
-            lambda: len(server.accepted_keys()) == PEOPLE and len(gifts_written(root)) == gifts
+            lambda: len(server.accepted_keys()) == PEOPLE and len(gifts_written(root)) == gifts,
+            seconds=60,
         )
         time.sleep(2)  # more ticks of each daemon: nothing goes again
         alive = [daemon.poll() is None for daemon in daemons]
