@@ -64,7 +64,7 @@ class SendGridChannel(Strict):
     from_: Mailbox = Field(alias="from")
     host: str = Field("https://api.sendgrid.com", pattern=r"^https?://\S+$")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
-    concurrency: int = Field(16, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
+    concurrency: int = Field(1, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
 
 class SmtpChannel(Strict):
@@ -76,7 +76,7 @@ class SmtpChannel(Strict):
     password_env: str | None = None
     from_: Mailbox = Field(alias="from")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
-    concurrency: int = Field(4, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
+    concurrency: int = Field(1, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
     @model_validator(mode="after")
     def _both_credentials_or_none(self) -> SmtpChannel:
@@ -99,7 +99,7 @@ class WebhookChannel(Strict):
     url: str = Field(pattern=r"^https?://\S+$")
     secret_env: str | None = Field(None, description="HMAC-SHA256 signing secret's variable")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
-    concurrency: int = Field(4, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
+    concurrency: int = Field(1, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
 
 class WebhookSettings(Strict):
@@ -107,7 +107,7 @@ class WebhookSettings(Strict):
 
     secret_env: str | None = Field(None, description="HMAC-SHA256 signing secret's variable")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
-    concurrency: int = Field(4, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
+    concurrency: int = Field(1, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
 
 EmailChannel = Annotated[SendGridChannel | SmtpChannel, Field(discriminator="provider")]

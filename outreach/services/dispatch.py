@@ -208,9 +208,12 @@ class Dispatcher:
         slots = sum(self.channels.concurrency(name) for name in CHANNELS)
         with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="send") as pool:
             while True:
-                if not (self.stop.is_set() or self.outdated()):  # else: the next pass starts
-                    self._launch(pool, flying, claims)  # with today's data (a new opt-out)
+                looked = False  # stopping, or the workspace changed: the next pass starts
+                if not (self.stop.is_set() or self.outdated()):  # with today's data
+                    looked = self._launch(pool, flying, claims)
                 if not flying:
+                    if looked:
+                        continue  # what it claimed had to wait: claim the next ones
                     return
                 done, _ = wait(flying, return_when=FIRST_COMPLETED)
                 for future in done:  # a rate limit is recorded before anything more starts
@@ -218,22 +221,26 @@ class Dispatcher:
 
     def _launch(
         self, pool: Executor, flying: dict[Future[Delivery], OutboxRow], claims: _Claims
-    ) -> None:
-        """Start a send for every free slot of every channel that may send."""
+    ) -> bool:
+        """Start a send for every free slot of every channel that may send; whether it
+        looked for rows at all (a channel not drained yet)."""
         busy = Counter(row.channel for row in flying.values())
         planned, now = self.clock(), self._wall()
         with self.store.engine.connect() as connection:
             for name, (until, why) in outbox.pauses(connection, now).items():
                 self.report.paused[name] = f"until {until:%Y-%m-%d %H:%M:%S}Z: {why}"
                 self.report.resting[name] = until
+        looked = False
         for name in CHANNELS:
             free = self.channels.concurrency(name) - busy[name]
             if free <= 0 or name in claims.drained or self._stopped(name):
                 continue
-            for row in self._claim(name, free, claims, planned, now):
+            rows, looked = self._claim(name, free, claims, planned, now), True
+            for row in rows:
                 limit = self.channels.time_limit(name)
                 future = pool.submit(send_within, self.channels.get(name), row, limit, self.stop)
                 flying[future] = row
+        return looked
 
     def _claim(
         self, name: str, free: int, claims: _Claims, planned: datetime, now: datetime
