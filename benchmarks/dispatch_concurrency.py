@@ -20,21 +20,17 @@ Prints messages per second; checks that every message was accepted exactly once.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
 
 from outreach.adapters.store import Store
-from outreach.adapters.store.schema import iso, outbox
 from outreach.clock import fixed_clock
 from outreach.core.config import Config
 from outreach.core.model import Contact, Dataset
@@ -44,31 +40,8 @@ from outreach.services.dispatch import Dispatcher, RunReport
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from dispatch_speed import FROM, NOW, payload  # noqa: E402
+from dispatch_speed import FROM, NOW, fill  # noqa: E402
 from fake_sendgrid import FakeSendGrid  # noqa: E402
-
-
-def fill(store: Store, count: int, tag: str) -> None:
-    created = iso(NOW - timedelta(minutes=5))
-    rows = [
-        {
-            "key": f"{tag}:{i}",
-            "rule_id": "birthday-note",
-            "contact_id": f"c-{i}",
-            "action": "email",
-            "channel": "email",
-            "status": "pending",
-            "send_at": created,
-            "deadline": iso(NOW + timedelta(days=2)),
-            "payload": json.dumps(payload(i)),
-            "attempts": 0,
-            "created_at": created,
-            "updated_at": created,
-        }
-        for i in range(count)
-    ]
-    with store.transaction() as connection:
-        connection.execute(insert(outbox), rows)
 
 
 def config(host: str, concurrency: int | None) -> tuple[Config, str]:

@@ -64,7 +64,7 @@ class SendGridChannel(Strict):
     from_: Mailbox = Field(alias="from")
     host: str = Field("https://api.sendgrid.com", pattern=r"^https?://\S+$")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
-    concurrency: int = Field(1, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
+    concurrency: int = Field(16, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
 
 class SmtpChannel(Strict):
