@@ -119,33 +119,36 @@ def channel(server: FakeSendGrid, count: int, tag: str) -> float:
     return time.perf_counter() - started
 
 
+def fill(store: Store, count: int, tag: str) -> None:
+    """`count` pending emails due now, keyed `tag:i`."""
+    created = iso(NOW - timedelta(minutes=5))
+    rows = [
+        {
+            "key": f"{tag}:{i}",
+            "rule_id": "birthday-note",
+            "contact_id": f"c-{i}",
+            "action": "email",
+            "channel": "email",
+            "status": "pending",
+            "send_at": created,
+            "deadline": iso(NOW + timedelta(days=2)),
+            "payload": json.dumps(payload(i)),
+            "attempts": 0,
+            "created_at": created,
+            "updated_at": created,
+        }
+        for i in range(count)
+    ]
+    with store.transaction() as connection:
+        connection.execute(insert(outbox), rows)
+
+
 def whole_path(server: FakeSendGrid, count: int, tag: str) -> float:
     with tempfile.TemporaryDirectory(prefix="dispatch-speed-") as folder:
         root = Path(folder)
         store = Store.open("sqlite:///outbox.db", root)
         assert store is not None
-        created = iso(NOW - timedelta(minutes=5))
-        with store.transaction() as connection:
-            connection.execute(
-                insert(outbox),
-                [
-                    {
-                        "key": f"{tag}:{i}",
-                        "rule_id": "birthday-note",
-                        "contact_id": f"c-{i}",
-                        "action": "email",
-                        "channel": "email",
-                        "status": "pending",
-                        "send_at": created,
-                        "deadline": iso(NOW + timedelta(days=2)),
-                        "payload": json.dumps(payload(i)),
-                        "attempts": 0,
-                        "created_at": created,
-                        "updated_at": created,
-                    }
-                    for i in range(count)
-                ],
-            )
+        fill(store, count, tag)
         contacts = {
             f"c-{i}": Contact(id=f"c-{i}", fields={}, email=f"p{i}@example.test")
             for i in range(count)

@@ -339,6 +339,7 @@ class FakeSendGrid:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # clients sending many at once (socketserver's 5 drops some)
     fake: FakeSendGrid
 
 

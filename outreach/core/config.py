@@ -53,12 +53,18 @@ class DataFiles(Strict):
         return kind in self.model_fields_set
 
 
+# How many sends of one channel a dispatcher has under way at once (each its own request).
+AT_ONCE = "requests under way at once, per dispatcher"
+MOST_AT_ONCE = 64
+
+
 class SendGridChannel(Strict):
     provider: Literal["sendgrid"]
     api_key_env: str = "SENDGRID_API_KEY"
     from_: Mailbox = Field(alias="from")
     host: str = Field("https://api.sendgrid.com", pattern=r"^https?://\S+$")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
+    concurrency: int = Field(16, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
 
 class SmtpChannel(Strict):
@@ -70,6 +76,7 @@ class SmtpChannel(Strict):
     password_env: str | None = None
     from_: Mailbox = Field(alias="from")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
+    concurrency: int = Field(1, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
     @model_validator(mode="after")
     def _both_credentials_or_none(self) -> SmtpChannel:
@@ -81,6 +88,8 @@ class SmtpChannel(Strict):
 class FileChannel(Strict):
     provider: Literal["file"]
     path: str
+    # One line at a time, in order: lines appended under one lock are not faster in parallel.
+    concurrency: int = Field(1, ge=1, le=1, description="one line at a time, in order")
 
 
 class WebhookChannel(Strict):
@@ -90,6 +99,7 @@ class WebhookChannel(Strict):
     url: str = Field(pattern=r"^https?://\S+$")
     secret_env: str | None = Field(None, description="HMAC-SHA256 signing secret's variable")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
+    concurrency: int = Field(1, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
 
 class WebhookSettings(Strict):
@@ -97,6 +107,7 @@ class WebhookSettings(Strict):
 
     secret_env: str | None = Field(None, description="HMAC-SHA256 signing secret's variable")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds")
+    concurrency: int = Field(1, ge=1, le=MOST_AT_ONCE, description=AT_ONCE)
 
 
 EmailChannel = Annotated[SendGridChannel | SmtpChannel, Field(discriminator="provider")]

@@ -79,6 +79,12 @@ class ChannelSet:
         timeout = getattr(settings, "timeout", None) or DEFAULT_TIMEOUT
         return 3 * float(timeout) + 5
 
+    def concurrency(self, name: str) -> int:
+        """How many of the channel's sends may be under way at once (one: a file sink)."""
+        channels = self.config.channels
+        settings = (channels.webhook or WebhookSettings()) if name == "webhook" else None
+        return int(getattr(settings or getattr(channels, name, None), "concurrency", 1))
+
     def _build(self, name: str) -> Channel:
         channels = self.config.channels
         if name == "email" and channels.email is not None:

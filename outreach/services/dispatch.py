@@ -2,10 +2,13 @@
 when two runs overlap: the outbox is the truth.
 
     record_plan   plan, then record under the write lock: each action once, by its key
-    Dispatcher    resolve rows orphaned in `sending`, then per due row: check it may still
-                  go, claim it (`sending`, committed before the channel is called), send
+    Dispatcher    resolve rows orphaned in `sending`, then, up to each channel's
+                  `concurrency` at once: claim due rows (`sending`, committed before the
+                  channel is called; FOR UPDATE SKIP LOCKED on PostgreSQL, so dispatchers
+                  sharing a store never wait on each other), check each may still go, send
                   (within a time limit, whatever the channel does), record what the channel
-                  said (outreach.core.delivery)
+                  said (outreach.core.delivery). A rate limit rests the whole channel: what is
+                  under way finishes, nothing more of it starts
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -45,7 +49,6 @@ log = logging.getLogger(__name__)
 # How far ahead a run plans: the frequency cap must see what comes soon (a birthday note
 # tomorrow outranks a check-in today), and gifts wait for approval ahead of their day.
 PLAN_AHEAD = timedelta(days=14)
-BATCH = 50
 PLANNING_LOCK = 0x6F7574  # PostgreSQL advisory lock: one planner at a time
 SETTLE_TRIES = 5  # a store busy past its timeout after a send: try again, do not lose it
 STOP_GRACE = 3.0  # seconds a send may still take once the daemon is asked to stop
@@ -164,6 +167,18 @@ def to_record(decision: Decision, now: datetime) -> bool:
 
 
 @dataclass
+class _Claims:
+    """Where a pass has got to in each channel's due rows."""
+
+    after: dict[str, outbox.Cursor | None] = field(default_factory=dict)
+    drained: set[str] = field(default_factory=set)  # nothing more due in this pass
+
+
+class _NotClaimed(Exception):
+    """Roll the claim back: the channel cannot send."""
+
+
+@dataclass
 class Dispatcher:
     store: Store
     channels: ChannelSet
@@ -183,43 +198,82 @@ class Dispatcher:
         return (self.wall or self.clock)()
 
     def run(self) -> None:
-        """Recover what an earlier dispatcher left, then send every due row once, in order;
-        a row that must wait is passed over until the next run."""
+        """Recover what an earlier dispatcher left, then send every due row once, oldest
+        first, each channel with up to its `concurrency` sends under way at once; a row that
+        must wait is passed over until the next run. Rows are claimed (`sending`, committed)
+        only as a send can start, and what each send did is recorded as it ends."""
         self.recover()
-        after: outbox.Cursor | None = None
-        while True:
-            planned, now = self.clock(), self._wall()
-            with self.store.engine.connect() as connection:
-                for name, (until, why) in outbox.pauses(connection, now).items():
-                    self.report.paused[name] = f"until {until:%Y-%m-%d %H:%M:%S}Z: {why}"
-                    self.report.resting[name] = until
-                open_channels = [c for c in CHANNELS if not self._stopped(c)]
-                batch = outbox.due(connection, planned, open_channels, BATCH, after, wall=now)
-            if not batch:
-                return
-            for row in batch:
-                if self.stop.is_set() or self.outdated():
-                    return  # the next pass starts with today's data (a new opt-out)
-                self.dispatch(row.key, row.channel)
-            after = (batch[-1].send_at, batch[-1].key)
+        flying: dict[Future[Delivery], OutboxRow] = {}
+        claims = _Claims()
+        slots = sum(self.channels.concurrency(name) for name in CHANNELS)
+        with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="send") as pool:
+            while True:
+                looked = False  # stopping, or the workspace changed: the next pass starts
+                if not (self.stop.is_set() or self.outdated()):  # with today's data
+                    looked = self._launch(pool, flying, claims)
+                if not flying:
+                    if looked:
+                        continue  # what it claimed had to wait: claim the next ones
+                    return
+                done, _ = wait(flying, return_when=FIRST_COMPLETED)
+                for future in done:  # a rate limit is recorded before anything more starts
+                    self._record(flying.pop(future), future.result())
 
-    def dispatch(self, key: str, channel_name: str) -> None:
-        if self._stopped(channel_name) or (channel := self._channel(channel_name)) is None:
-            return
+    def _launch(
+        self, pool: Executor, flying: dict[Future[Delivery], OutboxRow], claims: _Claims
+    ) -> bool:
+        """Start a send for every free slot of every channel that may send; whether it
+        looked for rows at all (a channel not drained yet)."""
+        busy = Counter(row.channel for row in flying.values())
         planned, now = self.clock(), self._wall()
+        with self.store.engine.connect() as connection:
+            for name, (until, why) in outbox.pauses(connection, now).items():
+                self.report.paused[name] = f"until {until:%Y-%m-%d %H:%M:%S}Z: {why}"
+                self.report.resting[name] = until
+        looked = False
+        for name in CHANNELS:
+            free = self.channels.concurrency(name) - busy[name]
+            if free <= 0 or name in claims.drained or self._stopped(name):
+                continue
+            rows, looked = self._claim(name, free, claims, planned, now), True
+            for row in rows:
+                limit = self.channels.time_limit(name)
+                future = pool.submit(send_within, self.channels.get(name), row, limit, self.stop)
+                flying[future] = row
+        return looked
+
+    def _claim(
+        self, name: str, free: int, claims: _Claims, planned: datetime, now: datetime
+    ) -> list[OutboxRow]:
+        """Claim up to `free` of the channel's due rows, and of those the ones that may go."""
         self.store.check_intact()  # a store deleted or replaced since: nothing more goes
-        with self.store.transaction() as connection:
-            row = outbox.claim(connection, key, planned, str(self.worker), wall=now)
-            if row is None or self._held(connection, row, planned, now):
-                return  # not due any more, another dispatcher has it, or it must wait
-            if row.damaged:  # what would go cannot be told: never guess
-                step = Step(State.DEAD, row.attempts, row.doubtful, f"not sent: {row.damaged}")
-                outbox.finish(connection, row, step, now)
-                self.report.outcomes[State.DEAD] += 1
-                return
-            row = self._addressed(connection, row, now)
-        delivery = send_within(channel, row, self.channels.time_limit(row.channel), self.stop)
-        self._record(row, delivery)
+        worker = str(self.worker)
+        try:
+            with self.store.transaction() as connection:
+                after = claims.after.get(name)
+                rows, cursor = outbox.claim_due(connection, name, planned, worker, free, after, now)
+                if rows and self._channel(name) is None:
+                    raise _NotClaimed  # none of it happened
+                ready = [go for r in rows if (go := self._prepared(connection, r, planned, now))]
+        except _NotClaimed:
+            return []
+        claims.after[name] = cursor
+        if len(rows) < free:  # nothing more is due now (or another dispatcher has it)
+            claims.drained.add(name)
+        return ready
+
+    def _prepared(
+        self, connection: Connection, row: OutboxRow, planned: datetime, now: datetime
+    ) -> OutboxRow | None:
+        """The row just claimed as it should go, or None when it does not go now."""
+        if self._held(connection, row, planned, now):
+            return None  # not due any more, or it must wait
+        if row.damaged:  # what would go cannot be told: never guess
+            step = Step(State.DEAD, row.attempts, row.doubtful, f"not sent: {row.damaged}")
+            outbox.finish(connection, row, step, now)
+            self.report.outcomes[State.DEAD] += 1
+            return None
+        return self._addressed(connection, row, now)
 
     def _channel(self, name: str) -> Channel | None:
         try:

@@ -53,10 +53,14 @@ def server() -> Iterator[FakeSendGrid]:
         yield fake
 
 
-def workspace(root: Path, server: FakeSendGrid, rules: dict[str, str], people: list) -> Path:
+def workspace(
+    root: Path, server: FakeSendGrid, rules: dict[str, str], people: list, at_once: int = 16
+) -> Path:
+    channels = sendgrid_channels(server.url)
+    channels["email"]["concurrency"] = at_once
     return make_workspace(
         root,
-        config={"channels": sendgrid_channels(server.url)},
+        config={"channels": channels},
         contacts=people,
         rules=rules,
         templates={"note.j2": TEMPLATE},
@@ -226,7 +230,8 @@ def test_after_429s_with_a_short_reset_email_goes_at_the_reset_not_at_the_next_t
 ) -> None:
     server.script(Limit(1), Limit(1))
     people = [person(i, "a") for i in range(1, 5)]
-    root = workspace(tmp_path / "ws", server, {"notes.yaml": "rules:\n" + rule("a", "a")}, people)
+    notes = {"notes.yaml": "rules:\n" + rule("a", "a")}
+    root = workspace(tmp_path / "ws", server, notes, people, at_once=1)  # requests in turn
     daemon = Daemon(root, server, *LONG_TICKS)
     # The second 429 refuses the first row again (its own backoff: 15-30 s); the three others
     # go when that rest ends.

@@ -58,9 +58,11 @@ def runtime(tmp_path: Path, server: FakeSendGrid, clock: Clock) -> Iterator[Runt
         {"id": f"c-{i}", "email": f"p{i}@client.test", "birthday": f"1980-{MOMENT:%m-%d}"}
         for i in range(4)
     ]
+    channels = sendgrid_channels(server.url)
+    channels["email"]["concurrency"] = 1  # requests in turn: these tests follow each one
     root = make_workspace(
         tmp_path / "ws",
-        config={"channels": sendgrid_channels(server.url)},
+        config={"channels": channels},
         contacts=people,
         rules={"notes.yaml": RULE},
         templates={"note.j2": TEMPLATE},

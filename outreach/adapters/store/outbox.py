@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -287,37 +288,6 @@ def move(
 Cursor = tuple[str, str]  # (send_at, key) of the last row seen, in dispatch order
 
 
-@dataclass(frozen=True)
-class Due:
-    send_at: str
-    key: str
-    channel: str
-
-
-def due(
-    connection: Connection,
-    now: datetime,
-    channels: Iterable[str],
-    limit: int,
-    after: Cursor | None = None,
-    wall: datetime | None = None,
-) -> list[Due]:
-    """Rows that should go at `now` through these channels, oldest first, after `after`; a
-    retry waits for `wall` (default `now`), the real time: providers ask for real waits."""
-    query = select(outbox.c.send_at, outbox.c.key, outbox.c.channel).where(
-        outbox.c.channel.in_(list(channels)), _is_due(iso(now), iso(wall or now))
-    )
-    if after is not None:
-        query = query.where(
-            or_(
-                outbox.c.send_at > after[0],
-                and_(outbox.c.send_at == after[0], outbox.c.key > after[1]),
-            )
-        )
-    query = query.order_by(outbox.c.send_at, outbox.c.key).limit(limit)
-    return [Due(*row) for row in connection.execute(query)]
-
-
 DUE = (State.PENDING, State.FAILED)  # what a dispatcher may claim, once its moment comes
 
 
@@ -394,6 +364,49 @@ def claim(
     found = connection.execute(_CLAIM, {"the_key": key, "worker": worker, **moments})
     row = found.mappings().first()
     return _row(row) if row else None
+
+
+def claim_due(
+    connection: Connection,
+    channel: str,
+    now: datetime,
+    worker: str,
+    limit: int,
+    after: Cursor | None = None,
+    wall: datetime | None = None,
+) -> tuple[list[OutboxRow], Cursor | None]:
+    """Take up to `limit` of the channel's rows due at `now` (oldest first, after `after`) for
+    sending, in one statement; return them in that order, and the cursor past the last. On
+    PostgreSQL rows another dispatcher is claiming are skipped, not waited for (FOR UPDATE
+    SKIP LOCKED); SQLite has one writer at a time (the caller's BEGIN IMMEDIATE)."""
+    check_moves(DUE, State.SENDING)
+    due_at, moment = iso(now), iso(wall or now)
+    wanted = (
+        select(outbox.c.key)
+        .where(outbox.c.channel == channel, _is_due(due_at, moment), _past(after))
+        .order_by(outbox.c.send_at, outbox.c.key)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    # Two statements: as a subquery of the UPDATE, PostgreSQL may run it more than once.
+    picked = list(connection.execute(wanted).scalars())
+    claimed = connection.execute(
+        update(outbox)
+        .where(outbox.c.key.in_(picked), _is_due(due_at, moment))
+        .values(status=State.SENDING, claimed_by=worker, updated_at=moment)
+        .returning(*outbox.c)
+    )
+    found = sorted(claimed.mappings(), key=lambda row: (row["send_at"], row["key"]))
+    cursor = (found[-1]["send_at"], found[-1]["key"]) if found else after
+    return [_row(row) for row in found], cursor
+
+
+def _past(after: Cursor | None) -> Any:
+    if after is None:
+        return true()
+    return or_(
+        outbox.c.send_at > after[0], and_(outbox.c.send_at == after[0], outbox.c.key > after[1])
+    )
 
 
 def postpone(connection: Connection, key: str, until: datetime, now: datetime) -> bool:
