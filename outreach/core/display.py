@@ -16,6 +16,11 @@ def local_time(moment: datetime, zone: tzinfo | None = None) -> str:
     return moment.astimezone(zone or moment.tzinfo or UTC).strftime("%Y-%m-%d %H:%M %z")
 
 
+def local_second(moment: datetime, zone: tzinfo | None = None) -> str:
+    """`local_time` to the second: for a channel's rest, often a few seconds long."""
+    return moment.astimezone(zone or moment.tzinfo or UTC).strftime("%Y-%m-%d %H:%M:%S %z")
+
+
 def zone_or(name: str | None, fallback: tzinfo) -> tzinfo:
     """The zone `name` (a recipient's, as stored), else `fallback` (the workspace's): for a
     row kept before outreach stored zones, or a zone this machine does not know."""

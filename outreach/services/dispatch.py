@@ -35,10 +35,11 @@ from outreach.clock import Clock
 from outreach.core.addresses import suppression_key
 from outreach.core.config import Config
 from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Rest, Step, interrupted, settle
+from outreach.core.display import local_second
 from outreach.core.model import Dataset, Decision, Status
 from outreach.core.outbox import ATTENTION, RECORDED, State
 from outreach.core.policies import Hold, hold_at_send_time
-from outreach.core.timing import QuietHours
+from outreach.core.timing import QuietHours, zone
 from outreach.logs import fields
 from outreach.services.channels import CHANNELS, ChannelSet, Unusable, unexpected
 from outreach.services.moving_dates import planned_data
@@ -197,6 +198,10 @@ class Dispatcher:
     def _wall(self) -> datetime:
         return (self.wall or self.clock)()
 
+    def _shown(self, moment: datetime) -> str:
+        """A time told to whoever runs it: on the workspace's clock, with its offset."""
+        return local_second(moment, zone(self.config.timezone))
+
     def run(self) -> None:
         """Recover what an earlier dispatcher left, then send every due row once, oldest
         first, each channel with up to its `concurrency` sends under way at once; a row that
@@ -228,7 +233,7 @@ class Dispatcher:
         planned, now = self.clock(), self._wall()
         with self.store.engine.connect() as connection:
             for name, (until, why) in outbox.pauses(connection, now).items():
-                self.report.paused[name] = f"until {until:%Y-%m-%d %H:%M:%S}Z: {why}"
+                self.report.paused[name] = f"until {self._shown(until)}: {why}"
                 self.report.resting[name] = until
         looked = False
         for name in CHANNELS:
@@ -366,7 +371,7 @@ class Dispatcher:
         """The channel sends nothing more until `rest.until`; the rows it has not tried yet
         wait for that only."""
         outbox.pause(connection, channel, rest.until, why)
-        self.report.paused[channel] = f"until {rest.until:%H:%M:%S}Z: {why}"
+        self.report.paused[channel] = f"until {self._shown(rest.until)}: {why}"
         self.report.resting[channel] = rest.until
         level = logging.WARNING if rest.note else logging.INFO
         extra = fields(channel=channel, until=f"{rest.until:%H:%M:%S}Z", why=why, note=rest.note)

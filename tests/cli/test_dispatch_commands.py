@@ -4,6 +4,7 @@ server."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -215,4 +216,6 @@ def test_a_refused_key_makes_run_exit_1(server: FakeSendGrid, workspace: Path) -
     )
     assert result.exit_code == 1
     assert "email: paused until" in result.stdout and "SendGrid 401" in result.stdout
+    # on the workspace's clock, with its offset, to the second: one convention for times
+    assert re.search(r"paused until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}: ", result.stdout)
     assert "SG.wrong" not in result.stdout + result.stderr
