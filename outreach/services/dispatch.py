@@ -374,7 +374,9 @@ class Dispatcher:
         self.report.paused[channel] = f"until {self._shown(rest.until)}: {why}"
         self.report.resting[channel] = rest.until
         level = logging.WARNING if rest.note else logging.INFO
-        extra = fields(channel=channel, until=f"{rest.until:%H:%M:%S}Z", why=why, note=rest.note)
+        extra = fields(
+            channel=channel, until=rest.until.isoformat(timespec="seconds"), why=why, note=rest.note
+        )
         log.log(level, "channel resting", extra=extra)
 
     def _stopped(self, channel: str) -> bool:
