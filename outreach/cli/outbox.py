@@ -8,6 +8,7 @@ from datetime import timedelta
 import click
 
 from outreach.cli.common import (
+    F,
     Outreach,
     by_whom,
     channels_of,
@@ -75,6 +76,17 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
         sys.exit(1)
 
 
+def table_options(command: F) -> F:
+    """`--format table|json` and `--wide`, for the commands that list outbox rows."""
+    command = click.option(
+        "--wide", is_flag=True, help="Also the full keys and provider ids (lines get long)."
+    )(command)
+    return click.option(
+        "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+        show_default=True,
+    )(command)  # fmt: skip
+
+
 @cli.group(cls=Outreach)
 def queue() -> None:
     """What waits in the outbox: list it, approve or reject it, send it again."""
@@ -84,10 +96,7 @@ def queue() -> None:
 @workspace_option
 @click.option("--status", "statuses", multiple=True, metavar="S", help="Only these statuses.")
 @click.option("--rule", "rule_id", metavar="ID", help="Only this rule.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option("--wide", is_flag=True, help="Also the full keys and provider ids (lines get long).")
+@table_options
 def queue_list(
     workspace: str | None, statuses: tuple[str, ...], rule_id: str | None, fmt: str, wide: bool
 ) -> None:
@@ -141,10 +150,7 @@ def queue_retry(keys: tuple[str, ...], workspace: str | None) -> None:
 @click.option("--contact", "contact_id", metavar="ID", help="Only this contact.")
 @click.option("--status", "statuses", multiple=True, metavar="S", help="Only these statuses.")
 @click.option("--rule", "rule_id", metavar="ID", help="Only this rule.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option("--wide", is_flag=True, help="Also the full keys and provider ids (lines get long).")
+@table_options
 def history(
     workspace: str | None,
     contact_id: str | None,
