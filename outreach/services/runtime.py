@@ -101,8 +101,8 @@ class Runtime:
                 holder = daemons.acquire(connection, self.worker, self.clock())
             if holder is None:
                 daemons.register(connection, self.worker, self.clock())
-            if holder is None and self.store.is_sqlite:
-                daemons.recover(connection)  # a fresh start runs on the workspace as it is
+                if self.store.is_sqlite:
+                    daemons.recover(connection)  # a fresh start runs on the workspace as it is
         if holder is not None:
             raise AlreadyRunning(
                 f"another daemon ({holder.holder}) runs on this store since "
