@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from outreach.adapters.store.outbox import OutboxRow
-from outreach.core.display import local_time, zone_or
+from outreach.core.display import iso_instant, local_time, zone_or
 from outreach.core.outbox import State
 from outreach.core.wording import counted, tallied
 from outreach.redaction import Redactor
@@ -64,11 +64,11 @@ def row_json(shown: Shown, now: datetime) -> dict[str, Any]:
         "action": row.action,
         "channel": row.channel,
         "status": row.status,
-        "send_at": _iso(row.send_at, shown.zone),
+        "send_at": iso_instant(row.send_at, shown.zone),
         "timezone": str(shown.zone),
         "attempts": row.attempts,
-        "next_attempt_at": _iso(row.next_attempt_at, shown.zone),
-        "sent_at": _iso(row.sent_at, shown.zone),
+        "next_attempt_at": iso_instant(row.next_attempt_at, shown.zone),
+        "sent_at": iso_instant(row.sent_at, shown.zone),
         "provider_id": row.provider_id,
         "error": row.last_error,
         "reason": row.reason,
@@ -271,9 +271,3 @@ def run_json(report: RunReport) -> dict[str, Any]:
             for d in report.errors
         ],
     }
-
-
-def _iso(moment: datetime | None, zone: tzinfo | None = None) -> str | None:
-    if moment is None:
-        return None
-    return (moment.astimezone(zone) if zone else moment).isoformat(timespec="seconds")

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from outreach.adapters.store.schema import from_iso
-from outreach.core.display import age, local_time, since
+from outreach.core.display import age, iso_instant, local_time, since
 from outreach.core.outbox import State
 from outreach.core.wording import tallied
 from outreach.services.status import StatusReport
@@ -17,40 +17,41 @@ from outreach.services.status import StatusReport
 def status_json(report: StatusReport) -> dict[str, Any]:
     """`status --format json`: instants in ISO 8601 with offsets."""
     daemon = report.daemon
-    found: dict[str, Any] = {"now": _iso(report.now), "store": report.store}
+    found: dict[str, Any] = {"now": iso_instant(report.now), "store": report.store}
     found["daemon"] = {"running": False}
     if daemon is not None:
         silent = report.now - daemon.heartbeat_at
         found["daemon"] = {
             "running": daemon.running,
             "holder": daemon.holder,
-            "started_at": _iso(daemon.started_at),
-            "heartbeat_at": _iso(daemon.heartbeat_at),
+            "started_at": iso_instant(daemon.started_at),
+            "heartbeat_at": iso_instant(daemon.heartbeat_at),
             "silent_for": str(timedelta(seconds=int(silent.total_seconds()))),
         }
     found["daemons"] = [
-        {"running": d.running, "holder": d.holder, "started_at": _iso(d.started_at),
-         "heartbeat_at": _iso(d.heartbeat_at)}
+        {"running": d.running, "holder": d.holder, "started_at": iso_instant(d.started_at),
+         "heartbeat_at": iso_instant(d.heartbeat_at)}
         for d in report.listed
     ]  # fmt: skip
     found["fallbacks"] = [
-        {"topic": f.topic, "since": _iso(f.since), "reason": f.reason} for f in report.fallbacks
+        {"topic": f.topic, "since": iso_instant(f.since), "reason": f.reason}
+        for f in report.fallbacks
     ]
     found["ticks"] = {
-        t.tick.job: {"at": _iso(t.tick.at), "seconds": t.tick.seconds, "error": t.tick.error,
+        t.tick.job: {"at": iso_instant(t.tick.at), "seconds": t.tick.seconds, "error": t.tick.error,
                      "every": t.tick.every, "age_seconds": int(t.age.total_seconds()),
                      "stale": t.stale is not None, "stale_why": t.stale}
         for t in report.ticks
     }  # fmt: skip
     found["outbox"] = report.outbox
     found["paused"] = {
-        c.name: {"until": _iso(c.paused_until), "why": c.paused_why}
+        c.name: {"until": iso_instant(c.paused_until), "why": c.paused_why}
         for c in report.channels
         if c.paused_until is not None
     }
     found["channels"] = {
         c.name: {"ok": c.problem is None and c.paused_until is None, "problem": c.problem,
-                 "paused_until": _iso(c.paused_until), "paused_why": c.paused_why}
+                 "paused_until": iso_instant(c.paused_until), "paused_why": c.paused_why}
         for c in report.channels
     }  # fmt: skip
     found["feeds"] = report.feeds
@@ -123,7 +124,3 @@ def _shared_daemons(report: StatusReport) -> list[str]:
         state = f"last heard from {heard} ago" if d.running else f"silent for {heard}"
         lines.append(f"  {d.holder}: since {at(d.started_at)}, {state}")
     return lines
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment is not None else None

@@ -16,6 +16,14 @@ def local_time(moment: datetime, zone: tzinfo | None = None) -> str:
     return moment.astimezone(zone or moment.tzinfo or UTC).strftime("%Y-%m-%d %H:%M %z")
 
 
+def iso_instant(moment: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """`moment` in ISO 8601 to the second, with its offset (on `zone`'s clock if given), for
+    JSON outputs; None stays None."""
+    if moment is None:
+        return None
+    return (moment.astimezone(zone) if zone else moment).isoformat(timespec="seconds")
+
+
 def local_second(moment: datetime, zone: tzinfo | None = None) -> str:
     """`local_time` to the second: for a channel's rest, often a few seconds long."""
     return moment.astimezone(zone or moment.tzinfo or UTC).strftime("%Y-%m-%d %H:%M:%S %z")
