@@ -5,18 +5,20 @@ valid as long as no new row shares it; commands take it wherever they take a key
 
 from __future__ import annotations
 
-import hashlib
 import string
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from outreach.core.keys import opaque_id
 
 SHORTEST = 7  # characters shown
 LEAST = 4  # characters accepted
 
 
 def digest(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    """What a row's handle is a prefix of: its key's opaque id, as recipients see it."""
+    return opaque_id(key)
 
 
 def handles(shown: Iterable[str], every: Iterable[str]) -> dict[str, str]:
