@@ -15,6 +15,7 @@ if str(TESTS) not in sys.path:  # `from helpers import ...` from any test folder
 
 import postgres  # noqa: E402
 from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace  # noqa: E402
+from local_smtp import Mailbox, smtp_server  # noqa: E402
 
 REPO_ROOT = TESTS.parent
 
@@ -29,6 +30,13 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on this machine, and what it received."""
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

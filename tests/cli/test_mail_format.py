@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-import pytest
 from fake_sendgrid import FakeSendGrid
 from helpers import make_workspace, run_cli
-from local_smtp import Mailbox, smtp_server
+from local_smtp import Mailbox
 
 DUE = "2026-06-10T10:00:00+00:00"  # a birthday on 06-10 is due (09:00, within 2 days)
 RULE_ID = "feedback-detractor"  # a rule id the client must never see
@@ -72,12 +70,6 @@ def workspace(root: Path, email: dict[str, object]) -> Path:
         rules={"notes.yaml": RULES},
         templates=TEMPLATES,
     )
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as server:
-        yield server
 
 
 def received(mailbox: Mailbox) -> dict[str, EmailMessage]:

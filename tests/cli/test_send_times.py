@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
 from helpers import BIRTHDAY_TEMPLATE, make_workspace, run_cli
-from local_smtp import Mailbox, smtp_server
+from local_smtp import Mailbox
 
 PRETEND = "2026-06-10T10:00:00+00:00"  # a birthday on 06-10 is due (09:00, within 2 days)
 RULES = """\
@@ -31,12 +30,6 @@ rules:
     schedule: {at: "09:00", late_by_at_most: 2d}
     approval: auto
 """
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as server:
-        yield server
 
 
 ADA = {"id": "c-1", "first_name": "Ada", "email": "ada@client.test", "birthday": "1980-06-10",

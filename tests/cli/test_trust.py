@@ -8,21 +8,14 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, run_cli
-from local_smtp import Mailbox, smtp_server
+from local_smtp import Mailbox
 
 DUE = "2026-06-10T10:00:00+00:00"  # a birthday on 06-10 is due (09:00, within 2 days)
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as server:
-        yield server
 
 
 def history(workspace: Path, *args: str) -> list[dict]:

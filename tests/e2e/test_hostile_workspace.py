@@ -19,13 +19,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from helpers import make_workspace
-from local_smtp import Mailbox, smtp_server
+from local_smtp import Mailbox
 
 pytestmark = pytest.mark.slow
 
@@ -92,12 +91,6 @@ FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>n</title>
 <pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate>
 <description>Acme Hydraulics opens a hydraulics plant.</description></item>
 </channel></rss>"""
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture
