@@ -10,6 +10,11 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+def signed(n: int, noun: str, plural: str | None = None) -> str:
+    """A count that moves something, with its sign: signed(-1, "day") == "-1 day"."""
+    return ("-" if n < 0 else "+") + counted(abs(n), noun, plural)
+
+
 def tallied(counts: Mapping[str, int]) -> str:
     """`: 2 dead, 3 sent` — each status that occurs, by name; '' when none does."""
     parts = [f"{n:,} {status}" for status, n in sorted(counts.items()) if n]

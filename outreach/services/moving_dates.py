@@ -13,7 +13,7 @@ from outreach.core.model import Dataset
 from outreach.core.moving_dates import Unmoved, days_to_move, moved_data
 from outreach.core.problems import Problem, problem
 from outreach.core.timing import EARLIEST_DATE, LATEST_DATE, zone
-from outreach.core.wording import counted
+from outreach.core.wording import signed
 from outreach.services.paths import shown
 from outreach.services.workspace import Workspace
 
@@ -46,13 +46,9 @@ def moved_note(workspace: Workspace, now: datetime) -> str | None:
         return None
     return (
         f"note: the data is dated for {dated_for} (data_dated_for in outreach.yaml): its "
-        f"dates are moved by {_days(days)}, to {dated_for + timedelta(days=days)} (for demo "
-        "and sample data only: delete the setting once the data is real)"
+        f"dates are moved by {signed(days, 'day')}, to {dated_for + timedelta(days=days)} "
+        "(for demo and sample data only: delete the setting once the data is real)"
     )
-
-
-def _days(days: int) -> str:
-    return ("-" if days < 0 else "+") + counted(abs(days), "day")
 
 
 def _located(workspace: Workspace, unmoved: list[Unmoved], days: int) -> list[Problem]:
@@ -83,7 +79,7 @@ def _in_file(
     for item in wanted:
         lost = "this cell is not used" if item.what == "contact" else "this purchase is left out"
         message = (
-            f"{item.column}: {item.value} moved by {_days(days)} (data_dated_for in "
+            f"{item.column}: {item.value} moved by {signed(days, 'day')} (data_dated_for in "
             f"outreach.yaml) falls outside the years {EARLIEST_DATE.year}-{LATEST_DATE.year}; "
             f"{lost}; write a date nearer {workspace.config.data_dated_for}"
         )

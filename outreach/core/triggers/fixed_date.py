@@ -9,7 +9,7 @@ from outreach.core.model import Occurrence
 from outreach.core.rules import OnDate
 from outreach.core.timing import DateRange
 from outreach.core.triggers import Subject, date_field
-from outreach.core.wording import counted
+from outreach.core.wording import signed
 
 
 def occurrences(params: OnDate, subject: Subject, dates: DateRange) -> Iterator[Occurrence]:
@@ -31,5 +31,5 @@ def describe(params: OnDate, subject: Subject) -> str:
     if not isinstance(base, date):
         return base
     day = base + timedelta(days=params.offset_days)
-    offset = f"{'-' if params.offset_days < 0 else '+'}{counted(abs(params.offset_days), 'day')}"
+    offset = signed(params.offset_days, "day")
     return f"{params.field} {base.isoformat()} {offset} -> {day.isoformat()}"
