@@ -49,7 +49,7 @@ def outcomes(folder: Path, require: str | None) -> tuple[dict[str, int], str]:
 
 @pytest.fixture
 def session(tmp_path: Path) -> Path:
-    for name in ("conftest.py", "postgres.py", "helpers.py"):
+    for name in ("conftest.py", "postgres.py", "helpers.py", "local_smtp.py"):
         shutil.copy(TESTS / name, tmp_path / name)
     (tmp_path / "test_session.py").write_text(SESSION)
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers = postgres\n")
