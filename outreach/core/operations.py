@@ -87,12 +87,13 @@ def format_width(spec: str) -> int:
 
 def check_percent(pattern: str, args: Any) -> None:
     """`pattern % args`: each `%` field writes a value, at its width (`*` takes the width
-    from the arguments); a mapping's values may each be written by many fields."""
+    from the arguments, a negative one padding on the right as wide); a mapping's values may
+    each be written by many fields."""
     fields = pattern.count("%")
     values = list(args) if isinstance(args, tuple) else [args]
     width = format_width(pattern)
     if "*" in pattern:
-        width = max([width, *(v for v in values if _integer(v))])
+        width = max([width, *(abs(v) for v in values if _integer(v))])
     check_count(width, "a format width")
     if isinstance(args, Mapping):
         written = fields * max((written_size(v) for v in args.values()), default=0)

@@ -118,6 +118,7 @@ HUGE = [
     "{{ '{:.{}f}'.format(1, 1500000000) }}",
     "{{ '{:1500000000}'.format(1) }}",
     "{{ '%*d' % (1500000000, 1) }}",
+    "{{ '%*d' % (-1500000000, 1) }}",  # a negative width pads on the right, as wide
     "{{ '%.*f' % (1500000000, 1) }}",
     "{{ '%01500000000d' % 1 }}",
     "{{ '%*d'|format(1500000000, 1) }}",
@@ -186,6 +187,7 @@ def test_a_runaway_template_fails_its_message_in_a_worker_thread(body: str) -> N
         "(9 ** 99999) > 0",
         "'{:{}}'.format(1, 1500000000)|length > 0",
         "('%*d' % (1500000000, 1))|length > 0",
+        "('%*d' % (-1500000000, 1))|length > 0",
         "('x' * 100000)|replace('x', 'x' * 20000)|length > 0",
         "(['x' * 100000] * 10000)|join|length > 0",
         "([[0] * 100000] * 100000)|sort|length > 0",
