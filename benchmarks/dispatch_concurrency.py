@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from outreach.adapters.store import Store
+from outreach.adapters.store import SqlStore
 from outreach.clock import fixed_clock
 from outreach.core.config import Config
 from outreach.core.model import Contact, Dataset
@@ -58,7 +58,7 @@ def config(host: str, concurrency: int | None) -> tuple[Config, str]:
 
 def dispatch(url: str, root: Path, host: str, key: str, count: int, at_once: int | None) -> int:
     """Run one dispatcher over the store at `url`; how many it sent."""
-    store = Store.open(url, root)
+    store = SqlStore.open(url, root)
     assert store is not None
     chosen, _ = config(host, at_once)
     contacts = {
@@ -77,7 +77,7 @@ def dispatch(url: str, root: Path, host: str, key: str, count: int, at_once: int
 def one_dispatcher(server: FakeSendGrid, count: int, at_once: int) -> tuple[str, float]:
     with tempfile.TemporaryDirectory(prefix="dispatch-concurrency-") as folder:
         root = Path(folder)
-        store = Store.open("sqlite:///outbox.db", root)
+        store = SqlStore.open("sqlite:///outbox.db", root)
         assert store is not None
         fill(store, count, f"c{at_once}")
         _, said = config(server.url, at_once)
@@ -91,7 +91,7 @@ def one_dispatcher(server: FakeSendGrid, count: int, at_once: int) -> tuple[str,
 
 def daemons(server: FakeSendGrid, url: str, count: int, how_many: int, at_once: int) -> float:
     root = Path(tempfile.mkdtemp(prefix="dispatch-daemons-"))
-    store = Store.open(url, root)
+    store = SqlStore.open(url, root)
     assert store is not None
     fill(store, count, f"d{how_many}")
     store.engine.dispose()

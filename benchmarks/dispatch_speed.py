@@ -39,13 +39,13 @@ from sendgrid import SendGridAPIClient
 from sqlalchemy import insert
 
 from outreach.adapters.channels.sendgrid import SendGridChannel
-from outreach.adapters.store import Store
-from outreach.adapters.store.outbox import OutboxRow
+from outreach.adapters.store import SqlStore
 from outreach.adapters.store.schema import iso, outbox
 from outreach.clock import fixed_clock
 from outreach.core.config import Config
 from outreach.core.config import SendGridChannel as SendGridSettings
 from outreach.core.model import Contact, Dataset
+from outreach.core.outbox import OutboxRow
 from outreach.services.channels import ChannelSet
 from outreach.services.dispatch import Dispatcher, RunReport
 
@@ -119,7 +119,7 @@ def channel(server: FakeSendGrid, count: int, tag: str) -> float:
     return time.perf_counter() - started
 
 
-def fill(store: Store, count: int, tag: str) -> None:
+def fill(store: SqlStore, count: int, tag: str) -> None:
     """`count` pending emails due now, keyed `tag:i`."""
     created = iso(NOW - timedelta(minutes=5))
     rows = [
@@ -146,7 +146,7 @@ def fill(store: Store, count: int, tag: str) -> None:
 def whole_path(server: FakeSendGrid, count: int, tag: str) -> float:
     with tempfile.TemporaryDirectory(prefix="dispatch-speed-") as folder:
         root = Path(folder)
-        store = Store.open("sqlite:///outbox.db", root)
+        store = SqlStore.open("sqlite:///outbox.db", root)
         assert store is not None
         fill(store, count, tag)
         contacts = {

@@ -19,16 +19,16 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from outreach.adapters.store import Store, outbox
+from outreach.adapters.store import SqlStore, outbox
 from outreach.adapters.store.schema import outbox as table
 from outreach.core.handles import digest, handles
 from outreach.services.queue import handles_of
 from outreach.services.workspace import load_config
 
 
-def filled(root: Path, rows: int) -> Store:
+def filled(root: Path, rows: int) -> SqlStore:
     (root / "outreach.yaml").write_text("store: sqlite:///outreach.db\n")
-    store = Store.of(load_config(root, []), root)
+    store = SqlStore.of(load_config(root, []), root)
     assert store is not None
     moment = "2026-06-01T09:00:00+00:00"
     with store.transaction() as connection:

@@ -14,9 +14,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.display import iso_instant, local_time, zone_or
-from outreach.core.outbox import State
+from outreach.core.outbox import OutboxRow, State
 from outreach.core.wording import counted, tallied
 from outreach.redaction import Redactor
 from outreach.services.dispatch import RunReport

@@ -3,11 +3,11 @@ ISO-8601 instants."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from outreach.adapters.store.schema import from_iso
 from outreach.core.display import age, iso_instant, local_time, since
 from outreach.core.outbox import State
 from outreach.core.wording import tallied
@@ -54,7 +54,9 @@ def status_json(report: StatusReport) -> dict[str, Any]:
                  "paused_until": iso_instant(c.paused_until), "paused_why": c.paused_why}
         for c in report.channels
     }  # fmt: skip
-    found["feeds"] = report.feeds
+    found["feeds"] = [
+        {**asdict(feed), "last_fetch": iso_instant(feed.last_fetch)} for feed in report.feeds
+    ]
     found["next"] = [
         {"send_at": item.send_at.isoformat(timespec="minutes"), "rule": item.rule,
          "contact": item.contact, "action": item.action, "status": item.status,
@@ -97,10 +99,9 @@ def status_lines(report: StatusReport) -> list[str]:
             lines.append(f"  {channel.name}: paused until {at(channel.paused_until)}: "
                          f"{channel.paused_why}")  # fmt: skip
     for feed in report.feeds:
-        error = f" — {feed['last_error']}" if feed.get("last_error") else ""
-        fetched = from_iso(feed.get("last_fetch"))
-        when = at(fetched) if fetched else "never"
-        lines.append(f"feed {feed['url']}: {feed['last_status']} at {when}{error}")
+        error = f" — {feed.last_error}" if feed.last_error else ""
+        when = at(feed.last_fetch) if feed.last_fetch else "never"
+        lines.append(f"feed {feed.url}: {feed.last_status} at {when}{error}")
     lines.append("next:" if report.next else "next: nothing planned in the next 30 days")
     if report.overdue:
         lines[-1] += f" ({report.overdue} overdue: their time passed and they still wait)"

@@ -271,9 +271,10 @@ def preview_json(workspace: Path, *extra: str, now: str = NOW, days: int = 30) -
     return plan
 
 
-def outbox_row(key: str = "birthday:c-1:2026", **details: object) -> Any:
-    """An email row as the outbox holds it, for driving channels directly."""
-    from outreach.adapters.store.outbox import OutboxRow
+def outgoing_email(key: str = "birthday:c-1:2026", **details: object) -> Any:
+    """An email as a channel is handed it (built from a row as the outbox holds it), for
+    driving channels directly."""
+    from outreach.core.outbox import OutboxRow
 
     return OutboxRow(
         key=key,
@@ -299,7 +300,7 @@ def outbox_row(key: str = "birthday:c-1:2026", **details: object) -> Any:
         provider_id=None,
         last_error=None,
         updated_at=datetime(2026, 12, 2, 9, tzinfo=UTC),
-    )
+    ).outgoing()
 
 
 def sendgrid_channels(url: str, gifts: str = "out/gifts.jsonl") -> dict[str, Any]:

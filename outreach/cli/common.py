@@ -16,13 +16,12 @@ import click
 from rich.console import Console
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
-from outreach import __version__
+from outreach import __version__, bootstrap
 from outreach.adapters.sources.files import Refused, write_regular
-from outreach.adapters.store import Store
 from outreach.adapters.store.connection import advice
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import parse_now, system_clock
 from outreach.core.model import with_mentions
+from outreach.core.outbox import OutboxRow
 from outreach.core.problems import Problem
 from outreach.core.timing import zone
 from outreach.errors import OutreachError, UsageError, UserError
@@ -33,6 +32,7 @@ from outreach.history_reports import (
     rows_table,
     shown_rows,
 )
+from outreach.ports import Store
 from outreach.services.channels import ChannelSet, redactor
 from outreach.services.queue import Change
 from outreach.services.workspace import (
@@ -175,7 +175,7 @@ def emit(text: str, out: Path | None) -> None:
 
 
 def channels_of(loaded: Workspace) -> ChannelSet:
-    return ChannelSet(loaded.config, loaded.root, os.environ)
+    return bootstrap.channels(loaded.config, loaded.root, os.environ)
 
 
 def store_of(workspace_dir: str | None, create: bool = False) -> Store | None:
@@ -184,15 +184,13 @@ def store_of(workspace_dir: str | None, create: bool = False) -> Store | None:
     root = find_root(workspace_dir)
     problems: list[Problem] = []
     config = load_config(root, problems)
-    return Store.of(config, root, create=create)
+    return bootstrap.reading_store(config, root, create=create)
 
 
 def require_store(workspace_dir: str | None) -> Store:
     """The store, for a command that changes it: the one this workspace has used."""
-    from outreach.adapters.store.identity import open_lasting
-
     root = find_root(workspace_dir)
-    store = open_lasting(load_config(root, []), root, create=False)
+    store = bootstrap.lasting_store(load_config(root, []), root, create=False)
     if store is None:
         raise UserError("nothing recorded yet: the store does not exist (run `outreach run`)")
     return store

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from outreach.adapters.store import Store
+from outreach import bootstrap
 from outreach.cli.common import (
     Outreach,
     channels_of,
@@ -66,12 +66,12 @@ def db_upgrade(workspace: str | None) -> None:
 
 
 def _schema(workspace: str | None, upgrade: bool) -> tuple[str, tuple[str | None, str] | None]:
-    """The store as shown, and its schema revision and this outreach's (`Store.schema`)."""
+    """The store as shown, and its schema revision and this outreach's (`bootstrap.schema`)."""
     from outreach.adapters.store.location import shown_url
 
     root = find_root(workspace)
     config = load_config(root, [])
-    found = Store.schema(config.store, root, upgrade, config.outside_workspace)
+    found = bootstrap.schema(config, root, upgrade)
     return shown_url(config.store), found
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import click
 
+from outreach import bootstrap
 from outreach.cli.common import (
     F,
     Outreach,
@@ -27,7 +28,7 @@ from outreach.cli.common import (
     when,
     workspace_option,
 )
-from outreach.clock import fixed_clock, system_clock
+from outreach.clock import system_clock
 from outreach.core.display import local_time
 from outreach.core.outbox import ATTENTION
 from outreach.errors import UsageError, UserError
@@ -50,7 +51,6 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
 
     --now may be in the past (send what was due then, as if it were that moment), never in
     the future; what is sent is recorded at the real time."""
-    from outreach.adapters.store.identity import open_lasting
     from outreach.services.dispatch import run_once
 
     loaded = open_workspace(workspace, news=True)
@@ -61,10 +61,10 @@ def run(workspace: str | None, now: str | None, fmt: str, new_store: bool) -> No
             "--now is in the future: run would send today what is due then; "
             "use `outreach preview --now` to look ahead"
         )
-    store = open_lasting(loaded.config, loaded.root, new_store)
+    store = bootstrap.lasting_store(loaded.config, loaded.root, new_store)
     assert store is not None
     # --now only chooses what is due: what is recorded as done is the real time.
-    clock = fixed_clock(moment) if moment else system_clock
+    clock = bootstrap.clock(moment)
     channels = channels_of(loaded)
     say_if_moved(loaded, clock())
     report = run_once(loaded, store, channels, clock, wall=system_clock)

@@ -21,9 +21,13 @@ rejected gift.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from outreach.core.model import Status
+from outreach.core.outgoing import Outgoing
 
 
 class State(StrEnum):
@@ -71,6 +75,7 @@ COUNTED = (S.NEEDS_APPROVAL, S.PENDING, S.SENDING, S.SENT, S.FAILED, S.AMBIGUOUS
 ATTENTION = (*OPEN, S.AMBIGUOUS, S.ERROR)
 # Rows a removed rule leaves behind, cancelled with it (not `sending`: that one finishes).
 CANCELLABLE = (S.NEEDS_APPROVAL, S.PENDING, S.FAILED, S.ERROR)
+DUE = (S.PENDING, S.FAILED)  # what a dispatcher may claim, once its moment comes
 
 
 def check_moves(before: Iterable[State], after: State) -> None:
@@ -79,3 +84,57 @@ def check_moves(before: Iterable[State], after: State) -> None:
     for state in before:
         if after not in MOVES[state]:
             raise ValueError(f"the outbox never moves a row from {state} to {after}")
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    key: str
+    rule_id: str
+    contact_id: str
+    action: str
+    channel: str
+    status: State
+    send_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+    provider_id: str | None
+    last_error: str | None
+    updated_at: datetime
+    deadline: datetime | None = None
+    doubtful: int = 0
+    next_attempt_at: datetime | None = None
+    claimed_by: str | None = None
+    sent_at: datetime | None = None
+    damaged: str | None = None  # why the stored row cannot be sent as it stands
+    timezone: str | None = None  # the recipient's (IANA); None in rows older than that
+    note: str | None = None  # a person's last word on it: "retry requested by ann"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the row stands where it does now: what the channel said, or what a person did
+        last (a retried row is no longer late), else what planning said."""
+        if self.status is State.REJECTED and self.note:
+            return self.note
+        return self.last_error or self.note or self.payload.get("reason")
+
+    def outgoing(self) -> Outgoing:
+        """What its channel is handed: the message or action, not the row."""
+        payload, details = self.payload, self.payload.get("details")
+        return Outgoing(
+            key=self.key,
+            rule_id=self.rule_id,
+            contact_id=self.contact_id,
+            action=self.action,
+            channel=self.channel,
+            due=self.send_at,
+            subject=_text(payload.get("subject")),
+            text=_text(payload.get("text")),
+            html=_text(payload.get("html")),
+            locale=_text(payload.get("locale")),
+            details=dict(details) if isinstance(details, dict) else {},
+            attempt=self.attempts + 1,
+        )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

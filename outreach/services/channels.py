@@ -12,7 +12,6 @@ from pathlib import Path
 
 from outreach.adapters.channels import Channel, Confirming, Probing
 from outreach.adapters.sources.files import Boundary, Refused
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import (
     Config,
     FileChannel,
@@ -23,6 +22,7 @@ from outreach.core.config import (
     WebhookSettings,
 )
 from outreach.core.delivery import Delivery
+from outreach.core.outgoing import Outgoing
 from outreach.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -177,20 +177,20 @@ class Redacted:
         self.channel = channel
         self.redact = redact
 
-    def send(self, row: OutboxRow) -> Delivery:
+    def send(self, message: Outgoing) -> Delivery:
         try:
-            delivery = self.channel.send(row)
+            delivery = self.channel.send(message)
         except Exception as exc:
-            log.exception("the %s channel failed on %s", row.channel, row.key)
-            delivery = unexpected(exc, row.channel)
+            log.exception("the %s channel failed on %s", message.channel, message.key)
+            delivery = unexpected(exc, message.channel)
         return self.redact.delivery(delivery)
 
     def unwritable(self) -> str | None:
         return self.channel.unwritable() if isinstance(self.channel, Probing) else None
 
-    def confirm(self, row: OutboxRow) -> bool | None:
-        """Did this row arrive? None when the channel cannot tell."""
-        return self.channel.confirm(row) if isinstance(self.channel, Confirming) else None
+    def confirm(self, message: Outgoing) -> bool | None:
+        """Did this message arrive? None when the channel cannot tell."""
+        return self.channel.confirm(message) if isinstance(self.channel, Confirming) else None
 
 
 def unexpected(exc: Exception, channel: str) -> Delivery:

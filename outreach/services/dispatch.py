@@ -23,24 +23,22 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExec
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from outreach.adapters.channels import Channel, Confirming
 from outreach.adapters.processes import Worker
-from outreach.adapters.store import Store, outbox
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import Clock
 from outreach.core.addresses import suppression_key
 from outreach.core.config import Config
 from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Rest, Step, interrupted, settle
 from outreach.core.display import local_second
 from outreach.core.model import Dataset, Decision, Status
-from outreach.core.outbox import ATTENTION, RECORDED, State
+from outreach.core.outbox import ATTENTION, RECORDED, OutboxRow, State
+from outreach.core.outgoing import Outgoing
 from outreach.core.policies import Hold, hold_at_send_time
 from outreach.core.timing import QuietHours, zone
 from outreach.logs import fields
+from outreach.ports import Cursor, Store, Unit
 from outreach.services.channels import CHANNELS, ChannelSet, Unusable, unexpected
 from outreach.services.moving_dates import planned_data
 from outreach.services.workspace import Workspace
@@ -50,7 +48,6 @@ log = logging.getLogger(__name__)
 # How far ahead a run plans: the frequency cap must see what comes soon (a birthday note
 # tomorrow outranks a check-in today), and gifts wait for approval ahead of their day.
 PLAN_AHEAD = timedelta(days=14)
-PLANNING_LOCK = 0x6F7574  # PostgreSQL advisory lock: one planner at a time
 SETTLE_TRIES = 5  # a store busy past its timeout after a send: try again, do not lose it
 STOP_GRACE = 3.0  # seconds a send may still take once the daemon is asked to stop
 LAST_LOOK = 0.5  # seconds
@@ -95,8 +92,8 @@ def run_once(
     else:
         config = workspace.config
         Dispatcher(store, channels, workspace.data, config, clock, report, wall=wall).run()
-    with store.engine.connect() as connection:
-        counts = outbox.counts(connection)
+    with store.view() as unit:
+        counts = unit.counts()
     report.waiting = {s: counts[s] for s in ATTENTION if counts.get(s)}
     return report
 
@@ -118,20 +115,19 @@ def record_plan(
     did, it is made again under the lock. Either way a plan is recorded against the history
     it saw. `now` is the moment planned for; rows are stamped with `wall` (default `now`),
     the real time."""
-    with store.engine.connect() as connection:
-        seen = outbox.fingerprint(connection)
-        decisions = _plan(workspace, connection, now)
+    with store.view() as unit:
+        seen = unit.fingerprint()
+        decisions = _plan(workspace, unit, now)
     store.check_intact()
-    with store.transaction() as connection:
-        if not store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
-            connection.execute(text(f"SELECT pg_advisory_xact_lock({PLANNING_LOCK})"))
-        if outbox.fingerprint(connection) != seen:
-            decisions = _plan(workspace, connection, now)
+    with store.unit() as unit:
+        unit.lock_planning()
+        if unit.fingerprint() != seen:
+            decisions = _plan(workspace, unit, now)
         chosen = [d for d in decisions if to_record(d, now)]
-        written = outbox.record(connection, chosen, wall or now)
+        written = unit.record(chosen, wall or now)
         planned = {d.key for d in decisions}
         rules = [rule.id for rule in workspace.engine.rules if rule.enabled]
-        outbox.forget_errors(connection, {d.key for d in chosen}, planned, rules, now)
+        unit.forget_errors({d.key for d in chosen}, planned, rules, now)
     upcoming = [d.send_at for d in decisions if d.status is Status.PLANNED and d.send_at > now]
     rows = Counter(str(RECORDED[d.status]) for d in written)
     errors = [d for d in chosen if d.status is Status.ERROR]
@@ -139,8 +135,8 @@ def record_plan(
     return Recorded(rows, min(upcoming, default=None), errors, new_errors)
 
 
-def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[Decision]:
-    history = outbox.history(connection)
+def _plan(workspace: Workspace, unit: Unit, now: datetime) -> list[Decision]:
+    history = unit.history()
     return workspace.engine.plan(planned_data(workspace, now), now, now + PLAN_AHEAD, history)
 
 
@@ -153,8 +149,8 @@ def cancel_removed_rules(
     active = {rule.id for rule in workspace.engine.rules if rule.enabled}
     if workspace.authoring_errors or not (gone := gone - active):
         return {}
-    with store.transaction() as connection:
-        return outbox.cancel_rules(connection, gone, now)
+    with store.unit() as unit:
+        return unit.cancel_rules(gone, now)
 
 
 def to_record(decision: Decision, now: datetime) -> bool:
@@ -171,7 +167,7 @@ def to_record(decision: Decision, now: datetime) -> bool:
 class _Claims:
     """Where a pass has got to in each channel's due rows."""
 
-    after: dict[str, outbox.Cursor | None] = field(default_factory=dict)
+    after: dict[str, Cursor | None] = field(default_factory=dict)
     drained: set[str] = field(default_factory=set)  # nothing more due in this pass
 
 
@@ -231,8 +227,8 @@ class Dispatcher:
         looked for rows at all (a channel not drained yet)."""
         busy = Counter(row.channel for row in flying.values())
         planned, now = self.clock(), self._wall()
-        with self.store.engine.connect() as connection:
-            for name, (until, why) in outbox.pauses(connection, now).items():
+        with self.store.view() as unit:
+            for name, (until, why) in unit.pauses(now).items():
                 self.report.paused[name] = f"until {self._shown(until)}: {why}"
                 self.report.resting[name] = until
         looked = False
@@ -243,7 +239,8 @@ class Dispatcher:
             rows, looked = self._claim(name, free, claims, planned, now), True
             for row in rows:
                 limit = self.channels.time_limit(name)
-                future = pool.submit(send_within, self.channels.get(name), row, limit, self.stop)
+                channel = self.channels.get(name)
+                future = pool.submit(send_within, channel, row.outgoing(), limit, self.stop)
                 flying[future] = row
         return looked
 
@@ -254,12 +251,12 @@ class Dispatcher:
         self.store.check_intact()  # a store deleted or replaced since: nothing more goes
         worker = str(self.worker)
         try:
-            with self.store.transaction() as connection:
+            with self.store.unit() as unit:
                 after = claims.after.get(name)
-                rows, cursor = outbox.claim_due(connection, name, planned, worker, free, after, now)
+                rows, cursor = unit.claim_due(name, planned, worker, free, after, now)
                 if rows and self._channel(name) is None:
                     raise _NotClaimed  # none of it happened
-                ready = [go for r in rows if (go := self._prepared(connection, r, planned, now))]
+                ready = [go for r in rows if (go := self._prepared(unit, r, planned, now))]
         except _NotClaimed:
             return []
         claims.after[name] = cursor
@@ -268,17 +265,17 @@ class Dispatcher:
         return ready
 
     def _prepared(
-        self, connection: Connection, row: OutboxRow, planned: datetime, now: datetime
+        self, unit: Unit, row: OutboxRow, planned: datetime, now: datetime
     ) -> OutboxRow | None:
         """The row just claimed as it should go, or None when it does not go now."""
-        if self._held(connection, row, planned, now):
+        if self._held(unit, row, planned, now):
             return None  # not due any more, or it must wait
         if row.damaged:  # what would go cannot be told: never guess
             step = Step(State.DEAD, row.attempts, row.doubtful, f"not sent: {row.damaged}")
-            outbox.finish(connection, row, step, now)
+            unit.finish(row, step, now)
             self.report.outcomes[State.DEAD] += 1
             return None
-        return self._addressed(connection, row, now)
+        return self._addressed(unit, row, now)
 
     def _channel(self, name: str) -> Channel | None:
         try:
@@ -287,27 +284,23 @@ class Dispatcher:
             self.report.unusable[name] = str(exc)
             return None
 
-    def _held(
-        self, connection: Connection, row: OutboxRow, planned: datetime, now: datetime
-    ) -> bool:
+    def _held(self, unit: Unit, row: OutboxRow, planned: datetime, now: datetime) -> bool:
         """Apply a hold at the moment `planned` to a row just claimed (in the same
         transaction: no one saw it `sending`); False when it may go."""
         hold = self._hold(row, planned)
         if hold is None:
             return False
-        outbox.release(connection, row, State.PENDING, now)
+        unit.release(row, State.PENDING, now)
         if hold.status is not None:
-            outbox.move(
-                connection, row.key, [State.PENDING], hold.status, now, last_error=hold.reason
-            )
+            unit.move(row.key, [State.PENDING], hold.status, now, last_error=hold.reason)
             self.report.outcomes[hold.status] += 1
         elif hold.until is not None:
-            outbox.postpone(connection, row.key, hold.until, now)
+            unit.postpone(row.key, hold.until, now)
         else:
             self.report.held[row.key] = hold.reason
         return True
 
-    def _addressed(self, connection: Connection, row: OutboxRow, now: datetime) -> OutboxRow:
+    def _addressed(self, unit: Unit, row: OutboxRow, now: datetime) -> OutboxRow:
         """An email goes to the mailbox the contact has now: an address changed since the
         row was recorded may no longer be theirs (opt-outs were checked on both)."""
         contact = self.data.contacts.get(row.contact_id)
@@ -316,7 +309,7 @@ class Dispatcher:
             return row
         if suppression_key(contact.email) == suppression_key(recorded):
             return row
-        return outbox.readdress(connection, row, contact.email, now)
+        return unit.readdress(row, contact.email, now)
 
     def _hold(self, row: OutboxRow, now: datetime) -> Hold | None:
         quiet = self.config.policies.quiet_hours
@@ -345,17 +338,17 @@ class Dispatcher:
 
     def _write_delivery(self, row: OutboxRow, delivery: Delivery) -> None:
         now, report = self._wall(), self.report
-        with self.store.transaction() as connection:
+        with self.store.unit() as unit:
             if delivery.outcome == "paused":
-                outbox.release(connection, row, State.PENDING, now)  # due again once it lifts
+                unit.release(row, State.PENDING, now)  # due again once it lifts
                 reason = delivery.error or "refused"
-                outbox.pause(connection, row.channel, now + PAUSE_ON_REFUSAL, reason)
+                unit.pause(row.channel, now + PAUSE_ON_REFUSAL, reason)
                 report.paused[row.channel] = report.refused[row.channel] = reason
                 report.resting[row.channel] = now + PAUSE_ON_REFUSAL
                 return
             jitter = self.jitter()
             step = settle(delivery, row.channel, row.attempts, row.doubtful, now, jitter)
-            if outbox.finish(connection, row, step, now):
+            if unit.finish(row, step, now):
                 report.outcomes[step.status] += 1
                 report.by_channel[row.channel, step.status] += 1
                 log.info(
@@ -365,12 +358,12 @@ class Dispatcher:
                     extra=fields(channel=row.channel, attempts=step.attempts, error=step.error),
                 )
             if step.rest is not None:
-                self._rest(connection, row.channel, step.rest, delivery.error or "rate limited")
+                self._rest(unit, row.channel, step.rest, delivery.error or "rate limited")
 
-    def _rest(self, connection: Connection, channel: str, rest: Rest, why: str) -> None:
+    def _rest(self, unit: Unit, channel: str, rest: Rest, why: str) -> None:
         """The channel sends nothing more until `rest.until`; the rows it has not tried yet
         wait for that only."""
-        outbox.pause(connection, channel, rest.until, why)
+        unit.pause(channel, rest.until, why)
         self.report.paused[channel] = f"until {self._shown(rest.until)}: {why}"
         self.report.resting[channel] = rest.until
         level = logging.WARNING if rest.note else logging.INFO
@@ -387,17 +380,17 @@ class Dispatcher:
         """Resolve rows left in `sending` by a dispatcher that died: looked up where the
         receiver can be read back, else by `interrupted` (never a blind second gift)."""
         now = self._wall()
-        with self.store.engine.connect() as connection:
-            stuck = list(outbox.rows(connection, statuses=[State.SENDING]))
+        with self.store.view() as unit:
+            stuck = unit.rows(statuses=[State.SENDING])
         for row in stuck:
             if not self.worker.orphaned(row.claimed_by, row.updated_at, now):
                 continue
             step = self._resolution(row, now)
-            with self.store.transaction() as connection:
+            with self.store.unit() as unit:
                 if step is None:
-                    done = outbox.release(connection, row, State.PENDING, now)
+                    done = unit.release(row, State.PENDING, now)
                 else:
-                    done = outbox.finish(connection, row, step, now)
+                    done = unit.finish(row, step, now)
             self.report.recovered += int(done)
 
     def _resolution(self, row: OutboxRow, now: datetime) -> Step | None:
@@ -406,7 +399,7 @@ class Dispatcher:
             channel: Channel | None = self.channels.get(row.channel)
         except Unusable:
             channel = None
-        arrived = channel.confirm(row) if isinstance(channel, Confirming) else None
+        arrived = channel.confirm(row.outgoing()) if isinstance(channel, Confirming) else None
         if arrived is False:
             return None
         if arrived:
@@ -416,7 +409,7 @@ class Dispatcher:
 
 
 def send_within(
-    channel: Channel, row: OutboxRow, seconds: float, stop: threading.Event | None = None
+    channel: Channel, message: Outgoing, seconds: float, stop: threading.Event | None = None
 ) -> Delivery:
     """The channel's answer within `seconds`, whatever happens inside it: a server trickling
     its answer byte by byte, or a surprise in an adapter, never leaves a row in `sending`.
@@ -425,12 +418,12 @@ def send_within(
 
     def attempt() -> None:
         try:
-            answers.append(channel.send(row))
+            answers.append(channel.send(message))
         except Exception as exc:
-            log.exception("the %s channel failed on %s", row.channel, row.key)
-            answers.append(unexpected(exc, row.channel))
+            log.exception("the %s channel failed on %s", message.channel, message.key)
+            answers.append(unexpected(exc, message.channel))
 
-    worker = threading.Thread(target=attempt, name=f"send {row.key}", daemon=True)
+    worker = threading.Thread(target=attempt, name=f"send {message.key}", daemon=True)
     worker.start()
     deadline = time.monotonic() + seconds
     while worker.is_alive() and time.monotonic() < deadline:

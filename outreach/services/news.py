@@ -21,9 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from outreach.adapters.feeds import (
     FeedSource,
-    FetchPolicy,
     FetchState,
-    fetch,
     is_http_url,
     load_feed_sources,
     normalise_link,
@@ -32,12 +30,11 @@ from outreach.adapters.feeds import (
 from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.mentions import MentionFinder
 from outreach.adapters.sources.files import Refused, read_bytes
-from outreach.adapters.store import Store
-from outreach.adapters.store.identity import open_lasting
-from outreach.core.config import Config
+from outreach.bootstrap import Fetcher, fetch_policy, fetcher, lasting_store, reading_store
 from outreach.core.model import FeedEntry, Mention
 from outreach.core.problems import Problem
 from outreach.errors import UserError
+from outreach.ports import Store
 from outreach.services.workspace import Workspace, data_file, shown
 
 
@@ -61,17 +58,6 @@ def feed_sources(workspace: Workspace) -> tuple[list[FeedSource], list[Problem]]
     if path is None:
         return [], []
     return load_feed_sources(path, shown(workspace.root / relative), within)
-
-
-def fetch_policy(config: Config) -> FetchPolicy:
-    network = config.network
-    return FetchPolicy(
-        total_timeout=network.timeout,
-        read_timeout=min(15.0, network.timeout),
-        max_bytes=int(network.max_feed_mb * 1024 * 1024),
-        allow_private=network.allow_private,
-        outside_workspace=tuple(config.outside_workspace),
-    )
 
 
 def finder_for(workspace: Workspace) -> MentionFinder:
@@ -116,16 +102,16 @@ def scan_feeds(
     sources = [s for s in sources if urls is None or s.url in urls]
     config, root = workspace.config, workspace.root
     store = (
-        Store.of(config, root, create=False, memory_ok=True)
+        reading_store(config, root, create=False, memory_ok=True)
         if dry_run
-        else open_lasting(config, root)
+        else lasting_store(config, root)
     )
-    finder = finder_for(workspace)
+    finder, read = finder_for(workspace), fetcher(config, root)
     reports = []
     seen: set[str] = set()  # a dry run stores nothing, so it remembers here what it has read
     for source in sources:
         try:
-            report = _scan_one(workspace, source, store, finder, now, dry_run, seen)
+            report = _scan_one(source, store, finder, read, now, dry_run, seen)
         except OperationalError as exc:  # the store is busy or broken: this feed waits
             report = FeedReport(
                 feed_key(source.url),
@@ -140,22 +126,25 @@ def scan_feeds(
 
 
 def _scan_one(
-    workspace: Workspace,
     source: FeedSource,
     store: Store | None,
     finder: MentionFinder,
+    read: Fetcher,
     now: datetime,
     dry_run: bool,
     seen: set[str],
 ) -> FeedReport:
-    state = store.feed_state(source.url) if store else {}
-    conditional = FetchState(state.get("etag"), state.get("last_modified"))
-    result = fetch(source.url, conditional, fetch_policy(workspace.config), workspace.root)
+    state = None
+    if store is not None:
+        with store.view() as unit:
+            state = unit.feed_state(source.url)
+    conditional = FetchState(state.etag, state.last_modified) if state else FetchState()
+    result = read(source.url, conditional)
     report = FeedReport(feed_key(source.url), result.status, error=result.error)
     if result.status != "fetched" or result.content is None:
         if store is not None and not dry_run:
-            with store.transaction() as connection:
-                store.record_fetch(connection, source.url, now, result.status, result.error)
+            with store.unit() as unit:
+                unit.record_fetch(source.url, now, result.status, result.error)
         return report
     parsed = parse_feed(result.content, result.final_url or source.url, source.language)
     report.entries, report.warning = len(parsed.entries), parsed.warning
@@ -165,9 +154,8 @@ def _scan_one(
     mentions = list(find_mentions(finder, fresh, source.language))
     if store is not None and not dry_run:
         fresh_ids = {entry.id for entry in fresh}
-        with store.transaction() as connection:
-            fresh = store.add_entries(  # re-checked: another scan may have stored some since
-                connection,
+        with store.unit() as unit:
+            fresh = unit.add_entries(  # re-checked: another scan may have stored some since
                 [(e, k) for e, k in keyed if e.id in fresh_ids],
                 source.url,
                 source.language,
@@ -175,9 +163,8 @@ def _scan_one(
             )
             stored = {entry.id for entry in fresh}
             mentions = [m for m in mentions if m.entry.id in stored]
-            store.add_mentions(connection, mentions, now)
-            store.record_fetch(
-                connection,
+            unit.add_mentions(mentions, now)
+            unit.record_fetch(
                 source.url,
                 now,
                 result.status,
@@ -195,7 +182,8 @@ def _unseen(
 ) -> list[FeedEntry]:
     """Entries that would be new: not in the store, nor already read (by id or link)."""
     if store is not None:
-        seen |= store.known_entries([e.id for e, _ in keyed], [k for _, k in keyed])
+        with store.view() as unit:
+            seen |= unit.known_entries([e.id for e, _ in keyed], [k for _, k in keyed])
     fresh = []
     for entry, link_key in keyed:
         if entry.id in seen or (link_key and link_key in seen):
@@ -210,20 +198,23 @@ def mentions_for_planning(workspace: Workspace) -> list[Mention]:
     a dry run writes nothing). With `data_dated_for` the feed files are demo data whose
     dates move with the clock: their stories are read afresh, in place of the copies a scan
     stored, and marked to move."""
-    store = Store.of(workspace.config, workspace.root, create=False, memory_ok=True)
-    found = store.mentions() if store else []
+    store = reading_store(workspace.config, workspace.root, create=False, memory_ok=True)
+    found: list[Mention] = []
+    if store is not None:
+        with store.view() as unit:
+            found = unit.mentions()
     sources, _ = feed_sources(workspace)
     local = [s for s in sources if not is_http_url(s.url)]
     if not local:
         return found
     moving = workspace.config.data_dated_for is not None
     finder = finder_for(workspace)
-    policy = fetch_policy(workspace.config)
+    read_file = fetcher(workspace.config, workspace.root)
     seen: set[str] = set()
     read: list[Mention] = []
     for source in local:
         # Through `fetch`, like a scan: the same size cap and regular-file check.
-        result = fetch(source.url, FetchState(), policy, workspace.root)
+        result = read_file(source.url, FetchState())
         if result.content is None:
             continue  # `feeds scan` reports it; a preview plans without it
         parsed = parse_feed(result.content, source.url, source.language)

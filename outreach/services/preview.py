@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from outreach.adapters.store import Store, outbox
+from outreach.bootstrap import reading_store
 from outreach.core.model import Decision, Status
 from outreach.core.outbox import State
 from outreach.core.policies import History
@@ -51,7 +51,7 @@ def preview(
 
 def _history(workspace: Workspace) -> tuple[History, dict[str, str]]:
     try:
-        store = Store.of(workspace.config, workspace.root, create=False, memory_ok=True)
+        store = reading_store(workspace.config, workspace.root, create=False, memory_ok=True)
     except UserError as exc:  # a dry run still plans, without what the store knows
         workspace.problems.append(
             warning("outreach.yaml", None, None, f"{exc}; planned as if nothing was sent yet")
@@ -59,8 +59,8 @@ def _history(workspace: Workspace) -> tuple[History, dict[str, str]]:
         return History(), {}
     if store is None:
         return History(), {}
-    with store.engine.connect() as connection:
-        return outbox.settled_history(connection)
+    with store.view() as unit:
+        return unit.settled_history()
 
 
 def _as_recorded(decision: Decision, still_open: dict[str, str]) -> Decision:

@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from outreach.adapters.store import Store, outbox
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.handles import among, digest, handle_of, looks_like_handle, resolve
-from outreach.core.outbox import RETRIABLE, State
+from outreach.core.outbox import RETRIABLE, OutboxRow, State
 from outreach.errors import UsageError
+from outreach.ports import Store
 
 APPROVABLE = (State.NEEDS_APPROVAL,)
 REJECTABLE = (State.NEEDS_APPROVAL, State.PENDING, State.FAILED, State.ERROR)
@@ -56,8 +55,8 @@ def retry(store: Store, keys: list[str], now: datetime, by: str) -> list[Change]
 
 
 def waiting_keys(store: Store, rule: str | None) -> list[str]:
-    with store.engine.connect() as connection:
-        return [r.key for r in outbox.rows(connection, statuses=APPROVABLE, rule_id=rule)]
+    with store.view() as unit:
+        return [r.key for r in unit.rows(statuses=APPROVABLE, rule_id=rule)]
 
 
 def listed(
@@ -71,8 +70,8 @@ def listed(
     if unknown:
         raise UsageError(f"no status {', '.join(unknown)}; known: {', '.join(known)}")
     chosen = None if statuses is None else [State(status) for status in statuses]
-    with store.engine.connect() as connection:
-        return list(outbox.rows(connection, statuses=chosen, contact_id=contact, rule_id=rule))
+    with store.view() as unit:
+        return unit.rows(statuses=chosen, contact_id=contact, rule_id=rule)
 
 
 MANY = 200  # rows shown, beyond which reading every digest once beats two lookups a row
@@ -81,14 +80,14 @@ MANY = 200  # rows shown, beyond which reading every digest once beats two looku
 def handles_of(store: Store, rows: list[OutboxRow]) -> dict[str, str]:
     """Each row's handle: unique among every row of the outbox, not only those shown."""
     found = {}
-    with store.engine.connect() as connection:
-        ordered = outbox.every_digest(connection) if len(rows) > MANY else None
+    with store.view() as unit:
+        ordered = unit.every_digest() if len(rows) > MANY else None
         for row in rows:
             mine = digest(row.key)
             if ordered is not None:
                 found[row.key] = among(mine, ordered)
             else:
-                found[row.key] = handle_of(mine, outbox.digests_beside(connection, mine))
+                found[row.key] = handle_of(mine, unit.digests_beside(mine))
     return found
 
 
@@ -101,13 +100,13 @@ def _move(
     **values: object,
 ) -> list[Change]:
     changes = []
-    with store.transaction() as connection:
+    with store.unit() as unit:
         for given in keys:
-            row = outbox.get(connection, given)
+            row = unit.get(given)
             if row is None:  # a handle, then
                 prefix = given.lower() if looks_like_handle(given) else ""
-                named = resolve(given, outbox.digests_from(connection, prefix) if prefix else {})
-                row = outbox.get(connection, named.key) if named.key else None
+                named = resolve(given, unit.digests_from(prefix) if prefix else {})
+                row = unit.get(named.key) if named.key else None
                 if row is None:
                     changes.append(Change(given, False, named.problem or "no such key"))
                     continue
@@ -116,7 +115,7 @@ def _move(
                 changes.append(
                     Change(key, False, f"it is {row.status}, not {' or '.join(allowed)}")
                 )
-            elif outbox.move(connection, key, allowed, to_status, now, **values):
+            elif unit.move(key, allowed, to_status, now, **values):
                 changes.append(Change(key, True, f"{row.status} -> {to_status}"))
             else:
                 changes.append(Change(key, False, "it changed meanwhile; look again"))

@@ -21,15 +21,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from outreach import bootstrap
 from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.processes import Worker
-from outreach.adapters.store import Store, daemons, outbox
-from outreach.adapters.store.identity import open_lasting
 from outreach.clock import Clock, system_clock
 from outreach.core.delivery import next_wake
 from outreach.core.model import with_mentions
 from outreach.errors import StoreLost, UserError, WorkspaceError
-from outreach.logs import fields, hide
+from outreach.logs import fields
+from outreach.ports import Store
 from outreach.services.channels import ChannelSet
 from outreach.services.dispatch import (
     Dispatcher,
@@ -86,7 +86,7 @@ class Runtime:
                 "data_dated_for is set in outreach.yaml: the data's dates move with the clock "
                 "(demo and sample data only; delete it once the data is real)"
             )
-        store = open_lasting(workspace.config, root, new_store)
+        store = bootstrap.lasting_store(workspace.config, root, new_store)
         assert store is not None
         return cls(root, environ, workspace, store, clock)
 
@@ -96,13 +96,13 @@ class Runtime:
         """One daemon per SQLite store (PostgreSQL stores are shared by design); every daemon
         enters itself in the store's list of daemons."""
         holder = None
-        with self.store.transaction() as connection:
-            if self.store.is_sqlite:
-                holder = daemons.acquire(connection, self.worker, self.clock())
+        with self.store.unit() as unit:
+            if not self.store.shared:
+                holder = unit.acquire(self.worker, self.clock())
             if holder is None:
-                daemons.register(connection, self.worker, self.clock())
-                if self.store.is_sqlite:
-                    daemons.recover(connection)  # a fresh start runs on the workspace as it is
+                unit.register(self.worker, self.clock())
+                if not self.store.shared:
+                    unit.recover()  # a fresh start runs on the workspace as it is
         if holder is not None:
             raise AlreadyRunning(
                 f"another daemon ({holder.holder}) runs on this store since "
@@ -113,20 +113,20 @@ class Runtime:
     def release(self) -> None:
         if self.lost:
             return  # not a word more to a store that is gone (it would make a new file)
-        with self.store.transaction() as connection:
-            daemons.release(connection, self.worker)
+        with self.store.unit() as unit:
+            unit.release_daemon(self.worker)
 
     def heartbeat(self) -> bool:
         """Say we are alive; False (and stop) when another daemon has taken the store over,
         e.g. after this one was suspended for minutes."""
-        if not self.store.is_sqlite:
-            with self.store.transaction() as connection:
-                daemons.beat_registered(connection, self.worker, self.clock())
+        if self.store.shared:
+            with self.store.unit() as unit:
+                unit.beat_registered(self.worker, self.clock())
             return True
         self.store.check_intact()
-        with self.store.transaction() as connection:
-            ours = daemons.beat(connection, self.worker, self.clock())
-            daemons.beat_registered(connection, self.worker, self.clock())
+        with self.store.unit() as unit:
+            ours = unit.beat(self.worker, self.clock())
+            unit.beat_registered(self.worker, self.clock())
         if not ours:
             log.error("another daemon has taken this store over; stopping")
             self.stop.set()
@@ -172,8 +172,7 @@ class Runtime:
 
     def _use_channels(self, workspace: Workspace) -> None:
         """Channels as `workspace` configures them; their secrets never reach a log line."""
-        self.channels = ChannelSet(workspace.config, self.root, self.environ)
-        hide(self.channels.redact)
+        self.channels = bootstrap.channels(workspace.config, self.root, self.environ, logged=True)
 
     def _config_broken(self, problem: str) -> bool:
         reason = f"outreach.yaml has errors ({problem})"
@@ -185,11 +184,11 @@ class Runtime:
     def _fall_back(self, topic: str, reason: str | None) -> None:
         """Tell `outreach status` what the daemon runs on (None: the workspace as it is)."""
         try:
-            with self.store.transaction() as connection:
+            with self.store.unit() as unit:
                 if reason is None:
-                    daemons.recover(connection, (topic,))
+                    unit.recover((topic,))
                 else:
-                    daemons.fall_back(connection, topic, self.clock(), reason)
+                    unit.fall_back(topic, self.clock(), reason)
         except Exception:  # only a report: the daemon keeps going
             log.exception("cannot record what the daemon runs on")
 
@@ -229,8 +228,8 @@ class Runtime:
     def _gone(self, now: datetime) -> set[str]:
         """Rules missing from the workspace for at least `removal_grace`: a rule file that is
         being rewritten, or a folder being swapped, is not a rule that was removed."""
-        with self.store.engine.connect() as connection:
-            recorded = outbox.open_rules(connection)
+        with self.store.view() as unit:
+            recorded = unit.open_rules()
         active = {rule.id for rule in self.workspace.engine.rules if rule.enabled}
         missing = recorded - active
         self.missing_since = {r: self.missing_since.get(r, now) for r in missing}
@@ -251,11 +250,9 @@ class Runtime:
         """The next moment a row may go that comes after now: a channel's rest ends, a retry
         falls due, a row held until later."""
         now = self.clock()
-        with self.store.engine.connect() as connection:
-            moments = outbox.upcoming(connection, now)
-            rests = {
-                channel: until for channel, (until, _) in outbox.pauses(connection, now).items()
-            }
+        with self.store.view() as unit:
+            moments = unit.upcoming(now)
+            rests = {channel: until for channel, (until, _) in unit.pauses(now).items()}
         return next_wake(moments, rests, now)
 
     def wait_for_sends(self, seconds: float) -> bool:
@@ -294,7 +291,7 @@ class Runtime:
         from outreach.services.news import scan_feeds
 
         now = self.clock()
-        if every is not None and not self.store.take_feed_turn(url, now, every):
+        if every is not None and not self._feed_turn(url, now, every):
             log.info("feed read by another daemon lately", extra=fields(feed=feed_key(url)))
             return None
         for report in scan_feeds(self.workspace, now, urls=[url]):
@@ -304,9 +301,13 @@ class Runtime:
             return report
         return None
 
+    def _feed_turn(self, url: str, now: datetime, every: timedelta) -> bool:
+        with self.store.unit() as unit:
+            return unit.take_feed_turn(url, now, every)
+
     def queue_counts(self) -> dict[str, int]:
-        with self.store.engine.connect() as connection:
-            return outbox.counts(connection)
+        with self.store.view() as unit:
+            return unit.counts()
 
     def tick(self, job: str, work: Callable[[], Any], every: float | None = None) -> None:
         """Run one job (every `every` seconds): timed, recorded for `outreach status`, never
@@ -326,8 +327,8 @@ class Runtime:
             log.exception("%s failed", job)
         seconds = time.monotonic() - began
         try:
-            with self.store.transaction() as connection:
-                daemons.record_tick(connection, job, started, seconds, error, every)
+            with self.store.unit() as unit:
+                unit.record_tick(job, started, seconds, error, every)
         except Exception:
             log.exception("cannot record the %s tick", job)
         if self.on_tick is not None:

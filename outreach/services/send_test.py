@@ -11,9 +11,8 @@ from typing import Any
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.model import Decision, Status
-from outreach.core.outbox import State
+from outreach.core.outgoing import Outgoing
 from outreach.core.planning import Candidate, soonest_ahead
 from outreach.errors import UsageError, UserError
 from outreach.services.channels import ChannelSet, Unusable
@@ -39,7 +38,7 @@ def send_test(
     except Unusable as exc:
         raise UserError(f"cannot send a test: {exc}") from None
     contact = workspace.data.contacts[contact_id]
-    return decision, email.send(rehearsal_row(decision, to, now, contact.name))
+    return decision, email.send(rehearsal_message(decision, to, now, contact.name))
 
 
 def rehearsal(workspace: Workspace, rule_id: str, contact_id: str, now: datetime) -> Decision:
@@ -76,8 +75,8 @@ def _occasion(
     return min(candidates, key=soonest_ahead, default=None)
 
 
-def rehearsal_row(decision: Decision, to: str, now: datetime, whom: str) -> OutboxRow:
-    """An outbox row that is not in the outbox: the rendered action, addressed to `to`. A
+def rehearsal_message(decision: Decision, to: str, now: datetime, whom: str) -> Outgoing:
+    """A message that is not in the outbox: the rendered action, addressed to `to`. A
     gift's card or a task goes as an email like any other, its subject naming the contact
     (`whom`) by name."""
     message = decision.message
@@ -88,22 +87,16 @@ def rehearsal_row(decision: Decision, to: str, now: datetime, whom: str) -> Outb
         subject = f"{what} for {whom}" + (f": {subject}" if subject else "")
         details = {"from": None, "reply_to": None}
     details.update(to=to, to_name="")
-    return OutboxRow(
+    return Outgoing(
         key=f"send-test:{decision.key}:{secrets.token_hex(4)}",
         rule_id=decision.rule_id,
         contact_id=decision.contact_id,
         action="email",
         channel="email",
-        status=State.SENDING,
-        send_at=now,
-        payload={
-            "subject": f"[test] {subject}",
-            "text": message.text if message else "",
-            "html": message.html if message else None,
-            "details": details,
-        },
-        attempts=0,
-        provider_id=None,
-        last_error=None,
-        updated_at=now,
+        due=now,
+        subject=f"[test] {subject}",
+        text=message.text if message else "",
+        html=message.html if message else None,
+        locale=None,
+        details=details,
     )

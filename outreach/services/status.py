@@ -8,20 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
 from outreach.adapters.processes import Worker
-from outreach.adapters.store import Store, daemons, outbox
-from outreach.adapters.store.outbox import OutboxRow
-from outreach.adapters.store.schema import feeds
+from outreach.adapters.store.daemons import is_gone
+from outreach.bootstrap import reading_store
 from outreach.core.display import zone_or
 from outreach.core.model import Status
-from outreach.core.outbox import State
+from outreach.core.outbox import OutboxRow, State
+from outreach.core.records import Fallback, FeedState, Holder, Tick
 from outreach.core.rules import ACTION_CHANNELS
 from outreach.core.timing import zone
+from outreach.ports import Unit
 from outreach.services.channels import CHANNELS, ChannelSet
 from outreach.services.preview import preview
 from outreach.services.workspace import Workspace
@@ -40,7 +37,7 @@ class Daemon:
 
 @dataclass(frozen=True)
 class JobTick:
-    tick: daemons.Tick
+    tick: Tick
     age: timedelta
     stale: str | None  # why it is not current, or None
 
@@ -73,51 +70,51 @@ class StatusReport:
     daemon: Daemon | None = None  # a SQLite store's (the lock's holder)
     listed: list[Daemon] = field(default_factory=list)  # every daemon on the store's list
     shared: bool = False  # a store several daemons share (PostgreSQL)
-    fallbacks: list[daemons.Fallback] = field(default_factory=list)
+    fallbacks: list[Fallback] = field(default_factory=list)
     ticks: list[JobTick] = field(default_factory=list)
     outbox: dict[str, int] = field(default_factory=dict)
     channels: list[ChannelState] = field(default_factory=list)
-    feeds: list[dict[str, Any]] = field(default_factory=list)
+    feeds: list[FeedState] = field(default_factory=list)
     next: list[Upcoming] = field(default_factory=list)
     overdue: int = 0  # how many are overdue (the first of them are in `next`)
 
 
 def status(workspace: Workspace, now: datetime, channels: ChannelSet) -> StatusReport:
-    store = Store.of(workspace.config, workspace.root, create=False)
+    store = reading_store(workspace.config, workspace.root, create=False)
     report = StatusReport(now, zone(workspace.config.timezone), bool(store))
     overdue: list[Upcoming] = []
     pauses: Mapping[str, tuple[datetime, str]] = {}
     if store is not None:
-        with store.engine.connect() as connection:
-            report.daemon = _daemon(daemons.holder(connection), now)
-            report.listed = [_described(h, now) for h in daemons.registered(connection)]
+        with store.view() as unit:
+            report.daemon = _daemon(unit.holder(), now)
+            report.listed = [_described(h, now) for h in unit.registered()]
             running = report.daemon.running if report.daemon else None
-            if store.is_sqlite and report.daemon is None:
+            if not store.shared and report.daemon is None:
                 running = False  # a SQLite daemon always holds the lock while it runs
-            if not store.is_sqlite:
+            if store.shared:
                 report.shared, running = True, any(d.running for d in report.listed)
-            report.fallbacks = [] if running is False else daemons.fallbacks_now(connection)
-            report.ticks = [_aged(t, now, running) for t in daemons.last_ticks(connection)]
-            report.outbox = outbox.counts(connection)
-            pauses = outbox.pauses(connection, now)
-            report.feeds = [dict(row) for row in connection.execute(select(feeds)).mappings()]
-            overdue = _overdue(connection, now, report.zone)
+            report.fallbacks = [] if running is False else unit.fallbacks_now()
+            report.ticks = [_aged(t, now, running) for t in unit.last_ticks()]
+            report.outbox = unit.counts()
+            pauses = unit.pauses(now)
+            report.feeds = unit.feeds()
+            overdue = _overdue(unit, now, report.zone)
     report.channels = _channels(workspace, channels, pauses)
     report.overdue = len(overdue)
     report.next = (overdue + _upcoming(workspace, now, {u.key for u in overdue}))[:NEXT]
     return report
 
 
-def _daemon(holder: daemons.Holder | None, now: datetime) -> Daemon | None:
+def _daemon(holder: Holder | None, now: datetime) -> Daemon | None:
     return None if holder is None else _described(holder, now)
 
 
-def _described(holder: daemons.Holder, now: datetime) -> Daemon:
-    gone = daemons.is_gone(holder, Worker.current(), now)
+def _described(holder: Holder, now: datetime) -> Daemon:
+    gone = is_gone(holder, Worker.current(), now)
     return Daemon(not gone, holder.holder, holder.started_at, holder.heartbeat_at)
 
 
-def _aged(tick: daemons.Tick, now: datetime, running: bool | None) -> JobTick:
+def _aged(tick: Tick, now: datetime, running: bool | None) -> JobTick:
     age = now - tick.at
     stale = None
     if running is False:
@@ -141,10 +138,10 @@ def _channels(
     return states
 
 
-def _overdue(connection: Connection, now: datetime, fallback: tzinfo) -> list[Upcoming]:
+def _overdue(unit: Unit, now: datetime, fallback: tzinfo) -> list[Upcoming]:
     """Rows whose moment passed that still wait to go (no dispatcher ran since, or it could
     not send), oldest first."""
-    waiting = outbox.rows(connection, statuses=[State.PENDING, State.FAILED])
+    waiting = unit.rows(statuses=[State.PENDING, State.FAILED])
     late = [row for row in waiting if _moment(row) <= now]
     return [
         Upcoming(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
-from helpers import free_port, outbox_row
+from helpers import free_port, outgoing_email
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.files import FileChannel
@@ -71,14 +72,14 @@ def send_once(
     """Start the server, send one row through a channel pointed at it, stop the server."""
     controller.start()
     try:
-        return SmtpChannel(settings_for(port), username, password).send(outbox_row())
+        return SmtpChannel(settings_for(port), username, password).send(outgoing_email())
     finally:
         controller.stop()
 
 
 def test_an_email_arrives_with_the_owner_as_sender_and_reply_to(smtp) -> None:
     handler, channel = smtp
-    delivery = channel.send(outbox_row())
+    delivery = channel.send(outgoing_email())
     assert delivery.outcome == "sent" and delivery.provider_id
     (raw,) = handler.messages
     email = message_from_bytes(raw, policy=default)
@@ -94,8 +95,7 @@ def test_an_email_arrives_with_the_owner_as_sender_and_reply_to(smtp) -> None:
 
 def test_a_stored_subject_that_would_decode_into_a_header_is_never_sent(smtp) -> None:
     handler, channel = smtp
-    row = outbox_row()
-    row.payload["subject"] = "Hi =?utf-8?b?DQpCY2M6IGFsbEBldmlsLnRlc3Q=?="  # CRLF Bcc: ...
+    row = replace(outgoing_email(), subject="Hi =?utf-8?b?DQpCY2M6IGFsbEBldmlsLnRlc3Q=?=")
     delivery = channel.send(row)
     assert delivery.outcome == "dead" and "encoded-word" in (delivery.error or "")
     assert handler.messages == []
@@ -104,7 +104,7 @@ def test_a_stored_subject_that_would_decode_into_a_header_is_never_sent(smtp) ->
 def test_an_idn_sender_is_written_in_the_form_dns_knows(smtp) -> None:
     handler, channel = smtp
     channel.settings = channel.settings.model_copy(update={"from_": "Dæmi <hello@dæmi.is>"})
-    row = outbox_row(**{"from": None, "reply_to": "Ása <asa@dæmi.is>"})
+    row = outgoing_email(**{"from": None, "reply_to": "Ása <asa@dæmi.is>"})
     assert channel.send(row).outcome == "sent"
     email = message_from_bytes(handler.messages[0], policy=default)
     assert email["From"].addresses[0].addr_spec == "hello@xn--dmi-yla.is"
@@ -125,7 +125,7 @@ def test_an_idn_sender_is_written_in_the_form_dns_knows(smtp) -> None:
 def test_4xx_is_worth_a_retry_and_5xx_is_final(smtp, answer: str, outcome: str, rest) -> None:
     handler, channel = smtp
     handler.rcpt_answer = answer
-    delivery = channel.send(outbox_row())
+    delivery = channel.send(outgoing_email())
     assert delivery.outcome == outcome and delivery.rest_channel == rest
     assert delivery.retry_after is None  # SMTP names no time: the core's short default
     assert answer.split()[0] in (delivery.error or "")
@@ -135,7 +135,7 @@ def test_4xx_is_worth_a_retry_and_5xx_is_final(smtp, answer: str, outcome: str, 
 def test_a_connection_lost_after_the_message_went_is_doubtful(smtp) -> None:
     handler, channel = smtp
     handler.drop_after_data = True
-    delivery = channel.send(outbox_row())
+    delivery = channel.send(outgoing_email())
     assert delivery.outcome == "retry" and delivery.doubtful
     assert len(handler.messages) == 1
 
@@ -160,14 +160,13 @@ def test_a_refused_login_pauses_the_channel_and_hides_the_password() -> None:
 
 def test_no_server_is_worth_a_retry() -> None:
     channel = SmtpChannel(settings_for(free_port(), timeout=2), None, None)
-    assert channel.send(outbox_row()).outcome == "retry"
+    assert channel.send(outgoing_email()).outcome == "retry"
 
 
 def test_no_field_can_inject_a_header(smtp) -> None:
     handler, channel = smtp
-    evil = outbox_row()
-    evil.payload["subject"] = "Hi\r\nBcc: victim@evil.test"
-    evil.payload["details"]["from"] = "Anna\r\nBcc: victim@evil.test <anna@acme.test>"
+    evil = outgoing_email(**{"from": "Anna\r\nBcc: victim@evil.test <anna@acme.test>"})
+    evil = replace(evil, subject="Hi\r\nBcc: victim@evil.test")
     assert channel.send(evil).outcome == "sent"
     (raw,) = handler.messages
     email = message_from_bytes(raw, policy=default)
@@ -177,11 +176,11 @@ def test_no_field_can_inject_a_header(smtp) -> None:
 
 def test_the_file_channel_appends_one_json_line_per_action(tmp_path: Path) -> None:
     channel = FileChannel(tmp_path / "out/gifts.jsonl")
-    gift = outbox_row(
+    gift = outgoing_email(
         "pencil:c-1:purchase-p-9", item="Graphite pencil, engraved", ship_by="2026-12-01"
     )
     assert channel.send(gift).outcome == "sent"
-    assert channel.send(outbox_row("pencil:c-2:purchase-p-10")).outcome == "sent"
+    assert channel.send(outgoing_email("pencil:c-2:purchase-p-10")).outcome == "sent"
     lines = (tmp_path / "out/gifts.jsonl").read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])
     assert len(lines) == 2
@@ -191,7 +190,7 @@ def test_the_file_channel_appends_one_json_line_per_action(tmp_path: Path) -> No
 
 def test_an_unwritable_sink_is_worth_a_retry(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("a file where a folder should be")
-    assert FileChannel(tmp_path / "out/gifts.jsonl").send(outbox_row()).outcome == "retry"
+    assert FileChannel(tmp_path / "out/gifts.jsonl").send(outgoing_email()).outcome == "retry"
 
 
 class _GrumpyQuit(SMTP):

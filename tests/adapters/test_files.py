@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import outbox_row
+from helpers import outgoing_email
 
 from outreach.adapters.channels.files import FileChannel
 from outreach.adapters.sources.files import (
@@ -176,15 +176,15 @@ def test_a_sink_swapped_for_a_link_out_of_the_workspace_is_not_written(ws: Path)
     outside = ws.parent / "secret.txt"
     sink = ws / "out/tasks.jsonl"
     channel = FileChannel(Boundary.of(ws).confine(sink), Boundary.of(ws))
-    assert channel.send(outbox_row("a:c-1:1")).outcome == "sent"
+    assert channel.send(outgoing_email("a:c-1:1")).outcome == "sent"
 
     sink.unlink()
     sink.symlink_to(outside)
-    refused = channel.send(outbox_row("a:c-1:2"))
+    refused = channel.send(outgoing_email("a:c-1:2"))
     sink.unlink()
     (ws / "out").rmdir()
     (ws / "out").symlink_to(ws.parent)
-    refused_folder = channel.send(outbox_row("a:c-1:3"))
+    refused_folder = channel.send(outgoing_email("a:c-1:3"))
 
     assert refused.outcome == refused_folder.outcome == "paused"
     assert "outside the workspace" in (refused.error or "")
@@ -197,17 +197,17 @@ def test_a_fifo_as_a_sink_is_refused_not_recorded_as_sent(ws: Path) -> None:
     os.mkfifo(ws / "out/gifts.jsonl")
     channel = FileChannel(ws / "out/gifts.jsonl", Boundary.of(ws))
 
-    delivery = bounded(lambda: channel.send(outbox_row()))
+    delivery = bounded(lambda: channel.send(outgoing_email()))
 
     assert delivery.outcome == "paused"
     assert "not a regular file (a FIFO)" in (delivery.error or "")
-    assert bounded(lambda: channel.confirm(outbox_row())) is None, "cannot tell, never hangs"
+    assert bounded(lambda: channel.confirm(outgoing_email())) is None, "cannot tell, never hangs"
 
 
 def test_the_sink_still_confirms_what_it_holds(ws: Path) -> None:
     channel = FileChannel(ws / "out/gifts.jsonl", Boundary.of(ws))
-    channel.send(outbox_row("g:c-1:1"))
-    assert channel.confirm(outbox_row("g:c-1:1")) is True
-    assert channel.confirm(outbox_row("g:c-2:1")) is False
+    channel.send(outgoing_email("g:c-1:1"))
+    assert channel.confirm(outgoing_email("g:c-1:1")) is True
+    assert channel.confirm(outgoing_email("g:c-2:1")) is False
     (line,) = (ws / "out/gifts.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["key"] == "g:c-1:1"

@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from helpers import make_workspace, run_cli
 from sqlalchemy import create_engine, text
 
-from outreach.adapters.store import Store, migrations
+from outreach.adapters.store import SqlStore, migrations
 from outreach.adapters.store.location import database_url
 from outreach.adapters.store.schema import metadata
 from outreach.errors import StoreError
@@ -92,14 +92,14 @@ def old_workspace(root: Path, store_url: str, **config: Any) -> Path:
 
 
 def test_a_new_store_is_made_at_the_schema_of_schema_py(tmp_path: Path, store_url: str) -> None:
-    store = Store.open(store_url, tmp_path)
+    store = SqlStore.open(store_url, tmp_path)
     assert store is not None
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert context.get_current_revision() == migrations.head()
         assert compare_metadata(context, metadata) == []
     assert len(store.id) == 36
-    again = Store.open(store_url, tmp_path)
+    again = SqlStore.open(store_url, tmp_path)
     assert again is not None and again.id == store.id
 
 
@@ -108,7 +108,7 @@ def test_a_store_from_before_versioning_is_refused_until_upgraded(
 ) -> None:
     ws = old_workspace(tmp_path, store_url)
     with pytest.raises(StoreError, match=r"older schema \(unversioned.*outreach db upgrade"):
-        Store.open(store_url, ws)
+        SqlStore.open(store_url, ws)
     for command in (["run"], ["history"], ["queue", "list"], ["status"], ["db", "status"]):
         result = run_cli(*command, "--workspace", ws)
         assert result.exit_code == 1, (command, result.output)
@@ -152,7 +152,7 @@ def test_an_upgraded_store_plans_the_action_its_old_key_hid(tmp_path: Path, stor
 
     ws = old_workspace(tmp_path, store_url)
     assert run_cli("db", "upgrade", "--workspace", ws).exit_code == 0
-    store = Store.open(store_url, ws)
+    store = SqlStore.open(store_url, ws)
     assert store is not None
     with store.engine.connect() as connection:
         recorded = outbox.history(connection).recorded
@@ -165,7 +165,7 @@ def test_an_older_store_at_a_revision_is_upgraded_and_a_newer_one_refused(
 ) -> None:
     ws = make_workspace(tmp_path, config={"store": store_url})
     assert run_cli("db", "upgrade", "--workspace", ws).stdout.endswith("nothing to upgrade\n")
-    store = Store.open(store_url, ws)
+    store = SqlStore.open(store_url, ws)
     assert store is not None
     store.engine.dispose()
     sql(ws, "UPDATE alembic_version SET version_num = '9999'")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from outreach.adapters.store import Store, outbox
+from outreach.adapters.store import SqlStore, outbox
 from outreach.core.delivery import Step
 from outreach.core.model import Decision, Message, Status
 from outreach.core.outbox import State
@@ -35,13 +35,13 @@ def decision(
 
 
 @pytest.fixture
-def store(tmp_path: Path, store_url: str) -> Store:
-    opened = Store.open(store_url, tmp_path)
+def store(tmp_path: Path, store_url: str) -> SqlStore:
+    opened = SqlStore.open(store_url, tmp_path)
     assert opened is not None
     return opened
 
 
-def test_recording_a_plan_twice_writes_each_action_once(store: Store) -> None:
+def test_recording_a_plan_twice_writes_each_action_once(store: SqlStore) -> None:
     plan = [
         decision("a:c-1:2026"),
         decision("b:c-1:2026", Status.NEEDS_APPROVAL),
@@ -59,7 +59,7 @@ def test_recording_a_plan_twice_writes_each_action_once(store: Store) -> None:
     assert row.send_at == datetime(2026, 11, 23, 9, tzinfo=UTC)
 
 
-def test_rows_move_only_from_the_states_named(store: Store) -> None:
+def test_rows_move_only_from_the_states_named(store: SqlStore) -> None:
     with store.transaction() as connection:
         outbox.record(connection, [decision("a:c-1:2026", Status.NEEDS_APPROVAL)], NOW)
         assert outbox.move(connection, "a:c-1:2026", ["needs_approval"], "pending", NOW)
@@ -68,7 +68,7 @@ def test_rows_move_only_from_the_states_named(store: Store) -> None:
         assert [r.status for r in outbox.rows(connection)] == ["pending"]
 
 
-def test_counted_sends_are_emails_and_gifts_that_went_or_will_go(store: Store) -> None:
+def test_counted_sends_are_emails_and_gifts_that_went_or_will_go(store: SqlStore) -> None:
     with store.transaction() as connection:
         outbox.record(
             connection,
@@ -85,17 +85,17 @@ def test_counted_sends_are_emails_and_gifts_that_went_or_will_go(store: Store) -
 
 
 def test_the_store_survives_reopening(tmp_path: Path, store_url: str) -> None:
-    first = Store.open(store_url, tmp_path)
+    first = SqlStore.open(store_url, tmp_path)
     assert first is not None
     with first.transaction() as connection:
         outbox.record(connection, [decision("a:c-1:2026")], NOW)
-    again = Store.open(store_url, tmp_path)
+    again = SqlStore.open(store_url, tmp_path)
     assert again is not None and again.id == first.id
     with again.transaction() as connection:
         assert outbox.keys(connection) == {"a:c-1:2026"}
 
 
-def test_the_fingerprint_changes_only_when_a_plan_could(store: Store) -> None:
+def test_the_fingerprint_changes_only_when_a_plan_could(store: SqlStore) -> None:
     with store.transaction() as connection:
         empty = outbox.fingerprint(connection)
         outbox.record(connection, [decision("a:c-1:2026"), decision("b:c-1:2026")], NOW)
@@ -110,7 +110,7 @@ def test_the_fingerprint_changes_only_when_a_plan_could(store: Store) -> None:
 
 def _open_store(url: str, root: str) -> str:
     try:
-        opened = Store.open(url, Path(root))
+        opened = SqlStore.open(url, Path(root))
     except Exception as exc:
         return repr(exc)
     return opened.id if opened else "no store"
@@ -122,7 +122,7 @@ def test_many_processes_can_create_the_same_store_at_once(tmp_path: Path, store_
     assert len(ids) == 1 and len(ids.pop()) == 36, ids  # one store, made once
 
 
-def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: Store) -> None:
+def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: SqlStore) -> None:
     with store.transaction() as connection:
         outbox.record(connection, [decision("a:c-1:2026")], NOW)
         assert outbox.move(connection, "a:c-1:2026", [State.PENDING], State.REJECTED, NOW)
@@ -134,7 +134,7 @@ def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: Store) -> None
     assert row.status is State.REJECTED
 
 
-def test_text_postgresql_refuses_loses_only_itself(store: Store) -> None:
+def test_text_postgresql_refuses_loses_only_itself(store: SqlStore) -> None:
     """SQLite keeps any text; PostgreSQL refuses NUL and text longer than its column. A
     contact id with a NUL in it must not fail the plan for everyone, nor a provider's long
     message id the record of a message that went."""

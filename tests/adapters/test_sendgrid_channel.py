@@ -6,12 +6,13 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 from fake_sendgrid import SPEC_MISSING, Drop, FakeSendGrid, Reply, Stall, spec_path
-from helpers import outbox_row
+from helpers import outgoing_email
 
 from outreach.adapters.channels.sendgrid import SendGridChannel
 from outreach.adapters.channels.waiting import retry_after
@@ -35,7 +36,7 @@ def channel(server: FakeSendGrid, key: str | None = None, timeout: float = 5) ->
 
 
 def test_a_note_goes_from_the_owner_with_our_key_in_custom_args(server: FakeSendGrid) -> None:
-    delivery = channel(server).send(outbox_row(to_name="Ada Lovelace"))
+    delivery = channel(server).send(outgoing_email(to_name="Ada Lovelace"))
     assert delivery.outcome == "sent" and delivery.provider_id
     (body,) = server.accepted
     assert body["from"] == {"email": "anna@acme.test", "name": "Anna Jónsdóttir"}
@@ -52,17 +53,17 @@ def test_a_note_goes_from_the_owner_with_our_key_in_custom_args(server: FakeSend
 def test_every_request_body_matches_sendgrids_openapi_spec(server: FakeSendGrid) -> None:
     assert server.validating
     for row in (
-        outbox_row(),
-        outbox_row("k:2", reply_to=None, to_name="Jón Jónsson"),
-        outbox_row("k:3", **{"from": None}),  # the channel's own sender
+        outgoing_email(),
+        outgoing_email("k:2", reply_to=None, to_name="Jón Jónsson"),
+        outgoing_email("k:3", **{"from": None}),  # the channel's own sender
     ):
         assert channel(server).send(row).outcome == "sent"
     assert server.spec_errors == []
 
 
 def test_no_line_break_reaches_a_field(server: FakeSendGrid) -> None:
-    evil = outbox_row(to_name="Ada\r\nBcc: all@evil.test")
-    evil.payload["subject"] = "Hi\r\nBcc: all@evil.test"
+    evil = outgoing_email(to_name="Ada\r\nBcc: all@evil.test")
+    evil = replace(evil, subject="Hi\r\nBcc: all@evil.test")
     assert channel(server).send(evil).outcome == "sent"
     (body,) = server.accepted
     assert body["subject"] == "Hi Bcc: all@evil.test"
@@ -70,7 +71,7 @@ def test_no_line_break_reaches_a_field(server: FakeSendGrid) -> None:
 
 
 def test_a_broken_address_is_dead_without_asking_sendgrid(server: FakeSendGrid) -> None:
-    delivery = channel(server).send(outbox_row(to="not an address"))
+    delivery = channel(server).send(outgoing_email(to="not an address"))
     assert delivery.outcome == "dead" and "not an address" in (delivery.error or "")
     assert server.requests == []
 
@@ -88,7 +89,7 @@ def test_a_broken_address_is_dead_without_asking_sendgrid(server: FakeSendGrid) 
 )
 def test_answers(server: FakeSendGrid, reply: Reply, outcome: str) -> None:
     server.script(reply)
-    delivery = channel(server).send(outbox_row())
+    delivery = channel(server).send(outgoing_email())
     assert delivery.outcome == outcome
     assert f"SendGrid {reply.status}" in (delivery.error or "")
     assert not delivery.doubtful
@@ -96,11 +97,11 @@ def test_answers(server: FakeSendGrid, reply: Reply, outcome: str) -> None:
 
 def test_the_providers_error_words_are_kept(server: FakeSendGrid) -> None:
     server.script(Reply(400, body={"errors": [{"message": "bad from", "field": "from"}]}))
-    assert channel(server).send(outbox_row()).error == "SendGrid 400: bad from (field from)"
+    assert channel(server).send(outgoing_email()).error == "SendGrid 400: bad from (field from)"
 
 
 def test_a_wrong_key_pauses_and_never_shows_the_key(server: FakeSendGrid) -> None:
-    delivery = channel(server, key="SG.wrong-secret-value").send(outbox_row())
+    delivery = channel(server, key="SG.wrong-secret-value").send(outgoing_email())
     assert delivery.outcome == "paused"
     assert "wrong-secret" not in (delivery.error or "")
 
@@ -108,14 +109,14 @@ def test_a_wrong_key_pauses_and_never_shows_the_key(server: FakeSendGrid) -> Non
 def test_a_rate_limit_says_when_to_come_back(server: FakeSendGrid) -> None:
     reset = int(time.time()) + 90
     server.script(Reply(429, headers={"X-RateLimit-Reset": str(reset)}))
-    delivery = channel(server).send(outbox_row())
+    delivery = channel(server).send(outgoing_email())
     assert delivery.outcome == "retry" and delivery.rest_channel
     assert 80 < (delivery.retry_after or 0) <= 90
 
 
 def test_an_outage_with_a_time_rests_the_channel_too(server: FakeSendGrid) -> None:
     server.script(Reply(503, headers={"Retry-After": "20"}), Reply(503))
-    named, unnamed = channel(server).send(outbox_row()), channel(server).send(outbox_row())
+    named, unnamed = channel(server).send(outgoing_email()), channel(server).send(outgoing_email())
     assert (named.rest_channel, named.retry_after) == (True, 20)
     assert (unnamed.rest_channel, unnamed.retry_after) == (False, None)
 
@@ -152,7 +153,7 @@ def test_a_connection_dropped_after_the_request_is_doubtful(
     server: FakeSendGrid, accepted: bool
 ) -> None:
     server.script(Drop(after_accept=accepted))
-    delivery = channel(server).send(outbox_row())
+    delivery = channel(server).send(outgoing_email())
     assert delivery.outcome == "retry" and delivery.doubtful
     assert server.seen("birthday:c-1:2026") == int(accepted)
 
@@ -160,7 +161,7 @@ def test_a_connection_dropped_after_the_request_is_doubtful(
 def test_no_answer_in_time_is_doubtful(server: FakeSendGrid) -> None:
     server.script(Stall(2))
     started = time.monotonic()
-    delivery = channel(server, timeout=0.3).send(outbox_row())
+    delivery = channel(server, timeout=0.3).send(outgoing_email())
     assert delivery.outcome == "retry" and delivery.doubtful
     assert time.monotonic() - started < 1.5
 
@@ -172,13 +173,13 @@ def test_no_server_is_a_clean_retry() -> None:
     settings = SendGridSettings.model_validate(
         {"provider": "sendgrid", "from": "a@b.test", "host": f"http://127.0.0.1:{port}"}
     )
-    delivery = SendGridChannel(settings, "SG.key").send(outbox_row())
+    delivery = SendGridChannel(settings, "SG.key").send(outgoing_email())
     assert delivery.outcome == "retry" and not delivery.doubtful
     assert "unreachable" in (delivery.error or "")
 
 
 def test_a_comma_in_a_display_name_is_no_trouble(server: FakeSendGrid) -> None:
-    row = outbox_row(**{"from": "Taylor, Sam <sam@acme.test>"}, to_name="Lovelace, Ada")
+    row = outgoing_email(**{"from": "Taylor, Sam <sam@acme.test>"}, to_name="Lovelace, Ada")
     assert channel(server).send(row).outcome == "sent"
     (body,) = server.accepted
     assert body["from"] == {"email": "sam@acme.test", "name": "Taylor, Sam"}
@@ -194,6 +195,6 @@ def test_an_answer_that_is_not_sendgrids_is_never_called_sent(
     """`host` pointing at another server that answers 200 (or a 202 without the message's
     id): the row is doubtful, the channel rests, and nothing is recorded as sent."""
     server.script(reply)
-    delivery = channel(server).send(outbox_row())
+    delivery = channel(server).send(outgoing_email())
     assert delivery.outcome == "retry" and delivery.doubtful and delivery.rest_channel
     assert "without a message id" in (delivery.error or "")

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from outreach.adapters.store import Store, daemons, outbox
-from outreach.adapters.store.schema import channel_pauses, entries, fallbacks, feeds, ticks
+from outreach.adapters.store import SqlStore, daemons, feeds, outbox
+from outreach.adapters.store.schema import channel_pauses, entries, fallbacks, ticks
+from outreach.adapters.store.schema import feeds as feed_rows
 from outreach.core.model import FeedEntry
 
 NOW = datetime(2026, 11, 22, 8, tzinfo=UTC)
@@ -24,12 +25,12 @@ FEED = "https://news.test/rss"
 ENTRY = FeedEntry(id="story-1", title="Hekla wins", link="https://news.test/1", published=NOW,
                   summary="")  # fmt: skip
 
-Write = Callable[[Store, Connection, int], object]
+Write = Callable[[SqlStore, Connection, int], object]
 WRITES: dict[str, Write] = {
     "tick": lambda store, c, n: daemons.record_tick(c, "dispatch", NOW, float(n), None),
     "pause": lambda store, c, n: outbox.pause(c, "email", NOW + timedelta(minutes=n), f"#{n}"),
-    "feed": lambda store, c, n: store.record_fetch(c, FEED, NOW, "fetched", None, f"e{n}", None, n),
-    "entry": lambda store, c, n: store.add_entries(c, [(ENTRY, "news.test/1")], FEED, "en", NOW),
+    "feed": lambda store, c, n: feeds.record_fetch(c, FEED, NOW, "fetched", None, f"e{n}", None, n),
+    "entry": lambda store, c, n: feeds.add_entries(c, [(ENTRY, "news.test/1")], FEED, "en", NOW),
     "fallback": lambda store, c, n: daemons.fall_back(
         c, "rules", NOW + timedelta(minutes=n), f"#{n}"
     ),
@@ -44,13 +45,15 @@ LEFT = {  # what the two writes leave
 }
 
 
-def stored(store: Store) -> dict[str, object]:
+def stored(store: SqlStore) -> dict[str, object]:
     """What each kind of write left."""
     with store.engine.connect() as connection:
         return {
             "tick": connection.execute(select(ticks.c.seconds)).scalars().all(),
             "pause": connection.execute(select(channel_pauses.c.reason)).scalars().all(),
-            "feed": connection.execute(select(feeds.c.etag, feeds.c.entries_seen)).all(),
+            "feed": connection.execute(
+                select(feed_rows.c.etag, feed_rows.c.entries_seen)
+            ).all(),
             "entry": connection.execute(select(entries.c.id)).scalars().all(),
             "fallback": connection.execute(select(fallbacks.c.since, fallbacks.c.reason)).all(),
         }
@@ -60,7 +63,7 @@ def stored(store: Store) -> dict[str, object]:
 def test_a_second_writer_of_the_same_row_waits_and_finishes(
     tmp_path: Path, store_url: str, kind: str
 ) -> None:
-    store = Store.open(store_url, tmp_path)
+    store = SqlStore.open(store_url, tmp_path)
     assert store is not None
     write, results, failures = WRITES[kind], [], []
 
@@ -87,13 +90,14 @@ def test_a_second_writer_of_the_same_row_waits_and_finishes(
 def test_a_feed_is_read_by_one_daemon_an_interval(tmp_path: Path, store_url: str) -> None:
     """Several daemons on one store each schedule every feed: the first to come in an
     interval takes the turn, the others let it pass; the next interval, one reads it again."""
-    daemons_ = [Store.open(store_url, tmp_path) for _ in range(3)]
+    daemons_ = [SqlStore.open(store_url, tmp_path) for _ in range(3)]
     every = timedelta(minutes=30)
     turns: list[bool] = []
 
-    def poll(store: Store | None, at: datetime) -> None:
+    def poll(store: SqlStore | None, at: datetime) -> None:
         assert store is not None
-        turns.append(store.take_feed_turn(FEED, at, every))
+        with store.unit() as unit:
+            turns.append(unit.take_feed_turn(FEED, at, every))
 
     for at in (NOW, NOW + every / 2, NOW + every):
         turns.clear()

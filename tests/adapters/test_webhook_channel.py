@@ -7,12 +7,12 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from helpers import outbox_row
+from helpers import outgoing_email
 
 from outreach.adapters.channels.webhook import WebhookChannel, signature
 
@@ -61,8 +61,8 @@ def sink(url: str, secret: str | None = None, allow_private: bool = True) -> Web
 
 
 def gift_row() -> Any:
-    row = outbox_row("pencil:c-1:purchase-p-9", item="Graphite pencil", ship_by="2026-12-01")
-    return type(row)(**{**row.__dict__, "action": "gift", "channel": "gifts"})
+    row = outgoing_email("pencil:c-1:purchase-p-9", item="Graphite pencil", ship_by="2026-12-01")
+    return replace(row, action="gift", channel="gifts")
 
 
 def test_a_gift_task_is_posted_as_json_and_signed(receiver: Receiver) -> None:
@@ -84,9 +84,12 @@ def test_without_a_secret_nothing_is_signed(receiver: Receiver) -> None:
 
 
 def test_a_webhook_action_posts_its_rendered_body_to_its_own_url(receiver: Receiver) -> None:
-    row = outbox_row(url=receiver.url)
-    row = type(row)(**{**row.__dict__, "action": "webhook", "channel": "webhook"})
-    row.payload["text"] = '{"event": "milestone", "contact": "c-1"}'
+    row = replace(
+        outgoing_email(url=receiver.url),
+        action="webhook",
+        channel="webhook",
+        text='{"event": "milestone", "contact": "c-1"}',
+    )
     assert WebhookChannel(None, None, 5, allow_private=True).send(row).outcome == "sent"
     assert json.loads(receiver.seen[0][1]) == {"event": "milestone", "contact": "c-1"}
 

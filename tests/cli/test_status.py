@@ -16,7 +16,7 @@ from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, free_port, make_workspace,
 
 from outreach import logs
 from outreach.adapters.processes import Worker
-from outreach.adapters.store import Store, outbox
+from outreach.adapters.store import SqlStore, outbox
 from outreach.metrics import Metrics
 from outreach.services.dispatch import RunReport
 from outreach.services.runtime import Runtime
@@ -138,7 +138,7 @@ def test_a_resting_channel_says_until_when_on_the_workspaces_clock(tmp_path: Pat
                         templates={"birthday.j2": BIRTHDAY_TEMPLATE})  # fmt: skip
     run_cli("run", "--workspace", ws, "--now", "2026-06-10T10:00:00+00:00")
     until = (datetime.now(UTC) + timedelta(seconds=90)).replace(microsecond=0)
-    store = Store.of(load_config(ws, []), ws, create=False)
+    store = SqlStore.of(load_config(ws, []), ws, create=False)
     assert store is not None
     with store.transaction() as connection:
         outbox.pause(connection, "email", until, "SendGrid 429: rate limited")

@@ -27,7 +27,7 @@ import pytest
 from fake_sendgrid import FakeSendGrid
 from helpers import make_workspace, run_cli, sendgrid_channels
 
-from outreach.adapters.store import Store
+from outreach.adapters.store import SqlStore
 
 NOW = "2026-06-10T10:00:00+00:00"
 EARLIER = "2026-05-20T10:00:00+00:00"  # nothing due, nothing within two weeks: nothing recorded
@@ -154,7 +154,7 @@ def test_a_store_being_created_is_waited_for(tmp_path: Path) -> None:
     finishing.start()
     started = time.monotonic()
     try:
-        store = Store.open("sqlite:///outreach.db", tmp_path)
+        store = SqlStore.open("sqlite:///outreach.db", tmp_path)
     finally:
         finishing.join()
         creator.close()

@@ -14,8 +14,8 @@ from fake_sendgrid import FakeSendGrid, Limit
 from helpers import make_workspace, sendgrid_channels
 
 from outreach.adapters.store import outbox
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.delivery import FIRST_WAIT
+from outreach.core.outbox import OutboxRow
 from outreach.services.runtime import Runtime
 
 START = datetime.now(UTC)

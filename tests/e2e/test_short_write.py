@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import BIG_ORDER_RULE, NOTE_TEMPLATE, big_order, make_workspace, outbox_row, run_cli
+from helpers import (
+    BIG_ORDER_RULE,
+    NOTE_TEMPLATE,
+    big_order,
+    make_workspace,
+    outgoing_email,
+    run_cli,
+)
 
 from outreach.adapters.channels.files import FileChannel
 
@@ -73,6 +80,6 @@ def test_a_failed_fsync_is_not_success(tmp_path: Path, monkeypatch: pytest.Monke
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", failing_fsync)  # a disk error surfaces at fsync
-    delivery = FileChannel(sink).send(outbox_row())
+    delivery = FileChannel(sink).send(outgoing_email())
     assert delivery.outcome == "retry" and not delivery.doubtful
     assert sink.read_text(encoding="utf-8") == '{"key": "earlier"}\n'

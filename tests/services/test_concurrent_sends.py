@@ -22,11 +22,11 @@ from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, sendgrid_c
 from sqlalchemy import text
 
 from outreach.adapters.processes import Worker
-from outreach.adapters.store import Store, outbox
-from outreach.adapters.store.outbox import OutboxRow
+from outreach.adapters.store import SqlStore, outbox
 from outreach.clock import fixed_clock
 from outreach.core.config import Config
 from outreach.core.delivery import Delivery
+from outreach.core.outbox import OutboxRow
 from outreach.services.channels import ChannelSet
 from outreach.services.dispatch import Dispatcher, RunReport, record_plan
 from outreach.services.workspace import Workspace, load_workspace
@@ -61,8 +61,8 @@ def workspace(root: Path, server_url: str, count: int, at_once: int, store: str)
     return loaded
 
 
-def opened(loaded: Workspace) -> Store:
-    store = Store.open(loaded.config.store, loaded.root)
+def opened(loaded: Workspace) -> SqlStore:
+    store = SqlStore.open(loaded.config.store, loaded.root)
     assert store is not None
     return store
 
@@ -112,7 +112,7 @@ class RateLimited:
     """The first send is refused with a 429 once three more are under way; the others wait
     until the channel's rest is written to the store, then are taken."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
         self.calls: list[str] = []
         self.lock = threading.Lock()

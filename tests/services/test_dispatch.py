@@ -12,15 +12,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, outbox_row
+from helpers import BIRTHDAY_RULE, BIRTHDAY_TEMPLATE, make_workspace, outgoing_email
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.files import FileChannel
 from outreach.adapters.channels.recording import RecordingChannel
 from outreach.adapters.processes import LEASE, Worker
-from outreach.adapters.store import Store, outbox
-from outreach.adapters.store.outbox import OutboxRow
+from outreach.adapters.store import SqlStore, outbox
 from outreach.clock import fixed_clock
+from outreach.core.outbox import OutboxRow
 from outreach.services.channels import ChannelSet
 from outreach.services.dispatch import Dispatcher, RunReport, run_once, send_within
 from outreach.services.workspace import Workspace, load_workspace
@@ -64,8 +64,8 @@ def workspace(tmp_path: Path, store_url: str) -> Workspace:
     return load_workspace(root)
 
 
-def open_store(loaded: Workspace) -> Store:
-    store = Store.open(loaded.config.store, loaded.root)
+def open_store(loaded: Workspace) -> SqlStore:
+    store = SqlStore.open(loaded.config.store, loaded.root)
     assert store is not None
     return store
 
@@ -285,7 +285,7 @@ def test_an_email_interrupted_twice_is_not_sent_a_third_time(workspace: Workspac
     assert key not in email.keys
 
 
-def dispatcher(loaded: Workspace, store: Store, worker: Worker) -> Dispatcher:
+def dispatcher(loaded: Workspace, store: SqlStore, worker: Worker) -> Dispatcher:
     channels = ChannelSet(loaded.config, loaded.root, {}, overrides={"email": RecordingChannel()})
     clock = fixed_clock(DUE)
     return Dispatcher(store, channels, loaded.data, loaded.config, clock, RunReport(), worker)
@@ -328,7 +328,7 @@ def test_an_interrupted_gift_is_looked_up_in_its_sink_never_sent_twice(
         with open_store(gifts).engine.connect() as connection:
             row = outbox.get(connection, key)
         assert row is not None
-        FileChannel(gifts.root / "out/gift-tasks.jsonl").send(row)
+        FileChannel(gifts.root / "out/gift-tasks.jsonl").send(row.outgoing())
     run(gifts)
     assert sink_keys(gifts).count(key) == 1
     assert statuses(gifts)[key] == "sent"
@@ -373,7 +373,7 @@ class Broken(RecordingChannel):
 
 
 def test_a_channel_that_never_answers_is_given_up_on_in_time() -> None:
-    delivery = send_within(Sleepy(), outbox_row(), seconds=0.2)  # Sleepy answers `sent` in 5 s
+    delivery = send_within(Sleepy(), outgoing_email(), seconds=0.2)  # Sleepy answers `sent` in 5 s
     assert delivery.outcome == "retry" and delivery.doubtful
 
 

@@ -18,8 +18,8 @@ from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.recording import RecordingChannel
 from outreach.adapters.processes import Worker
 from outreach.adapters.store import outbox
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.model import Decision, Status
+from outreach.core.outbox import OutboxRow
 from outreach.services.channels import ChannelSet
 from outreach.services.runtime import AlreadyRunning, Runtime
 

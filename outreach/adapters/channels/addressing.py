@@ -4,9 +4,8 @@ break into a header or an API's address field. Every name goes through one funct
 
 from __future__ import annotations
 
-from typing import Any
-
 from outreach.core.addresses import deliverable, display_name
+from outreach.core.outgoing import Outgoing
 from outreach.core.schema_types import split_mailbox
 
 
@@ -20,10 +19,12 @@ def mailbox(text: str) -> tuple[str, str]:
     return display_name(name), deliverable(address)
 
 
-def recipient(details: dict[str, Any]) -> tuple[str, str]:
+def recipient(message: Outgoing) -> tuple[str, str]:
     """(display name, address) of an action's recipient: the contact's name, when known."""
-    name, address = mailbox(details["to"])
-    return display_name(str(details.get("to_name") or "")) or name, address
+    if message.to is None:
+        raise ValueError("it names no recipient")
+    name, address = mailbox(message.to)
+    return display_name(message.to_name) or name, address
 
 
 def one_line(text: object) -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from outreach.core.outgoing import Outgoing
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
@@ -16,9 +18,9 @@ class Bodies(NamedTuple):
     html: str
 
 
-def bodies(payload: dict[str, Any]) -> Bodies:
-    text = str(payload.get("text") or "")
-    return Bodies(text, str(payload.get("html") or "") or html_of(text))
+def bodies(message: Outgoing) -> Bodies:
+    text = message.text or ""
+    return Bodies(text, message.html or html_of(text))
 
 
 def html_of(text: str) -> str:

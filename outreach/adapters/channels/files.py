@@ -14,19 +14,22 @@ from typing import Any
 
 from outreach.adapters.channels import Delivery
 from outreach.adapters.sources.files import Boundary, Refused, open_append, open_regular
-from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.outgoing import Outgoing
 
 
-def sink_record(row: OutboxRow) -> dict[str, Any]:
+def sink_record(message: Outgoing) -> dict[str, Any]:
     """What a gift or task sink receives: the action, its particulars and its text."""
     return {
-        "key": row.key,
-        "rule": row.rule_id,
-        "contact": row.contact_id,
-        "action": row.action,
-        "due": row.send_at.isoformat(timespec="seconds"),
-        **{k: row.payload.get(k) for k in ("subject", "text", "html", "locale")},
-        **row.payload.get("details", {}),
+        "key": message.key,
+        "rule": message.rule_id,
+        "contact": message.contact_id,
+        "action": message.action,
+        "due": message.due.isoformat(timespec="seconds"),
+        "subject": message.subject,
+        "text": message.text,
+        "html": message.html,
+        "locale": message.locale,
+        **message.details,
     }
 
 
@@ -38,13 +41,13 @@ class FileChannel:
         self.path = path
         self.within = within  # checked again at each write: the daemon runs for months
 
-    def send(self, row: OutboxRow) -> Delivery:
-        """Append the row's line whole, or not at all: a short write (a full disk, a file
+    def send(self, message: Outgoing) -> Delivery:
+        """Append the message's line whole, or not at all: a short write (a full disk, a file
         size limit) or a failed fsync is undone and answered `retry`, never `sent`."""
-        line = json.dumps(sink_record(row), ensure_ascii=False, default=str) + "\n"
+        line = json.dumps(sink_record(message), ensure_ascii=False, default=str) + "\n"
         try:
             fd = self._open()
-        except Refused as exc:  # the sink's path, not this row: the channel rests till fixed
+        except Refused as exc:  # the sink's path, not this message: the channel rests till fixed
             return Delivery("paused", error=f"cannot write {self.path}: {exc}")
         except OSError as exc:
             return self._failed(exc)
@@ -108,13 +111,13 @@ class FileChannel:
         error = f"cannot write {self.path}: {exc.strerror or exc}{note}"
         return Delivery("retry", error=error, doubtful=doubtful)
 
-    def confirm(self, row: OutboxRow) -> bool | None:
-        needle = json.dumps(row.key, ensure_ascii=False)
+    def confirm(self, message: Outgoing) -> bool | None:
+        needle = json.dumps(message.key, ensure_ascii=False)
         try:
             path = self.within.confine(self.path) if self.within else self.path
             with open_regular(path, None) as opened:
                 sink = opened.text(errors="replace")
-                return any(needle in line and _key_of(line) == row.key for line in sink)
+                return any(needle in line and _key_of(line) == message.key for line in sink)
         except FileNotFoundError:
             return False
         except (OSError, Refused):

@@ -1,5 +1,5 @@
 """A channel that keeps what it is given, in memory: for tests, and for trying a workspace
-without sending anything. Scripted answers come first; then every row is `sent`."""
+without sending anything. Scripted answers come first; then every message is `sent`."""
 
 from __future__ import annotations
 
@@ -7,23 +7,23 @@ from collections import deque
 from collections.abc import Iterable
 
 from outreach.adapters.channels import Delivery
-from outreach.adapters.store.outbox import OutboxRow
+from outreach.core.outgoing import Outgoing
 
 
 class RecordingChannel:
     def __init__(self, answers: Iterable[Delivery] = ()) -> None:
         self.answers = deque(answers)
-        self.sent: list[OutboxRow] = []  # rows that were `sent`, in order
-        self.tried: list[OutboxRow] = []  # every row it was given
+        self.sent: list[Outgoing] = []  # messages that were `sent`, in order
+        self.tried: list[Outgoing] = []  # every message it was given
 
-    def send(self, row: OutboxRow) -> Delivery:
-        self.tried.append(row)
+    def send(self, message: Outgoing) -> Delivery:
+        self.tried.append(message)
         answer = self.answers.popleft() if self.answers else None
         if answer is None or answer.outcome == "sent":
-            self.sent.append(row)
+            self.sent.append(message)
             return answer or Delivery("sent", provider_id=f"recorded-{len(self.sent)}")
         return answer
 
     @property
     def keys(self) -> list[str]:
-        return [row.key for row in self.sent]
+        return [message.key for message in self.sent]

@@ -22,9 +22,8 @@ from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox, one_line, recipient
 from outreach.adapters.channels.bodies import bodies
 from outreach.adapters.channels.waiting import retried
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.core.config import SendGridChannel as SendGridSettings
-from outreach.core.keys import opaque_id
+from outreach.core.outgoing import Outgoing
 from outreach.redaction import bounded
 
 # The client logs request headers, the API key among them, at DEBUG: never let it.
@@ -40,9 +39,9 @@ class SendGridChannel:
         self.settings = settings
         self.client = SendGridAPIClient(api_key=api_key, host=settings.host.rstrip("/"))
 
-    def send(self, row: OutboxRow) -> Delivery:
+    def send(self, message: Outgoing) -> Delivery:
         try:
-            body = mail_body(row, self.settings.from_)
+            body = mail_body(message, self.settings.from_)
         except (KeyError, ValueError) as exc:
             return Delivery("dead", error=f"cannot build the email: {exc}")
         try:
@@ -59,24 +58,23 @@ class SendGridChannel:
         return accepted(response.status_code, response.headers)
 
 
-def mail_body(row: OutboxRow, default_from: str) -> dict[str, Any]:
-    """The v3 mail/send request for an outbox row: the same recipient name, text and HTML
+def mail_body(message: Outgoing, default_from: str) -> dict[str, Any]:
+    """The v3 mail/send request for an outgoing email: the same recipient name, text and HTML
     parts and X-Outreach-Key as the SMTP channel's message. The outbox key in `custom_args` is
     for the operator (SendGrid's activity feed and event webhook); recipients never see it."""
-    payload, details = row.payload, row.payload.get("details", {})
-    to = _address(*reversed(recipient(details)))
-    text, html = bodies(payload)
+    to = _address(*reversed(recipient(message)))
+    text, html = bodies(message)
     content = [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}]
     body: dict[str, Any] = {
         "personalizations": [{"to": [to]}],
-        "from": _address(*reversed(mailbox(details.get("from") or default_from))),
-        "subject": one_line(payload.get("subject")),
+        "from": _address(*reversed(mailbox(message.sender or default_from))),
+        "subject": one_line(message.subject),
         "content": content,
-        "headers": {KEY_HEADER: opaque_id(row.key)},  # as on SMTP: what the recipient sees
-        "custom_args": {KEY_ARG: row.key, "outreach_rule": row.rule_id},
+        "headers": {KEY_HEADER: message.idempotency_id},  # as on SMTP: what the recipient sees
+        "custom_args": {KEY_ARG: message.key, "outreach_rule": message.rule_id},
     }
-    if details.get("reply_to"):
-        body["reply_to"] = _address(*reversed(mailbox(details["reply_to"])))
+    if message.reply_to:
+        body["reply_to"] = _address(*reversed(mailbox(message.reply_to)))
     return body
 
 

@@ -19,10 +19,9 @@ from typing import Any
 from outreach.adapters.channels import Delivery
 from outreach.adapters.channels.addressing import mailbox, one_line, recipient
 from outreach.adapters.channels.bodies import bodies
-from outreach.adapters.store.outbox import OutboxRow
 from outreach.clock import Clock, system_clock
 from outreach.core.config import SmtpChannel as SmtpSettings
-from outreach.core.keys import opaque_id
+from outreach.core.outgoing import Outgoing
 
 
 class SmtpChannel:
@@ -38,14 +37,13 @@ class SmtpChannel:
         self.password = password
         self.clock = clock
 
-    def send(self, row: OutboxRow) -> Delivery:
+    def send(self, outgoing: Outgoing) -> Delivery:
         try:
-            message = build_message(row, self.settings.from_, self.clock())
+            message = build_message(outgoing, self.settings.from_, self.clock())
             # The envelope names the checked addresses: never what a header parser makes of
             # them (an address it cannot read becomes an empty RCPT TO).
-            details = row.payload.get("details", {})
-            sender = mailbox(details.get("from") or self.settings.from_)[1]
-            to = recipient(details)[1]
+            sender = mailbox(outgoing.sender or self.settings.from_)[1]
+            to = recipient(outgoing)[1]
         except (LookupError, ValueError, HeaderParseError) as exc:
             return Delivery("dead", error=f"cannot build the email: {exc}")
         server: _Session | None = None
@@ -101,25 +99,24 @@ class _SslSession(_Session, smtplib.SMTP_SSL):
     pass
 
 
-def build_message(row: OutboxRow, default_from: str, sent_at: datetime) -> EmailMessage:
-    """The email for an outbox row: RFC 5322 headers (names encoded when not ASCII, lines
+def build_message(outgoing: Outgoing, default_from: str, sent_at: datetime) -> EmailMessage:
+    """The email for an outgoing message: RFC 5322 headers (names encoded when not ASCII, lines
     ending CRLF), the text and HTML as multipart/alternative. Addresses are re-parsed and
     set as Address objects, so no field can carry a line break or a second address into the
     headers; no header names the rule or the contact."""
-    payload, details = row.payload, row.payload.get("details", {})
-    sender = _address(mailbox(details.get("from") or default_from))
+    sender = _address(mailbox(outgoing.sender or default_from))
     message = EmailMessage(policy=SMTP)
     message["Date"] = sent_at
     message["From"] = sender
-    message["To"] = _address(recipient(details))
-    if details.get("reply_to"):
-        message["Reply-To"] = _address(mailbox(details["reply_to"]))
-    message["Subject"] = subject = one_line(payload.get("subject"))
+    message["To"] = _address(recipient(outgoing))
+    if outgoing.reply_to:
+        message["Reply-To"] = _address(mailbox(outgoing.reply_to))
+    message["Subject"] = subject = one_line(outgoing.subject)
     if str(message["Subject"]) != subject:  # the email package decoded an encoded word
         raise ValueError("the subject holds MIME encoded-word syntax (=?...?=)")
     message["Message-ID"] = make_msgid(domain=sender.domain)
-    message["X-Outreach-Key"] = opaque_id(row.key)
-    text, html = bodies(payload)
+    message["X-Outreach-Key"] = outgoing.idempotency_id
+    text, html = bodies(outgoing)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     for part in message.iter_parts():

@@ -23,8 +23,7 @@ from outreach.adapters.channels.addressing import one_line
 from outreach.adapters.channels.files import sink_record
 from outreach.adapters.channels.waiting import retried
 from outreach.adapters.feeds.addresses import NoHost, Refused, guarded_transport
-from outreach.adapters.store.outbox import OutboxRow
-from outreach.core.keys import opaque_id
+from outreach.core.outgoing import Outgoing
 from outreach.redaction import bounded
 
 RETRIED_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
@@ -39,16 +38,16 @@ class WebhookChannel:
         self.timeout = timeout
         self.allow_private = allow_private
 
-    def send(self, row: OutboxRow) -> Delivery:
-        url = row.payload.get("details", {}).get("url") or self.url
+    def send(self, message: Outgoing) -> Delivery:
+        url = message.url or self.url
         if not url:
             return Delivery("dead", error="no webhook url")
-        body = request_body(row)
+        body = request_body(message)
         deadline = time.monotonic() + self.timeout
         transport = guarded_transport(self.allow_private, deadline)
         try:
             with httpx.Client(transport=transport, timeout=self.timeout) as client:
-                response = client.post(url, content=body, headers=self.headers(row, body))
+                response = client.post(url, content=body, headers=self.headers(message, body))
         except Refused as exc:
             return Delivery("dead", error=f"webhook {_host(url)} refused: {exc}")
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
@@ -60,22 +59,22 @@ class WebhookChannel:
             return Delivery("retry", error=one_line(error), doubtful=True)
         return _answer(response, url, shared=url == self.url)
 
-    def headers(self, row: OutboxRow, body: bytes) -> dict[str, str]:
+    def headers(self, message: Outgoing, body: bytes) -> dict[str, str]:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "outreach",
-            "X-Outreach-Key": opaque_id(row.key),
+            "X-Outreach-Key": message.idempotency_id,
         }
         if self.secret is not None:
             headers["X-Outreach-Signature"] = signature(self.secret, body, int(time.time()))
         return headers
 
 
-def request_body(row: OutboxRow) -> bytes:
+def request_body(message: Outgoing) -> bytes:
     """A webhook action posts its rendered JSON; a gift or task sink gets the action record."""
-    if row.action == "webhook":
-        return str(row.payload.get("text") or "{}").encode("utf-8")
-    return json.dumps(sink_record(row), ensure_ascii=False, default=str).encode("utf-8")
+    if message.action == "webhook":
+        return (message.text or "{}").encode("utf-8")
+    return json.dumps(sink_record(message), ensure_ascii=False, default=str).encode("utf-8")
 
 
 def signature(secret: bytes, body: bytes, timestamp: int) -> str:

@@ -11,6 +11,11 @@ SQLAlchemy Core, no ORM; the tables are in `schema.py`, versioned by the migrati
     mentions  (entry, company) pairs the matcher found, with confidence and sentence
     outbox    every action decided on, once, under its occurrence key (`outbox.py`)
     channel_pauses  channels resting after a 429 or a 401
+    daemons, workers, ticks, fallbacks   the daemons' own records (`daemons.py`)
+
+Services use it through `outreach.ports.Store`: `unit()` is a write transaction, `view()`
+reads, each a `SqlUnit` (`unit.py`) whose methods are the statements of `outbox.py`,
+`daemons.py` and `feeds.py` — the only modules that turn rows into values.
 
 Where a store is (`location.py`) and how it is connected to (`connection.py`) have their
 own modules. A new store is created at the newest schema on first use; one at an older
@@ -19,15 +24,13 @@ schema is brought up to date by `outreach db upgrade`, and until then every comm
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, event, or_, select, update
+from sqlalchemy import Engine, event, select
 from sqlalchemy.engine import URL, Connection
 
-from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.store import migrations
 from outreach.adapters.store.connection import (
     engine_for,
@@ -36,18 +39,9 @@ from outreach.adapters.store.connection import (
     schema_step,
 )
 from outreach.adapters.store.location import located, sqlite_file
-from outreach.adapters.store.schema import (
-    add_new,
-    entries,
-    feeds,
-    from_iso,
-    iso,
-    mentions,
-    put,
-    store,
-)
+from outreach.adapters.store.schema import store
+from outreach.adapters.store.unit import SqlUnit
 from outreach.core.config import Config
-from outreach.core.model import FeedEntry, Mention
 from outreach.errors import StoreError, StoreLost
 
 LOST = (
@@ -56,12 +50,10 @@ LOST = (
     "`outreach run` or `outreach daemon`): what it knew is forgotten, so notes may go again"
 )
 
-# A feed whose poll started this share of its interval ago is not polled again: daemons'
-# schedules drift apart by seconds, and one daemon's next poll must still find its turn.
-FEED_TURN_SHARE = 0.8
 
+class SqlStore:
+    """A store in SQLite or PostgreSQL (`outreach.ports.Store`)."""
 
-class Store:
     def __init__(self, engine: Engine, store_id: str, file: Path | None = None) -> None:
         self.engine = engine
         self.id = store_id
@@ -78,7 +70,7 @@ class Store:
         create: bool = True,
         memory_ok: bool = False,
         outside_workspace: Sequence[str] = (),
-    ) -> Store | None:
+    ) -> SqlStore | None:
         """The store at `url`, at this outreach's schema (a new one is created at it); with
         `create=False`, None when there is no store yet — no SQLite file, or an empty database
         (a reader or a dry run writes nothing). In-memory SQLite only with `memory_ok` (dry
@@ -99,7 +91,7 @@ class Store:
     @classmethod
     def of(
         cls, config: Config, root: Path, create: bool = True, memory_ok: bool = False
-    ) -> Store | None:
+    ) -> SqlStore | None:
         """The store a workspace's outreach.yaml names, where it allows it to be (`open`)."""
         return cls.open(config.store, root, create, memory_ok, config.outside_workspace)
 
@@ -145,6 +137,24 @@ class Store:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def shared(self) -> bool:
+        """Several daemons may work on it at once: PostgreSQL (SQLite: one daemon holds it)."""
+        return not self.is_sqlite
+
+    @contextmanager
+    def unit(self) -> Iterator[SqlUnit]:
+        """A unit of work (`outreach.ports.Unit`): `transaction`, its statements typed."""
+        with self.transaction() as connection:
+            yield SqlUnit(connection)
+
+    @contextmanager
+    def view(self) -> Iterator[SqlUnit]:
+        """Reads, without the write lock (WAL readers never wait for the daemon); whatever
+        is written here is rolled back."""
+        with self.engine.connect() as connection:
+            yield SqlUnit(connection)
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction. On SQLite it takes the write lock at once (BEGIN IMMEDIATE):
@@ -154,131 +164,6 @@ class Store:
             connection.execution_options(sqlite_immediate=True)
             with connection.begin():
                 yield connection
-
-    def take_feed_turn(self, url: str, now: datetime, every: timedelta) -> bool:
-        """Whether this process polls the feed now: nobody (this process included) started a
-        poll of it within most of its interval. Several daemons on one store each schedule
-        every feed; the first to come takes the turn and the others let it pass, so a feed
-        is read once an interval whatever the number of daemons."""
-        key, since = feed_key(url), iso(now - every * FEED_TURN_SHARE)
-        with self.transaction() as connection:
-            add_new(connection, feeds, {"url": key, "entries_seen": 0})
-            free = or_(feeds.c.last_fetch.is_(None), feeds.c.last_fetch <= since)
-            taken = (
-                update(feeds)
-                .where(feeds.c.url == key, free)
-                .values(last_fetch=iso(now))
-                .returning(feeds.c.url)
-            )
-            return connection.execute(taken).first() is not None
-
-    def feed_state(self, url: str) -> dict[str, str | None]:
-        with self.engine.connect() as connection:
-            query = select(feeds).where(feeds.c.url == feed_key(url))
-            row = connection.execute(query).mappings().first()
-        return dict(row) if row else {}
-
-    def record_fetch(
-        self,
-        connection: Connection,
-        url: str,
-        when: datetime,
-        status: str,
-        error: str | None,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        new_entries: int = 0,
-    ) -> None:
-        values: dict[str, object] = {
-            "last_fetch": iso(when),
-            "last_status": status,
-            "last_error": error,
-        }
-        if status == "fetched":
-            values.update(etag=etag, last_modified=last_modified)
-        values.update(url=feed_key(url), entries_seen=new_entries)
-        put(connection, feeds, values, entries_seen=feeds.c.entries_seen + new_entries)
-
-    def add_entries(
-        self,
-        connection: Connection,
-        found: Iterable[tuple[FeedEntry, str]],
-        feed_url: str,
-        language: str,
-        when: datetime,
-    ) -> list[FeedEntry]:
-        """Store entries not seen before (by id, or by normalised link); return the new ones."""
-        new: list[FeedEntry] = []
-        for entry, link_key in found:
-            known = connection.execute(
-                select(entries.c.id).where(
-                    (entries.c.id == entry.id)
-                    | ((entries.c.link_key == link_key) & (link_key != ""))
-                )
-            ).first()
-            if known:
-                continue
-            values = {
-                "id": entry.id,
-                "link_key": link_key,
-                "feed_url": feed_key(feed_url),
-                "language": language,
-                "title": entry.title,
-                "link": entry.link,
-                "published": iso(entry.published),
-                "summary": entry.summary,
-                "first_seen": iso(when),
-            }
-            if add_new(connection, entries, values):  # not by a scan running meanwhile
-                new.append(entry)
-        return new
-
-    def known_entries(self, ids: list[str], link_keys: list[str]) -> set[str]:
-        """Which of these entry ids and link keys the store already has."""
-        keys = [k for k in link_keys if k]
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(entries.c.id, entries.c.link_key).where(
-                    entries.c.id.in_(ids) | entries.c.link_key.in_(keys)
-                )
-            ).all()
-        return {value for row in rows for value in row if value}
-
-    def add_mentions(
-        self, connection: Connection, found: Iterable[Mention], when: datetime
-    ) -> None:
-        for mention in found:
-            values = {
-                "entry_id": mention.entry.id,
-                "company_id": mention.company_id,
-                "sentence": mention.sentence,
-                "confidence": mention.confidence,
-                "found_at": iso(when),
-            }
-            add_new(connection, mentions, values)
-
-    def mentions(self) -> list[Mention]:
-        """Every stored mention, with its entry; an entry without a date is dated when first
-        seen, which is when outreach could first have known of it."""
-        query = select(mentions, entries).join(entries, mentions.c.entry_id == entries.c.id)
-        with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
-        return [
-            Mention(
-                company_id=row["company_id"],
-                entry=FeedEntry(
-                    id=row["id"],
-                    title=row["title"],
-                    link=row["link"],
-                    published=from_iso(row["published"]) or from_iso(row["first_seen"]),
-                    summary=row["summary"],
-                ),
-                sentence=row["sentence"],
-                confidence=row["confidence"],
-                found=from_iso(row["found_at"]),
-            )
-            for row in rows
-        ]
 
 
 def _store_id(connection: Connection, url: URL, create: bool) -> str | None:

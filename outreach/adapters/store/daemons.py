@@ -4,7 +4,6 @@ the store (several share a PostgreSQL one); and when each job last ran."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from outreach.adapters.store.schema import (
     ticks,
     workers,
 )
+from outreach.core.records import Fallback, Holder, Tick
 
 ROW = "this"
 # A lock whose heartbeat is older than this is stale, whoever holds it (a daemon beats at
@@ -28,13 +28,6 @@ ROW = "this"
 HEARTBEAT = timedelta(seconds=15)
 STALE = timedelta(minutes=2)
 FORGOTTEN = timedelta(days=1)  # a daemon silent this long is struck off the list
-
-
-@dataclass(frozen=True)
-class Holder:
-    holder: str
-    started_at: datetime
-    heartbeat_at: datetime
 
 
 def holder(connection: Connection) -> Holder | None:
@@ -101,17 +94,6 @@ def registered(connection: Connection) -> list[Holder]:
     return [_holder(row) for row in rows]
 
 
-@dataclass(frozen=True)
-class Tick:
-    """A daemon job's last run."""
-
-    job: str
-    at: datetime
-    seconds: float | None
-    error: str | None
-    every: float | None  # seconds between its runs; None from an older outreach
-
-
 def record_tick(
     connection: Connection,
     job: str,
@@ -135,15 +117,6 @@ def last_ticks(connection: Connection) -> list[Tick]:
         )
         for row in connection.execute(select(ticks).order_by(ticks.c.job)).mappings()
     ]
-
-
-@dataclass(frozen=True)
-class Fallback:
-    """What the daemon runs on instead of the workspace as it stands, since when, and why."""
-
-    topic: str  # "rules": the last good rules and templates; "config": nothing is sent
-    since: datetime
-    reason: str
 
 
 def fall_back(connection: Connection, topic: str, now: datetime, reason: str) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach.adapters.sources.files import Boundary, Refused, read_text, replace_whole
-from outreach.adapters.store import Store
+from outreach.adapters.store import SqlStore
 from outreach.adapters.store.location import shown_url
 from outreach.core.config import Config, FileChannel
 from outreach.errors import StoreError
@@ -27,14 +27,14 @@ START_OVER = (
 
 def open_lasting(
     config: Config, root: Path, new_store: bool = False, create: bool = True
-) -> Store | None:
+) -> SqlStore | None:
     """The store of a command that sends or records: on disk or a server, at this outreach's
     schema, and the one this workspace has used. With `create=False`, None while there is
     neither a store nor a record of one."""
     url, known = config.store, recorded_id(root)
     if known is None and create and not new_store:
         _refuse_a_new_store_for_a_workspace_that_sent(config, root)
-    store = Store.of(config, root, create=new_store or (create and known is None))
+    store = SqlStore.of(config, root, create=new_store or (create and known is None))
     if store is None:
         if known is None:
             return None
@@ -57,7 +57,7 @@ def _refuse_a_new_store_for_a_workspace_that_sent(config: Config, root: Path) ->
     """Without a record of its store (`.outreach/` deleted with it, say by `git clean`), a
     workspace whose sinks already hold gifts or tasks has sent before: a new, empty store
     would send it all again."""
-    if Store.of(config, root, create=False) is not None:
+    if SqlStore.of(config, root, create=False) is not None:
         return  # a store is there: it is adopted
     for name in ("gifts", "tasks"):
         sink = getattr(config.channels, name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -38,9 +38,11 @@ from outreach.core.model import Decision
 from outreach.core.outbox import (
     CANCELLABLE,
     COUNTED,
+    DUE,
     FINAL,
     OPEN,
     RECORDED,
+    OutboxRow,
     State,
     check_moves,
 )
@@ -51,38 +53,6 @@ from outreach.errors import StoreError
 # What may take the place of an `error` row once its decision changes (not `late`: the error
 # is what kept it from going, and says more).
 REPLACES_ERROR = (State.PENDING, State.NEEDS_APPROVAL, State.ERROR)
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    key: str
-    rule_id: str
-    contact_id: str
-    action: str
-    channel: str
-    status: State
-    send_at: datetime
-    payload: dict[str, Any]
-    attempts: int
-    provider_id: str | None
-    last_error: str | None
-    updated_at: datetime
-    deadline: datetime | None = None
-    doubtful: int = 0
-    next_attempt_at: datetime | None = None
-    claimed_by: str | None = None
-    sent_at: datetime | None = None
-    damaged: str | None = None  # why the stored row cannot be sent as it stands
-    timezone: str | None = None  # the recipient's (IANA); None in rows older than that
-    note: str | None = None  # a person's last word on it: "retry requested by ann"
-
-    @property
-    def reason(self) -> str | None:
-        """Why the row stands where it does now: what the channel said, or what a person did
-        last (a retried row is no longer late), else what planning said."""
-        if self.status is State.REJECTED and self.note:
-            return self.note
-        return self.last_error or self.note or self.payload.get("reason")
 
 
 def payload_of(decision: Decision) -> dict[str, Any]:
@@ -220,17 +190,22 @@ def gifts(connection: Connection, statuses: Iterable[State] = COUNTED) -> tuple[
     query = select(outbox.c.rule_id, outbox.c.contact_id, outbox.c.payload).where(
         outbox.c.action == "gift", outbox.c.status.in_(list(statuses))
     )
-    spent = []
-    for rule_id, contact_id, text in connection.execute(query):
-        payload, _ = _payload(text)
-        details = payload["details"]
-        budget, ship_by = details.get("budget") or {}, str(details.get("ship_by") or "")
-        try:
-            money = Money(amount=Decimal(str(budget["amount"])), currency=budget["currency"])
-            spent.append(GiftSpend(rule_id, contact_id, int(ship_by[:4]), money))
-        except (TypeError, KeyError, ValueError, InvalidOperation):
-            continue  # a gift without a budget spends nothing countable
-    return tuple(spent)
+    found = (
+        gift_spend(rule_id, contact_id, _payload(text)[0])
+        for rule_id, contact_id, text in connection.execute(query)
+    )
+    return tuple(spend for spend in found if spend is not None)
+
+
+def gift_spend(rule_id: str, contact_id: str, payload: dict[str, Any]) -> GiftSpend | None:
+    """What a gift's row spends against yearly limits; None for a gift without a budget."""
+    details = payload["details"]
+    budget, ship_by = details.get("budget") or {}, str(details.get("ship_by") or "")
+    try:
+        money = Money(amount=Decimal(str(budget["amount"])), currency=budget["currency"])
+        return GiftSpend(rule_id, contact_id, int(ship_by[:4]), money)
+    except (TypeError, KeyError, ValueError, InvalidOperation):
+        return None  # a gift without a budget spends nothing countable
 
 
 def counted_sends(
@@ -286,9 +261,6 @@ def move(
 
 
 Cursor = tuple[str, str]  # (send_at, key) of the last row seen, in dispatch order
-
-
-DUE = (State.PENDING, State.FAILED)  # what a dispatcher may claim, once its moment comes
 
 
 def _is_due(moment: Any, wall: Any) -> Any:
