@@ -51,9 +51,7 @@ def stored(store: SqlStore) -> dict[str, object]:
         return {
             "tick": connection.execute(select(ticks.c.seconds)).scalars().all(),
             "pause": connection.execute(select(channel_pauses.c.reason)).scalars().all(),
-            "feed": connection.execute(
-                select(feed_rows.c.etag, feed_rows.c.entries_seen)
-            ).all(),
+            "feed": connection.execute(select(feed_rows.c.etag, feed_rows.c.entries_seen)).all(),
             "entry": connection.execute(select(entries.c.id)).scalars().all(),
             "fallback": connection.execute(select(fallbacks.c.since, fallbacks.c.reason)).all(),
         }

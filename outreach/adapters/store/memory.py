@@ -489,11 +489,15 @@ class MemoryUnit:
         return new
 
     def known_entries(self, ids: Sequence[str], link_keys: Sequence[str]) -> set[str]:
-        known = {entry_id for entry_id in ids if entry_id in self.data.entries}
-        for link_key in link_keys:
-            if link_key and link_key in self.data.links:
-                known |= {link_key, self.data.links[link_key]}
-        return known
+        # Like the SQL store: every entry found by either, with its id and its link key.
+        found = {entry_id for entry_id in ids if entry_id in self.data.entries}
+        found |= {self.data.links[key] for key in link_keys if key and key in self.data.links}
+        return {
+            value
+            for entry_id in found
+            for value in (entry_id, self.data.entries[entry_id].link_key)
+            if value
+        }
 
     def add_mentions(self, found: Iterable[Mention], when: datetime) -> None:
         for mention in found:
