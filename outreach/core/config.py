@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import AfterValidator, Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from outreach.core.locales import known_locale
-from outreach.core.schema_types import Clock, Duration, Mailbox, SingleLine, Strict
+from outreach.core.schema_types import (
+    SECRET_IN_FILE,
+    Clock,
+    Duration,
+    Mailbox,
+    SingleLine,
+    Strict,
+)
 from outreach.core.timing import zone
 
 
@@ -35,6 +53,17 @@ LocaleTag = Annotated[
 
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_$]*"
+
+# The columns each kind of data knows (SPEC); contacts, companies and purchases also keep any
+# other column (for rules and templates), a suppression list only its addresses.
+CONTACT_COLUMNS = (
+    "id", "first_name", "last_name", "email", "birthday", "timezone", "locale", "company_id",
+    "owner", "tier", "tags", "customer_since", "address_line1", "address_line2", "city",
+    "postal_code", "country", "referred_by", "opted_out",
+)  # fmt: skip
+PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
+COMPANY_COLUMNS = ("id", "name", "domain", "aliases", "context", "exclude")
+SUPPRESSION_COLUMNS = ("email",)
 
 
 class SqlSource(Strict):
@@ -80,6 +109,48 @@ class SqlSource(Strict):
         description="how often the daemon reads it again (a file is read again when it changes)",
     )
 
+    known: ClassVar[tuple[str, ...]] = ()  # this kind's columns
+    more: ClassVar[bool] = True  # whether it keeps other columns too
+
+    @field_validator("sql")
+    @classmethod
+    def _no_password(cls, url: str | None) -> str | None:
+        """A password in outreach.yaml is refused: it belongs in the environment."""
+        if url is None:
+            return url
+        try:
+            parts = urlsplit(url)
+            written = parts.password is not None or "password" in parse_qs(parts.query)
+        except ValueError:  # not a URL: said when it is used
+            return url
+        if written:
+            raise PydanticCustomError(
+                SECRET_IN_FILE,
+                "the URL holds a password: remove it from outreach.yaml (and change it, as "
+                "it was written down) and name the variable holding it with password_env:, "
+                "or the variable holding the whole URL with url_env:",
+            )
+        return url
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, columns: dict[str, str]) -> dict[str, str]:
+        """Each of ours a column this kind knows (or, where other columns are kept, not a
+        near miss of one), and no database column read as two of ours."""
+        for ours in columns:
+            if ours in cls.known:
+                continue
+            close = difflib.get_close_matches(ours, cls.known, n=1, cutoff=0.75)
+            if close or not cls.more:
+                hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(cls.known)}"
+                raise ValueError(f"'{ours}' is not a column of this kind of data; {hint}")
+        read: dict[str, str] = {}
+        for ours, theirs in columns.items():
+            if theirs in read:
+                raise ValueError(f"{read[theirs]} and {ours} both read '{theirs}'; map one")
+            read[theirs] = ours
+        return columns
+
     @model_validator(mode="after")
     def _one_place_and_one_selection(self) -> SqlSource:
         if (self.sql is None) == (self.url_env is None):
@@ -95,14 +166,42 @@ class SqlSource(Strict):
         return self.columns.get(column, column)
 
 
+class ContactsSql(SqlSource):
+    known = CONTACT_COLUMNS
+
+
+class CompaniesSql(SqlSource):
+    known = COMPANY_COLUMNS
+
+
+class PurchasesSql(SqlSource):
+    known = PURCHASE_COLUMNS
+
+
+class SuppressionsSql(SqlSource):
+    known, more = SUPPRESSION_COLUMNS, False
+
+
 def _source_kind(value: Any) -> str:
     return "<sql>" if isinstance(value, dict | SqlSource) else "<file>"
 
 
 # A data kind's place: a workspace file, or a SQL source. The tags are pydantic's names for
 # the two forms; `diagnostics` leaves them out of the located path.
-DataSource = Annotated[
-    Annotated[str, Tag("<file>")] | Annotated[SqlSource, Tag("<sql>")],
+ContactsSource = Annotated[
+    Annotated[str, Tag("<file>")] | Annotated[ContactsSql, Tag("<sql>")],
+    Discriminator(_source_kind),
+]
+CompaniesSource = Annotated[
+    Annotated[str, Tag("<file>")] | Annotated[CompaniesSql, Tag("<sql>")],
+    Discriminator(_source_kind),
+]
+PurchasesSource = Annotated[
+    Annotated[str, Tag("<file>")] | Annotated[PurchasesSql, Tag("<sql>")],
+    Discriminator(_source_kind),
+]
+SuppressionsSource = Annotated[
+    Annotated[str, Tag("<file>")] | Annotated[SuppressionsSql, Tag("<sql>")],
     Discriminator(_source_kind),
 ]
 SQL_KINDS = ("contacts", "companies", "purchases", "suppressions")
@@ -113,11 +212,11 @@ class DataFiles(Strict):
     required: another kind outreach.yaml does not name is read from its usual file when
     that exists, else it is empty (`null` says there is none)."""
 
-    contacts: DataSource = "data/contacts.csv"
-    companies: DataSource | None = "data/companies.yaml"
-    purchases: DataSource | None = "data/purchases.csv"
+    contacts: ContactsSource = "data/contacts.csv"
+    companies: CompaniesSource | None = "data/companies.yaml"
+    purchases: PurchasesSource | None = "data/purchases.csv"
     feeds: str | None = "data/feeds.yaml"
-    suppressions: DataSource | None = "data/suppressions.csv"
+    suppressions: SuppressionsSource | None = "data/suppressions.csv"
     max_file_mb: float = Field(
         1024, gt=0, le=1_000_000, description="largest CSV data file read, in MB"
     )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from outreach.core.problems import Location, Problem
 from outreach.core.rules import ACTION_KINDS, TRIGGER_KINDS
+from outreach.core.schema_types import SECRET_IN_FILE
 
 Loc = tuple[str | int, ...]
 Locate = Callable[[Loc, bool], Location]
@@ -65,6 +66,7 @@ def _explain(item: Any, loc: Loc, model: type[BaseModel]) -> tuple[str, bool, Lo
         not in (
             "model_type",
             "dict_type",
+            SECRET_IN_FILE,  # a password written in outreach.yaml is not repeated
         )
     ):
         message += f" (got {_short(repr(shown))})"

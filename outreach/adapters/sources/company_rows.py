@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from outreach.adapters.sources.data import CompanyModel, company_of
 from outreach.adapters.sources.rows import Row, RowSource
+from outreach.core.config import COMPANY_COLUMNS
 from outreach.core.model import Company
 from outreach.core.problems import Problem
 
 LISTS = ("aliases", "context", "exclude")
-COMPANY_COLUMNS = ("id", "name", "domain", *LISTS)
 
 
 def read_companies(source: RowSource) -> tuple[dict[str, Company], list[Problem]]:

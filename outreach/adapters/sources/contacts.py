@@ -36,17 +36,14 @@ from outreach.adapters.sources.csvfile import (
 )
 from outreach.adapters.sources.rows import Row, RowSource
 from outreach.core.addresses import addresses_in, suppression_key
+from outreach.core.config import CONTACT_COLUMNS
 from outreach.core.keys import MAX_ID
 from outreach.core.model import Company, Contact
 from outreach.core.problems import Location, Problem, Severity, warning
 from outreach.core.wording import counted
 
 # The columns SPEC names; a header spelled differently ("First Name", "E-mail") is read as one.
-KNOWN_COLUMNS = (
-    "id", "first_name", "last_name", "email", "birthday", "timezone", "locale", "company_id",
-    "owner", "tier", "tags", "customer_since", "address_line1", "address_line2", "city",
-    "postal_code", "country", "referred_by", "opted_out",
-)  # fmt: skip
+KNOWN_COLUMNS = CONTACT_COLUMNS
 _ALIASES = {
     "e_mail": "email", "email_address": "email", "e_mail_address": "email",
     "firstname": "first_name", "lastname": "last_name", "time_zone": "timezone",

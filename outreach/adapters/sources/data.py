@@ -23,6 +23,7 @@ from outreach.adapters.sources.cells import (
 from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile
 from outreach.adapters.sources.rows import RowSource
 from outreach.adapters.sources.yamlfile import load_yaml_file
+from outreach.core.config import PURCHASE_COLUMNS
 from outreach.core.diagnostics import validation_problems
 from outreach.core.keys import MAX_ID
 from outreach.core.model import EMPTY, Company, Contact, Purchase
@@ -30,7 +31,6 @@ from outreach.core.problems import Problem, problem, warning
 from outreach.core.schema_types import Strict
 from outreach.core.wording import counted
 
-PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
 TOO_LONG = f"the id is longer than {MAX_ID} characters"  # it becomes part of action keys
 
 
