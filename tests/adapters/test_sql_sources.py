@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import postgres
@@ -13,6 +15,8 @@ import yaml
 from helpers import run_cli
 from sql_demo import CONTACTS, file_workspace, load_demo, sql_workspace
 
+from outreach.adapters.sources.sql import text_of
+from outreach.services.data_sources import sql_stamp
 from outreach.services.workspace import load_workspace
 
 NOW = "2026-11-22T08:00:00+00:00"
@@ -243,3 +247,44 @@ def test_an_unset_variable_is_said(sqlite_demo: Path) -> None:
     assert any("data.contacts.password_env: the environment variable NO_SUCH_VARIABLE_SET "
                "is not set" in str(p) for p in loaded.errors)  # fmt: skip
     assert loaded.unsafe_to_send
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        (None, ""),
+        ("c-1", "c-1"),
+        (True, "true"),
+        (False, "false"),
+        (17, "17"),
+        (Decimal("59700.00"), "59700.00"),
+        (Decimal("1E+3"), "1000"),
+        (date(1990, 2, 28), "1990-02-28"),
+        (datetime(2026, 1, 2), "2026-01-02"),  # a timestamp at midnight: the day
+        (datetime(2026, 1, 2, 10, 30), "2026-01-02T10:30:00"),  # else in full: not a date
+        (["decision-maker", "fleet"], "decision-maker;fleet"),
+    ],
+)
+def test_a_database_value_becomes_the_cell_a_file_would_hold(value: object, cell: str) -> None:
+    assert text_of(value) == cell
+
+
+def test_the_daemon_reads_a_database_again_every_refresh(sqlite_demo: Path) -> None:
+    edit(sqlite_demo, "contacts", {"refresh": "10m"})
+    config = load_workspace(sqlite_demo).config
+
+    at = sql_stamp(config, now=6000.0)
+
+    assert sql_stamp(config, now=6599.0) == at
+    assert sql_stamp(config, now=6600.0) != at
+
+
+def test_the_config_schema_describes_sql_sources() -> None:
+    result = run_cli("schema", "--config")
+
+    schema = json.loads(result.stdout)
+    contacts = schema["$defs"]["DataFiles"]["properties"]["contacts"]
+    assert {"$ref": "#/$defs/ContactsSql"} in contacts["oneOf"]
+    assert {"sql", "url_env", "password_env", "table", "query", "key", "columns"} <= set(
+        schema["$defs"]["ContactsSql"]["properties"]
+    )

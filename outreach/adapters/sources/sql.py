@@ -176,13 +176,14 @@ class SqlRows:
             engine = _engine(self.source.url)
             with engine.connect() as connection:
                 phase = "read"
+                batch = self.source.setting.batch_rows
+                # A server-side cursor, fetched a batch at a time (with `yield_per` instead,
+                # SQLAlchemy 2.1 held a million rows at once: measured, 680 MiB against 80).
                 result = connection.execution_options(
-                    stream_results=True,
-                    yield_per=self.source.setting.batch_rows,
-                    **_read_only(engine),
+                    stream_results=True, max_row_buffer=batch, **_read_only(engine)
                 ).execute(self._statement(engine))
                 if self._take_header(list(result.keys())):
-                    yield from self._numbered(result.partitions())
+                    yield from self._numbered(iter(lambda: result.fetchmany(batch), []))
         except SourceUnusable as exc:
             self._lost(str(exc))
         except (SQLAlchemyError, ImportError) as exc:
