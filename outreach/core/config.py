@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
@@ -182,26 +182,17 @@ class SuppressionsSql(SqlSource):
     known, more = SUPPRESSION_COLUMNS, False
 
 
+_Sql = TypeVar("_Sql", bound=SqlSource)
+
+
 def _source_kind(value: Any) -> str:
     return "<sql>" if isinstance(value, dict | SqlSource) else "<file>"
 
 
 # A data kind's place: a workspace file, or a SQL source. The tags are pydantic's names for
 # the two forms; `diagnostics` leaves them out of the located path.
-ContactsSource = Annotated[
-    Annotated[str, Tag("<file>")] | Annotated[ContactsSql, Tag("<sql>")],
-    Discriminator(_source_kind),
-]
-CompaniesSource = Annotated[
-    Annotated[str, Tag("<file>")] | Annotated[CompaniesSql, Tag("<sql>")],
-    Discriminator(_source_kind),
-]
-PurchasesSource = Annotated[
-    Annotated[str, Tag("<file>")] | Annotated[PurchasesSql, Tag("<sql>")],
-    Discriminator(_source_kind),
-]
-SuppressionsSource = Annotated[
-    Annotated[str, Tag("<file>")] | Annotated[SuppressionsSql, Tag("<sql>")],
+SourceOf = Annotated[
+    Annotated[str, Tag("<file>")] | Annotated[_Sql, Tag("<sql>")],
     Discriminator(_source_kind),
 ]
 SQL_KINDS = ("contacts", "companies", "purchases", "suppressions")
@@ -212,11 +203,11 @@ class DataFiles(Strict):
     required: another kind outreach.yaml does not name is read from its usual file when
     that exists, else it is empty (`null` says there is none)."""
 
-    contacts: ContactsSource = "data/contacts.csv"
-    companies: CompaniesSource | None = "data/companies.yaml"
-    purchases: PurchasesSource | None = "data/purchases.csv"
+    contacts: SourceOf[ContactsSql] = "data/contacts.csv"
+    companies: SourceOf[CompaniesSql] | None = "data/companies.yaml"
+    purchases: SourceOf[PurchasesSql] | None = "data/purchases.csv"
     feeds: str | None = "data/feeds.yaml"
-    suppressions: SuppressionsSource | None = "data/suppressions.csv"
+    suppressions: SourceOf[SuppressionsSql] | None = "data/suppressions.csv"
     max_file_mb: float = Field(
         1024, gt=0, le=1_000_000, description="largest CSV data file read, in MB"
     )
