@@ -3,6 +3,7 @@ plan as from files, every rule of the file loaders kept, every failure located a
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from datetime import date, datetime
@@ -15,8 +16,9 @@ import yaml
 from helpers import run_cli
 from sql_demo import CONTACTS, file_workspace, load_demo, sql_workspace
 
-from outreach.adapters.sources.sql import text_of
-from outreach.services.data_sources import sql_stamp
+from outreach.adapters.sources.sql import SqlRows, text_of
+from outreach.adapters.sources.sql_copy import copy_csv
+from outreach.services.data_sources import sql_source, sql_stamp
 from outreach.services.workspace import load_workspace
 
 NOW = "2026-11-22T08:00:00+00:00"
@@ -289,3 +291,26 @@ def test_the_config_schema_describes_sql_sources() -> None:
     assert {"sql", "url_env", "password_env", "table", "query", "key", "columns"} <= set(
         schema["$defs"]["ContactsSql"]["properties"]
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kind", ["contacts", "purchases", "companies"])
+def test_copy_writes_the_cells_the_rows_give(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    load_demo(postgres_url, postgres=True)  # booleans, dates, numerics, text arrays
+    workspace = sql_workspace(tmp_path / "ws", postgres_url, True)
+    config = load_workspace(workspace).config
+    place = sql_source(workspace, config, kind, [])
+    assert place is not None
+    rows = SqlRows(place)
+    expected = [cells for cells, _, _ in rows.rows()]
+    out = tmp_path / f"{kind}.csv"
+
+    with out.open("wb") as handle:
+        header = copy_csv(place, handle)
+
+    with out.open(encoding="utf-8", newline="") as handle:
+        written = list(csv.reader(handle))
+    assert header == written[0] == rows.names
+    assert written[1:] == expected

@@ -173,7 +173,7 @@ class SqlRows:
     def rows(self) -> Iterator[Row]:
         phase = "connect to"
         try:
-            engine = _engine(self.source.url)
+            engine = engine_for_reading(self.source.url)
             with engine.connect() as connection:
                 phase = "read"
                 batch = self.source.setting.batch_rows
@@ -296,7 +296,8 @@ class SqlRows:
         return f"{self.source.key}={shown}"
 
 
-def _engine(url: URL) -> Engine:
+def engine_for_reading(url: URL) -> Engine:
+    """An engine that opens one connection, for one read (no pool left behind)."""
     options: dict[str, Any] = {"poolclass": NullPool}
     if url.get_backend_name() == "postgresql":
         options["connect_args"] = {"connect_timeout": CONNECT_SECONDS}
