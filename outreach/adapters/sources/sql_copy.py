@@ -1,14 +1,16 @@
-"""PostgreSQL's fast path out of a SQL source: `COPY (SELECT ...) TO STDOUT` as CSV, the
-header in our column names and every cell the text `SqlRows` would give (`sql.text_of`),
-written by the server with no Python object per row. For a reader that takes CSV whole (a
-columnar engine); the row loaders read `SqlRows`.
+"""PostgreSQL's fast path out of a SQL source: `COPY (SELECT ...) TO STDOUT` as CSV, every
+cell the text `sql.text_of` would make of the value, written by the server with no Python
+object per value. `SqlRows` reads PostgreSQL this way (`copied`); a reader that takes CSV
+whole (a columnar engine) can have it in a file:
 
     with path.open("wb") as out:
-        header = copy_csv(place, out)
+        header = copy_csv(place, out)       # the header in our column names
 """
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from outreach.adapters.sources.sql import SourceUnusable, SqlPlace, engine_for_reading
@@ -19,8 +21,21 @@ COPY_OPTIONS = "FORMAT csv, HEADER true"
 
 def copy_csv(place: SqlPlace, out: BinaryIO) -> list[str]:
     """Write the rows of `place` to `out` as CSV; returns the header (our names)."""
+    ours = {theirs: our for our, theirs in place.setting.columns.items()}
+    header: list[str] = []
+    for chunk in copied(place, ours):
+        if not header:
+            header = next(iter(_csv_rows([bytes(chunk)])))
+        out.write(chunk)
+    return header
+
+
+def copied(place: SqlPlace, rename: dict[str, str] | None = None) -> Iterator[bytes]:
+    """The rows of `place` as CSV, in the pieces the server sends: a header of the
+    database's column names (or, for those `rename` names, the new ones), then the rows."""
     if place.url.get_backend_name() != "postgresql":
         raise SourceUnusable(f"{place.shown_as}: COPY is PostgreSQL's; read it with SqlRows")
+    ours = rename or {}
     with engine_for_reading(place.url).connect() as connection:
         raw: Any = connection.connection.driver_connection
         with raw.cursor() as cursor:
@@ -30,7 +45,6 @@ def copy_csv(place: SqlPlace, out: BinaryIO) -> list[str]:
             cursor.execute(f"SELECT * FROM ({inner}) AS source LIMIT 0")
             columns = [(column.name, column.type_code) for column in cursor.description or ()]
             arrays = _array_types(cursor, {oid for _, oid in columns})
-            ours = {theirs: our for our, theirs in place.setting.columns.items()}
             header = [ours.get(name, name) for name, _ in columns]
             cells = ", ".join(
                 f"{_as_cell(_quoted(raw, name), oid, arrays)} AS {_quoted(raw, our)}"
@@ -38,9 +52,41 @@ def copy_csv(place: SqlPlace, out: BinaryIO) -> list[str]:
             )
             statement = f"COPY (SELECT {cells} FROM ({inner}) AS source) TO STDOUT ({COPY_OPTIONS})"
             with cursor.copy(statement) as copy:
-                for chunk in copy:
-                    out.write(chunk)
-    return header
+                yield from copy
+
+
+def _csv_rows(chunks: Iterator[bytes] | list[bytes]) -> Iterator[list[str]]:
+    import csv
+
+    return csv.reader(csv_lines(chunks))
+
+
+def csv_lines(chunks: Iterator[bytes] | list[bytes]) -> Iterator[str]:
+    """UTF-8 CSV in pieces cut anywhere, as lines (a quoted line break stays in its line's
+    text: csv.reader joins the lines of one record)."""
+    decode = codecs.getincrementaldecoder("utf-8")().decode
+    rest = ""
+    for piece in _joined(chunks):
+        *lines, rest = (rest + decode(piece)).split("\n")
+        for line in lines:
+            yield line + "\n"
+    rest += decode(b"", final=True)
+    if rest:
+        yield rest
+
+
+def _joined(chunks: Iterator[bytes] | list[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """The pieces gathered about `size` bytes at a time (the server sends one per row)."""
+    gathered: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        gathered.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(gathered)
+            gathered, held = [], 0
+    if gathered:
+        yield b"".join(gathered)
 
 
 def _selection(place: SqlPlace, raw: Any) -> str:
