@@ -3,6 +3,7 @@
 
     python benchmarks/scale.py [--sizes 10k,100k] [--dir DIR] [--now ISO] [--days 30]
                                [--profile 100k] [--ignore-memory-check] [--postgres URL]
+                               [--preview-only]
 
 For each size a workspace is generated once into DIR/<size> (benchmarks/generate_workspace.py,
 seed 7, deterministic) and reused later. Then, each in a child process of its own:
@@ -23,8 +24,12 @@ other ticks still run. `--ignore-memory-check` runs every step anyway. (A 1M wor
 cumulative listing (its wall time then includes the profiler's overhead).
 
 `--postgres URL` also loads each workspace into PostgreSQL with COPY (`copy_into_postgres`,
-tables of the files' columns) and prints the time; nothing is measured there yet: the engine
-reads no SQL data source today.
+tables of the files' columns), writes DIR/<size>-postgres, the same workspace reading its
+contacts, purchases and suppressions from those tables (`postgres_workspace`: data.<kind> as
+a SQL source), and times its preview like the files' one (and says whether both previews are
+the same, byte for byte). The password goes in PGPASSWORD.
+
+`--preview-only` skips the daemon's ticks.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -191,6 +197,8 @@ def measure(size: str, root: Path, args: argparse.Namespace, done: Sequence[Resu
         print(f"[{size}] preview under cProfile ...", flush=True)
         child, _ = preview(folder, args.now, args.days, profile=True)
         print(f"[{size}] under cProfile: {child.seconds:.1f} s\n{profile_top(child.stdout, 40)}")
+    if args.preview_only:
+        return result
     new_purchases = NEW_PURCHASES
     if check and (why := too_big(size, result.clients, done, "daemon")):
         result.skipped = why
@@ -259,6 +267,44 @@ def copy_into_postgres(folder: Path, url: str) -> dict[str, int]:
     return counts
 
 
+def postgres_workspace(folder: Path, url: str) -> Path:
+    """DIR/<size>-postgres: the generated workspace, its contacts, purchases and suppressions
+    read from the tables `copy_into_postgres` made (the files' column names: no mapping)."""
+    import yaml
+
+    target = folder.with_name(f"{folder.name}-postgres")
+    shutil.rmtree(target, ignore_errors=True)
+    for name in ("rules", "templates"):
+        shutil.copytree(folder / name, target / name)
+    (target / "data").mkdir()
+    for name in ("companies.yaml", "feeds.yaml"):
+        if (folder / "data" / name).exists():
+            shutil.copy(folder / "data" / name, target / "data" / name)
+    config = yaml.safe_load((folder / "outreach.yaml").read_text(encoding="utf-8"))
+    for kind in ("contacts", "purchases", "suppressions"):
+        config["data"][kind] = {"sql": url, "table": kind, "batch_rows": 20_000}
+    (target / "outreach.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    return target
+
+
+def from_postgres(size: str, root: Path, args: argparse.Namespace) -> None:
+    """COPY the workspace of `size` into PostgreSQL, then time the preview reading it there."""
+    folder = root / size
+    started = time.perf_counter()
+    counts = copy_into_postgres(folder, args.postgres)
+    seconds = time.perf_counter() - started
+    print(f"[{size}] COPY into PostgreSQL: {counts} in {seconds:.1f} s", flush=True)
+    target = postgres_workspace(folder, args.postgres)
+    print(f"[{size}] preview from PostgreSQL ...", flush=True)
+    child, items = preview(target, args.now, args.days, profile=False)
+    same = (target / "preview.json").read_bytes() == (folder / "preview.json").read_bytes()
+    print(
+        f"[{size}] preview from PostgreSQL: {child.seconds:.1f} s, peak {child.peak_mib:,.0f} "
+        f"MiB, {sum(items.values()):,} items, the same as from files: {same}",
+        flush=True,
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10k,100k", help="comma-separated, e.g. 10k,100k,1m")
@@ -267,7 +313,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--profile", default="", help="sizes to profile too, e.g. 100k")
     parser.add_argument("--ignore-memory-check", action="store_true")
-    parser.add_argument("--postgres", metavar="URL", help="also COPY each workspace into it")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also COPY each workspace into it, and preview there"
+    )
+    parser.add_argument("--preview-only", action="store_true", help="no daemon ticks")
     args = parser.parse_args(argv)
     args.sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
     args.profile = {s.strip().lower() for s in args.profile.split(",") if s.strip()}
@@ -284,11 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Result] = []
     for size in args.sizes:
         results.append(measure(size, args.dir.resolve(), args, results))
-        if args.postgres and not results[-1].skipped:
-            started = time.perf_counter()
-            counts = copy_into_postgres(args.dir.resolve() / size, args.postgres)
-            seconds = time.perf_counter() - started
-            print(f"[{size}] COPY into PostgreSQL: {counts} in {seconds:.1f} s", flush=True)
+        if args.postgres and results[-1].preview is not None:
+            from_postgres(size, args.dir.resolve(), args)
     print(
         f"\n{os.cpu_count()} cores, {available_mib():,.0f} MiB available; --now {args.now}; "
         f"this process's RSS {own_mib():,.0f} MiB (counted in each child's peak)"

@@ -75,3 +75,19 @@ def test_a_workspace_is_copied_into_postgresql(tmp_path: Path, postgres_url: str
     }
     # again: the tables are replaced, not appended to
     assert copy_into_postgres(tmp_path, postgres_url)["purchases"] == 400
+
+
+@pytest.mark.postgres
+def test_scale_previews_from_postgresql_what_it_previews_from_files(
+    tmp_path: Path, postgres_url: str
+):
+    done = run(
+        "scale.py", "--sizes", "200", "--dir", str(tmp_path), "--postgres", postgres_url,
+        "--preview-only",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "[200] preview from PostgreSQL:" in done.stdout
+    assert "the same as from files: True" in done.stdout
+    config = (tmp_path / "200-postgres" / "outreach.yaml").read_text(encoding="utf-8")
+    assert "table: purchases" in config and "password" not in config

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
-from datetime import date
-from typing import Annotated, Literal
+from datetime import date, timedelta
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import AfterValidator, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from outreach.core.locales import known_locale
-from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
+from outreach.core.schema_types import (
+    SECRET_IN_FILE,
+    Clock,
+    Duration,
+    Mailbox,
+    SingleLine,
+    Strict,
+)
 from outreach.core.timing import zone
 
 
@@ -34,16 +52,162 @@ LocaleTag = Annotated[
 ]
 
 
-class DataFiles(Strict):
-    """Where each kind of data is. Only contacts are required: another kind outreach.yaml
-    does not name is read from its usual file when that exists, else it is empty (`null`
-    says there is none)."""
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_$]*"
 
-    contacts: str = "data/contacts.csv"
-    companies: str | None = "data/companies.yaml"
-    purchases: str | None = "data/purchases.csv"
+# The columns each kind of data knows (SPEC); contacts, companies and purchases also keep any
+# other column (for rules and templates), a suppression list only its addresses.
+CONTACT_COLUMNS = (
+    "id", "first_name", "last_name", "email", "birthday", "timezone", "locale", "company_id",
+    "owner", "tier", "tags", "customer_since", "address_line1", "address_line2", "city",
+    "postal_code", "country", "referred_by", "opted_out",
+)  # fmt: skip
+PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
+COMPANY_COLUMNS = ("id", "name", "domain", "aliases", "context", "exclude")
+SUPPRESSION_COLUMNS = ("email",)
+
+
+class SqlSource(Strict):
+    """A kind of data read from a SQL database instead of a file: where (an SQLAlchemy URL,
+    its password from the environment), what (a table, or a query), and how its columns
+    are named (`columns`: ours: theirs; a column not named there keeps its own name)."""
+
+    sql: str | None = Field(
+        None,
+        min_length=1,
+        description="SQLAlchemy URL without a password, e.g. "
+        "postgresql+psycopg://outreach@crm-replica:5432/crm or sqlite:///data/crm.db "
+        "(a relative SQLite path is the workspace's)",
+    )
+    url_env: str | None = Field(
+        None, min_length=1, description="the environment variable holding the whole URL instead"
+    )
+    password_env: str | None = Field(
+        None, min_length=1, description="the environment variable holding the password"
+    )
+    table: str | None = Field(
+        None,
+        pattern=rf"^{_IDENTIFIER}(\.{_IDENTIFIER})?$",
+        description="a table or view, optionally with its schema: crm.clients",
+    )
+    query: str | None = Field(None, min_length=1, description="a SELECT, instead of a table")
+    key: str | None = Field(
+        None,
+        min_length=1,
+        description="the column (as the database names it) that names a row in messages; "
+        "by default the one mapped to id (suppressions: to email)",
+    )
+    columns: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="our column: the database's column, e.g. {email: mail}; columns not "
+        "named here keep their own names",
+    )
+    batch_rows: int = Field(
+        5000, ge=1, le=1_000_000, description="rows fetched from the server at a time"
+    )
+    refresh: Duration = Field(
+        timedelta(minutes=15),
+        description="how often the daemon reads it again (a file is read again when it changes)",
+    )
+
+    known: ClassVar[tuple[str, ...]] = ()  # this kind's columns
+    more: ClassVar[bool] = True  # whether it keeps other columns too
+
+    @field_validator("sql")
+    @classmethod
+    def _no_password(cls, url: str | None) -> str | None:
+        """A password in outreach.yaml is refused: it belongs in the environment."""
+        if url is None:
+            return url
+        try:
+            parts = urlsplit(url)
+            written = parts.password is not None or "password" in parse_qs(parts.query)
+        except ValueError:  # not a URL: said when it is used
+            return url
+        if written:
+            raise PydanticCustomError(
+                SECRET_IN_FILE,
+                "the URL holds a password: remove it from outreach.yaml (and change it, as "
+                "it was written down) and name the variable holding it with password_env:, "
+                "or the variable holding the whole URL with url_env:",
+            )
+        return url
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, columns: dict[str, str]) -> dict[str, str]:
+        """Each of ours a column this kind knows (or, where other columns are kept, not a
+        near miss of one), and no database column read as two of ours."""
+        for ours in columns:
+            if ours in cls.known:
+                continue
+            close = difflib.get_close_matches(ours, cls.known, n=1, cutoff=0.75)
+            if close or not cls.more:
+                hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(cls.known)}"
+                raise ValueError(f"'{ours}' is not a column of this kind of data; {hint}")
+        read: dict[str, str] = {}
+        for ours, theirs in columns.items():
+            if theirs in read:
+                raise ValueError(f"{read[theirs]} and {ours} both read '{theirs}'; map one")
+            read[theirs] = ours
+        return columns
+
+    @model_validator(mode="after")
+    def _one_place_and_one_selection(self) -> SqlSource:
+        if (self.sql is None) == (self.url_env is None):
+            raise ValueError("give the database as sql: URL, or url_env: VARIABLE; one of them")
+        if self.url_env is not None and self.password_env is not None:
+            raise ValueError("url_env holds the whole URL, password included: drop password_env")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give table: NAME, or query: SELECT ...; one of them")
+        return self
+
+    def their(self, column: str) -> str:
+        """The database's name for one of our columns."""
+        return self.columns.get(column, column)
+
+
+class ContactsSql(SqlSource):
+    known = CONTACT_COLUMNS
+
+
+class CompaniesSql(SqlSource):
+    known = COMPANY_COLUMNS
+
+
+class PurchasesSql(SqlSource):
+    known = PURCHASE_COLUMNS
+
+
+class SuppressionsSql(SqlSource):
+    known, more = SUPPRESSION_COLUMNS, False
+
+
+_Sql = TypeVar("_Sql", bound=SqlSource)
+
+
+def _source_kind(value: Any) -> str:
+    return "<sql>" if isinstance(value, dict | SqlSource) else "<file>"
+
+
+# A data kind's place: a workspace file, or a SQL source. The tags are pydantic's names for
+# the two forms; `diagnostics` leaves them out of the located path.
+SourceOf = Annotated[
+    Annotated[str, Tag("<file>")] | Annotated[_Sql, Tag("<sql>")],
+    Discriminator(_source_kind),
+]
+SQL_KINDS = ("contacts", "companies", "purchases", "suppressions")
+
+
+class DataFiles(Strict):
+    """Where each kind of data is: a workspace file, or a SQL source. Only contacts are
+    required: another kind outreach.yaml does not name is read from its usual file when
+    that exists, else it is empty (`null` says there is none)."""
+
+    contacts: SourceOf[ContactsSql] = "data/contacts.csv"
+    companies: SourceOf[CompaniesSql] | None = "data/companies.yaml"
+    purchases: SourceOf[PurchasesSql] | None = "data/purchases.csv"
     feeds: str | None = "data/feeds.yaml"
-    suppressions: str | None = "data/suppressions.csv"
+    suppressions: SourceOf[SuppressionsSql] | None = "data/suppressions.csv"
     max_file_mb: float = Field(
         1024, gt=0, le=1_000_000, description="largest CSV data file read, in MB"
     )
@@ -51,6 +215,16 @@ class DataFiles(Strict):
     def named(self, kind: str) -> bool:
         """Whether outreach.yaml names this kind's file (then a missing file is an error)."""
         return kind in self.model_fields_set
+
+    def file(self, kind: str) -> str | None:
+        """The file a kind is read from (as written), or None: none, or a SQL source."""
+        place = getattr(self, kind)  # feeds are always a file
+        return place if isinstance(place, str) and place else None
+
+    def sql_sources(self) -> dict[str, SqlSource]:
+        """The kinds read from a database, with their sources."""
+        found = {kind: getattr(self, kind) for kind in SQL_KINDS}
+        return {kind: place for kind, place in found.items() if isinstance(place, SqlSource)}
 
 
 # How many sends of one channel a dispatcher has under way at once (each its own request).

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from outreach.core.problems import Location, Problem
 from outreach.core.rules import ACTION_KINDS, TRIGGER_KINDS
+from outreach.core.schema_types import SECRET_IN_FILE
 
 Loc = tuple[str | int, ...]
 Locate = Callable[[Loc, bool], Location]
@@ -31,8 +32,11 @@ def validation_problems(
 
 def _without_union_tags(loc: Loc) -> Loc:
     # pydantic repeats a discriminated union's tag: ('trigger', 'birthday', 'birthday', ...)
+    # and a union chosen by a function puts its tag in: ('data', 'contacts', '<sql>', ...).
     out: list[str | int] = []
     for i, part in enumerate(loc):
+        if isinstance(part, str) and part.startswith("<") and part.endswith(">"):
+            continue
         if i >= 2 and out[-2:-1] and out[-2] in _KINDS and out[-1] == part:
             continue
         out.append(part)
@@ -62,6 +66,7 @@ def _explain(item: Any, loc: Loc, model: type[BaseModel]) -> tuple[str, bool, Lo
         not in (
             "model_type",
             "dict_type",
+            SECRET_IN_FILE,  # a password written in outreach.yaml is not repeated
         )
     ):
         message += f" (got {_short(repr(shown))})"
@@ -142,11 +147,16 @@ def _unwrap(annotation: Any) -> Any:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
             members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(members) != 1:
+            models = [m for m in members if _is_model(_unwrap(m))]  # a path, or a mapping
+            if len(members) != 1 and len(models) != 1:
                 return annotation
-            annotation = members[0]
+            annotation = members[0] if len(members) == 1 else models[0]
         else:
             return annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _element(annotation: Any) -> Any:

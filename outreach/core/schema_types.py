@@ -20,6 +20,9 @@ from pydantic import (
 from outreach.core.addresses import deliverable
 from outreach.core.timing import format_duration, parse_clock, parse_duration
 
+# The error type of a secret written in a user's file: its message never quotes the value.
+SECRET_IN_FILE = "secret_in_file"
+
 
 class Strict(BaseModel):
     """A model of user-written YAML: unknown keys are mistakes, values never change."""

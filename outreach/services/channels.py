@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from outreach.adapters.channels import Channel, Confirming, Probing
 from outreach.adapters.sources.files import Boundary, Refused
@@ -145,6 +146,11 @@ def named_variables(config: Config) -> dict[str, str]:
         for name in ("email", "gifts", "tasks", "webhook")
         for field in ("api_key_env", "username_env", "password_env", "secret_env")
     }
+    named |= {
+        f"data.{kind}.{field}": getattr(source, field)
+        for kind, source in config.data.sql_sources().items()
+        for field in ("url_env", "password_env")
+    }
     return {setting: variable for setting, variable in named.items() if variable}
 
 
@@ -167,7 +173,23 @@ def redactor(config: Config, environ: Mapping[str, str]) -> Redactor:
         secrets.append(password)
         plain = [f"\0{user}\0{password}", f"{user}\0{user}\0{password}"]  # SMTP AUTH PLAIN
         carriers += [*plain, f"{user}:{password}"]  # and HTTP Basic
+    secrets += database_secrets(config, environ)
     return Redactor.of(secrets, carriers)
+
+
+def database_secrets(config: Config, environ: Mapping[str, str]) -> list[str]:
+    """The passwords of the SQL sources outreach.yaml names (from password_env, or inside
+    the URL url_env holds)."""
+    found = []
+    for source in config.data.sql_sources().values():
+        if source.password_env:
+            found.append(environ.get(source.password_env, ""))
+        if source.url_env:
+            try:
+                found.append(unquote(urlsplit(environ.get(source.url_env, "")).password or ""))
+            except ValueError:
+                continue
+    return [secret for secret in found if secret]
 
 
 class Redacted:

@@ -142,11 +142,10 @@ def _read_files(root: Path, config: Config) -> dict[Path, str]:
 
 
 def data_files(config: Config) -> list[tuple[str, str]]:
-    """Each data file outreach.yaml names: (kind, path as written)."""
-    files = config.data
-    named = {"contacts": files.contacts, "companies": files.companies,
-             "purchases": files.purchases, "feeds": files.feeds,
-             "suppressions": files.suppressions}  # fmt: skip
+    """Each data file outreach.yaml names: (kind, path as written); a kind read from a
+    database has none."""
+    kinds = ("contacts", "companies", "purchases", "feeds", "suppressions")
+    named = {kind: config.data.file(kind) for kind in kinds}
     return [(name, relative) for name, relative in named.items() if relative]
 
 

@@ -5,20 +5,22 @@ hide an opt-out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from outreach.adapters.feeds.sources import load_feed_sources
-from outreach.adapters.sources.contacts import check_references, load_contacts
-from outreach.adapters.sources.data import load_companies, load_purchases
+from outreach.adapters.sources.company_rows import read_companies
+from outreach.adapters.sources.contacts import check_references, read_contacts
+from outreach.adapters.sources.data import load_companies, read_purchases
 from outreach.adapters.sources.files import Boundary, Refused
-from outreach.adapters.sources.suppressions import load_suppressions
-from outreach.core.config import Config
+from outreach.adapters.sources.suppressions import read_suppressions
+from outreach.core.config import Config, SqlSource
 from outreach.core.model import Company, Dataset
-from outreach.core.problems import Problem, problem, warning
+from outreach.core.problems import Location, Problem, Severity, problem, warning
 from outreach.core.rules import TRIGGER_DATA, Rule
 from outreach.services.authoring import RulePlace
+from outreach.services.data_sources import row_source
 from outreach.services.paths import shown
 
 
@@ -60,6 +62,8 @@ def _never_fires(rule: Rule, places: dict[str, RulePlace], why: str) -> Problem:
 def _present(root: Path, config: Config, kind: str) -> bool:
     """Whether a kind of data is set up: named in outreach.yaml, or at its usual place."""
     relative = getattr(config.data, kind)
+    if isinstance(relative, SqlSource):
+        return True
     return bool(relative) and (config.data.named(kind) or (root / relative).exists())
 
 
@@ -80,13 +84,11 @@ def load_data(
 ) -> tuple[Dataset, str | None]:
     """The data, and why nothing may be sent (an opt-out could be missed), or None."""
     files, boundary = config.data, Boundary.of(root, config.outside_workspace)
-    max_bytes = int(files.max_file_mb * 1024 * 1024)
-    contacts_path = root / files.contacts
-    path = data_file(boundary, root, files.contacts, "contacts", problems)
-    if path is None:
+    rows = row_source(root, config, "contacts", problems)
+    if rows is None:
         return Dataset.build({}), "the contacts file cannot be read"
     dates = sorted(set(dates) - {"customer_since"})  # a known column, read as such already
-    people = load_contacts(path, shown(contacts_path), dates, max_bytes=max_bytes)
+    people = read_contacts(rows, dates)
     contacts = people.contacts
     problems += people.problems
     blocker = (
@@ -94,22 +96,28 @@ def load_data(
     )
 
     def read(kind: str) -> Path | None:
-        relative = getattr(files, kind)
-        return relative and data_file(boundary, root, relative, kind, problems, files.named(kind))
+        relative = files.file(kind)
+        if relative is None:
+            return None
+        return data_file(boundary, root, relative, kind, problems, files.named(kind))
 
     companies: dict[str, Company] = {}
-    if path := read("companies"):
+    if isinstance(files.companies, SqlSource):
+        if source := row_source(root, config, "companies", problems):
+            companies, found = read_companies(source)
+            problems += found
+    elif path := read("companies"):
         companies, found = load_companies(path, shown(root / str(files.companies)))
         problems += found
-    problems += check_references(contacts, companies, shown(contacts_path))
+    problems += check_references(contacts, companies, people.place)
     purchases: list[Any] = []
-    if path := read("purchases"):
-        where, whole = shown(root / str(files.purchases)), not people.incomplete
-        purchases, found = load_purchases(path, where, contacts, max_bytes, whole)
+    named = files.named("purchases")
+    if files.purchases and (source := row_source(root, config, "purchases", problems, named)):
+        purchases, found = read_purchases(source, contacts, not people.incomplete)
         problems += found
-    suppressed, trouble = _suppressions(root, config, boundary, problems, max_bytes)
+    suppressed, trouble = _suppressions(root, config, problems)
     blocker = blocker or trouble
-    _check_owners(config, contacts.values(), shown(contacts_path), problems)
+    _check_owners(config, contacts.values(), people.place, problems)
     if path := read("feeds"):
         problems += load_feed_sources(path, shown(root / str(files.feeds)), boundary)[1]
     data = Dataset.build(
@@ -119,18 +127,17 @@ def load_data(
 
 
 def _suppressions(
-    root: Path, config: Config, boundary: Boundary, problems: list[Problem], max_bytes: int
+    root: Path, config: Config, problems: list[Problem]
 ) -> tuple[set[str], str | None]:
     """The suppression list, and why it cannot be trusted whole (then nothing is sent)."""
-    relative = config.data.suppressions
-    if not relative:
+    if not config.data.suppressions:
         return set(), None
     before = len(problems)
     named = config.data.named("suppressions")
-    path = data_file(boundary, root, relative, "suppressions", problems, named)
-    if path is None:  # none at the usual place is no list; one that cannot be read is doubt
+    source = row_source(root, config, "suppressions", problems, named)
+    if source is None:  # none at the usual place is no list; one that cannot be read is doubt
         return set(), "the suppression list cannot be read" if len(problems) > before else None
-    listed, found = load_suppressions(path, shown(root / relative), max_bytes=max_bytes)
+    listed, found = read_suppressions(source)
     problems += found
     error = next((p for p in found if p.is_error), None)
     return listed, f"the suppression list has errors ({error})" if error else None
@@ -160,7 +167,9 @@ def data_file(
     return None
 
 
-def _check_owners(config: Config, contacts: Any, path: str, problems: list[Problem]) -> None:
+def _check_owners(
+    config: Config, contacts: Any, place: Callable[[int], Location], problems: list[Problem]
+) -> None:
     if not config.owners:
         return
     known = {email.lower() for email in config.owners}
@@ -169,12 +178,8 @@ def _check_owners(config: Config, contacts: Any, path: str, problems: list[Probl
         owner = contact.owner
         if owner and owner.lower() not in known and owner not in reported:
             reported.add(owner)
-            problems.append(
-                warning(
-                    path,
-                    contact.line,
-                    None,
-                    f"owner '{owner}' has no entry "
-                    "under owners: in outreach.yaml; their name is guessed",
-                )
+            message = (
+                f"owner '{owner}' has no entry under owners: in outreach.yaml; "
+                "their name is guessed"
             )
+            problems.append(Problem(place(contact.line), message, Severity.WARNING))

@@ -14,6 +14,7 @@ from outreach.core.moving_dates import Unmoved, days_to_move, moved_data
 from outreach.core.problems import Problem, problem
 from outreach.core.timing import EARLIEST_DATE, LATEST_DATE, zone
 from outreach.core.wording import signed
+from outreach.services.data_sources import source_name
 from outreach.services.paths import shown
 from outreach.services.workspace import Workspace
 
@@ -55,10 +56,14 @@ def _located(workspace: Workspace, unmoved: list[Unmoved], days: int) -> list[Pr
     """Each unmoved date at its cell: the file is read again (only then) for the column."""
     files = workspace.config.data
     found: list[Problem] = []
-    for what, relative in (("contact", files.contacts), ("purchase", files.purchases or "")):
+    for what, kind in (("contact", "contacts"), ("purchase", "purchases")):
         wanted = [u for u in unmoved if u.what == what]
-        if wanted:
+        relative = files.file(kind)
+        if wanted and relative:
             found += _in_file(workspace, relative, wanted, days)
+        elif wanted:  # a database's row: named by its source, not read again
+            where = source_name(workspace.root, workspace.config, kind)
+            found += [problem(where, None, None, _message(workspace, u, days)) for u in wanted]
     return found
 
 
@@ -77,18 +82,22 @@ def _in_file(
         pass  # read a moment ago: then pointed at by line alone
     found = []
     for item in wanted:
-        lost = "this cell is not used" if item.what == "contact" else "this purchase is left out"
-        message = (
-            f"{item.column}: {item.value} moved by {signed(days, 'day')} (data_dated_for in "
-            f"outreach.yaml) falls outside the years {EARLIEST_DATE.year}-{LATEST_DATE.year}; "
-            f"{lost}; write a date nearer {workspace.config.data_dated_for}"
-        )
+        message = _message(workspace, item, days)
         cells = by_line.get(item.line) if item.what == "contact" else by_id.get(item.id)
         if cells is None:
             found.append(problem(source.shown_as, item.line or None, None, message))
         else:
             found.append(source.at(cells, _index(source, item.column), message))
     return found
+
+
+def _message(workspace: Workspace, item: Unmoved, days: int) -> str:
+    lost = "this cell is not used" if item.what == "contact" else "this purchase is left out"
+    return (
+        f"{item.column}: {item.value} moved by {signed(days, 'day')} (data_dated_for in "
+        f"outreach.yaml) falls outside the years {EARLIEST_DATE.year}-{LATEST_DATE.year}; "
+        f"{lost}; write a date nearer {workspace.config.data_dated_for}"
+    )
 
 
 def _index(source: CsvFile, column: str) -> int | str:

@@ -31,6 +31,8 @@ from outreach.errors import StoreLost, UserError, WorkspaceError
 from outreach.logs import fields
 from outreach.ports import Store
 from outreach.services.channels import ChannelSet
+from outreach.services.config_file import data_files
+from outreach.services.data_sources import sql_stamp
 from outreach.services.dispatch import (
     Dispatcher,
     RunReport,
@@ -354,9 +356,8 @@ class Runtime:
 def files_stamp(root: Path, workspace: Workspace) -> Stamp:
     """What the daemon watches: (path, mtime, size) of every file it reads."""
     config = workspace.config
-    data = [config.data.contacts, config.data.companies, config.data.purchases]
-    data += [config.data.feeds, config.data.suppressions]
-    paths = [root / CONFIG_FILE, *(root / p for p in data if p)]
+    data = [root / relative for _, relative in data_files(config)]
+    paths = [root / CONFIG_FILE, *data]
     for folder in ("rules", "templates"):
         paths += sorted(p for p in (root / folder).rglob("*") if p.is_file())
     stamp = []
@@ -368,7 +369,7 @@ def files_stamp(root: Path, workspace: Workspace) -> Stamp:
         stamp.append(
             (str(path), status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_mode)
         )
-    return tuple(stamp)
+    return tuple(stamp) + sql_stamp(config)  # a database is read again every `refresh`
 
 
 def log_problems(workspace: Workspace) -> None:

@@ -35,6 +35,7 @@ from outreach.services.data_files import (
     rules_without_their_data,
     unknown_date_columns,
 )
+from outreach.services.data_sources import source_name
 from outreach.services.paths import CONFIG_FILE, reading_order, shown
 
 __all__ = [
@@ -104,7 +105,7 @@ def load_workspace(root: Path) -> Workspace:
     with long_lived():  # after the rules: the date columns they read are checked on loading
         data, blocker = load_data(root, config, problems, date_columns(rules))
     engine = Engine(config, tuple(rules), templates, conditions)
-    problems += unknown_date_columns(rules, data, places, shown(root / config.data.contacts))
+    problems += unknown_date_columns(rules, data, places, source_name(root, config, "contacts"))
     problems += rules_without_their_data(rules, root, config, places)
     problems.sort(key=reading_order)
     config_errors = tuple(p for p in settings if p.is_error)

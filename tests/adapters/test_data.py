@@ -495,7 +495,7 @@ def test_references_are_warnings(tmp_path: Path) -> None:
         "companies.yaml",
     )
 
-    problems = check_references(contacts, companies, "contacts.csv")
+    problems = check_references(contacts, companies, lambda line: Location("contacts.csv", line))
 
     assert sorted(where(problems)) == ["contacts.csv:2", "contacts.csv:3"]
     assert all(p.severity is Severity.WARNING for p in problems)

@@ -86,7 +86,7 @@ def test_preview_says_why_each_is_withheld(optouts: Path) -> None:
         assert found[withheld]["status"] == "suppressed", withheld
     assert "withheld" in found["c-dup"]["reason"]
     assert "suppression list" in found["c-tag"]["reason"]
-    assert "lines 8, 9" in found["c-twin"]["reason"], "Fi's address under another id"
+    assert "lines 8 and 9" in found["c-twin"]["reason"], "Fi's address under another id"
     assert "suppression list" in found["c-comment"]["reason"], "the mailbox its cell names"
 
 

@@ -31,22 +31,19 @@ from outreach.adapters.sources.cells import (
 from outreach.adapters.sources.csvfile import (
     MAX_FILE_BYTES,
     CsvFile,
-    Row,
     column_offset,
     header_key,
 )
+from outreach.adapters.sources.rows import Row, RowSource
 from outreach.core.addresses import addresses_in, suppression_key
+from outreach.core.config import CONTACT_COLUMNS
 from outreach.core.keys import MAX_ID
 from outreach.core.model import Company, Contact
-from outreach.core.problems import Problem, Severity, problem, warning
+from outreach.core.problems import Location, Problem, Severity, warning
 from outreach.core.wording import counted
 
 # The columns SPEC names; a header spelled differently ("First Name", "E-mail") is read as one.
-KNOWN_COLUMNS = (
-    "id", "first_name", "last_name", "email", "birthday", "timezone", "locale", "company_id",
-    "owner", "tier", "tags", "customer_since", "address_line1", "address_line2", "city",
-    "postal_code", "country", "referred_by", "opted_out",
-)  # fmt: skip
+KNOWN_COLUMNS = CONTACT_COLUMNS
 _ALIASES = {
     "e_mail": "email", "email_address": "email", "e_mail_address": "email",
     "firstname": "first_name", "lastname": "last_name", "time_zone": "timezone",
@@ -64,15 +61,21 @@ _CONSENT = re.compile(r"accepts?|consent|opt(ed)?_?in|subscribed|permission|allo
 _EMAIL_MAKES = "nothing is emailed to this contact until it is fixed"
 
 
+def _nowhere(number: int) -> Location:
+    return Location("contacts", number)
+
+
 @dataclass
 class ContactsFile:
-    """What contacts.csv holds: the contacts by id, its problems, and the addresses (by
-    suppression key) seen on rows that opted out or may have, with why."""
+    """What contacts.csv (or a contacts table) holds: the contacts by id, its problems, and
+    the addresses (by suppression key) seen on rows that opted out or may have, with why;
+    and where a contact's row is (`place(contact.line)`)."""
 
     contacts: dict[str, Contact] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     do_not_write: dict[str, str] = field(default_factory=dict)
     incomplete: str | None = None  # why part of the file was not read: an opt-out may be in it
+    place: Callable[[int], Location] = _nowhere
 
 
 def load_contacts(
@@ -83,9 +86,13 @@ def load_contacts(
 ) -> ContactsFile:
     """Read contacts.csv; `date_columns` are the columns rules read as dates (checked here,
     where a bad cell can be pointed at)."""
-    source = CsvFile(path, shown_as, max_bytes)
+    return read_contacts(CsvFile(path, shown_as, max_bytes), date_columns)
+
+
+def read_contacts(source: RowSource, date_columns: Collection[str] = ()) -> ContactsFile:
+    """The contacts of any row source (a file, a table): one parser for both."""
     reader: _Reader | None = None
-    found = ContactsFile()
+    found = ContactsFile(place=source.place)
     for row in source.rows():
         if reader is None:
             reader = _Reader(source, found, tuple(date_columns))  # reads the header first
@@ -95,11 +102,11 @@ def load_contacts(
         reader.read(row)
     found.problems[:0] = source.problems
     found.incomplete = source.incomplete or found.incomplete
-    _withhold_one_person_twice(found, shown_as)
+    _withhold_one_person_twice(found, source)
     return found
 
 
-def _withhold_one_person_twice(found: ContactsFile, shown_as: str) -> None:
+def _withhold_one_person_twice(found: ContactsFile, source: RowSource) -> None:
     """Two contacts that may be one person — ids equal but for case or Unicode form, or one
     mailbox — are withheld: a second birthday note is the embarrassment this engine exists
     to avoid, and which row is right cannot be told."""
@@ -113,12 +120,12 @@ def _withhold_one_person_twice(found: ContactsFile, shown_as: str) -> None:
     for same in groups.values():
         if len(same) < 2:
             continue
-        lines = ", ".join(str(c.line) for c in same)
-        why = f"withheld: lines {lines} of {shown_as} may be one person (the same id or address)"
+        rows = source.describe([c.line for c in same])
+        why = f"withheld: {rows} of {source.shown_as} may be one person (the same id or address)"
         for contact in same:
             found.contacts[contact.id] = replace(found.contacts[contact.id], withheld=why)
-            message = f"contact '{contact.id}' may be the same person as lines {lines}; merge them"
-            found.problems.append(problem(shown_as, contact.line, None, message))
+            message = f"contact '{contact.id}' may be the same person as {rows}; merge them"
+            found.problems.append(Problem(source.place(contact.line), message))
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,7 @@ class _Header:
 
 
 class _Reader:
-    def __init__(self, source: CsvFile, found: ContactsFile, date_columns: tuple[str, ...]):
+    def __init__(self, source: RowSource, found: ContactsFile, date_columns: tuple[str, ...]):
         self.source, self.found, self.date_columns = source, found, date_columns
         self.header = _read_header(source, found.problems)
 
@@ -189,10 +196,13 @@ class _Reader:
                 self._do_not_write(address, row[1], opted)
         if unreadable or misaligned:
             what = "an opt-out cell" if unreadable else "its cells do not line up with the header"
-            return f"withheld: on line {row[1]}, {what} cannot be read", opted
+            return f"withheld: on {self.source.describe([row[1]])}, {what} cannot be read", opted
         if len({suppression_key(address) for address in addresses}) > 1:
             self._report(row, self.header.emails[-1], "email columns disagree; fix one")
-            return f"withheld: its email columns on line {row[1]} disagree", opted
+            return (
+                f"withheld: its email columns on {self.source.describe([row[1]])} disagree",
+                opted,
+            )
         return None, opted
 
     def _misaligned(self, row: Row) -> bool:
@@ -230,7 +240,7 @@ class _Reader:
         if address:
             why = "opted out" if opted else "possibly opted out (its row cannot be read whole)"
             self.found.do_not_write[suppression_key(address)] = (
-                f"{why}, {self.source.shown_as} line {line}"
+                f"{why}, {self.source.shown_as} {self.source.describe([line])}"
             )
 
     def _keep(self, contact: Contact, row: Row) -> None:
@@ -238,14 +248,16 @@ class _Reader:
         if first is None:
             self.found.contacts[contact.id] = contact
             return
+        rows = self.source.describe([first.line, contact.line])
         why = (
-            f"withheld: id '{contact.id}' is on lines {first.line} and {contact.line} of "
+            f"withheld: id '{contact.id}' is on {rows} of "
             f"{self.source.shown_as}; nothing is written to them until one row is removed"
         )
         self.found.contacts[contact.id] = replace(
             first, withheld=why, opted_out=first.opted_out or contact.opted_out
         )
-        self._report(row, "id", f"duplicate id '{contact.id}' (first on line {first.line}); "
+        first_on = self.source.describe([first.line])
+        self._report(row, "id", f"duplicate id '{contact.id}' (first on {first_on}); "
                      "the contact is withheld until one row is removed")  # fmt: skip
 
     def _report(self, row: Row, column: str | int, message: str) -> None:
@@ -272,7 +284,7 @@ def _cell(row: Row, index: int) -> str:
     return cells[index].strip() if index < len(cells) else ""
 
 
-def _read_header(source: CsvFile, problems: list[Problem]) -> _Header:
+def _read_header(source: RowSource, problems: list[Problem]) -> _Header:
     """Read headers spelled unlike SPEC ("Opted Out", "E-mail") as the columns they name;
     find every opt-out and email column."""
     opt_outs, consents, emails = [], [], []
@@ -284,17 +296,17 @@ def _read_header(source: CsvFile, problems: list[Problem]) -> _Header:
             source.names[index] = canonical
             source.header[canonical] = index
             note = f"column '{name}' is read as {canonical}"
-            problems.append(_header_note(source.shown_as, written, index, note))
+            problems.append(_header_note(source, written, index, note))
         if canonical == "email":
             emails.append(index)
         if canonical == "opted_out" or _OPT_OUT.search(key):
             if canonical != "opted_out":
                 note = f"column '{name}' is read as an opt-out: true there means never write"
-                problems.append(_header_note(source.shown_as, written, index, note))
+                problems.append(_header_note(source, written, index, note))
             opt_outs.append(index)
         elif _CONSENT.search(key):
             note = f"column '{name}' is read as consent: false there means never write"
-            problems.append(_header_note(source.shown_as, written, index, note))
+            problems.append(_header_note(source, written, index, note))
             consents.append(index)
     return _Header(tuple(opt_outs), tuple(consents), tuple(emails), len(source.names))
 
@@ -305,8 +317,10 @@ def canonical_column(name: str) -> str:
     return key if key in KNOWN_COLUMNS else _ALIASES.get(key, name.strip())
 
 
-def _header_note(shown_as: str, header: str, index: int, message: str) -> Problem:
-    return warning(shown_as, 1, column_offset(header, index), message)
+def _header_note(source: RowSource, header: str, index: int, message: str) -> Problem:
+    if isinstance(source, CsvFile):  # a file's header is its first line
+        return warning(source.shown_as, 1, column_offset(header, index), message)
+    return warning(source.shown_as, None, None, message)
 
 
 def _typed(
@@ -345,15 +359,16 @@ def _typed(
 
 
 def check_references(
-    contacts: dict[str, Contact], companies: dict[str, Company], shown_as: str
+    contacts: dict[str, Contact], companies: dict[str, Company], place: Callable[[int], Location]
 ) -> list[Problem]:
-    """Warnings for contacts that refer to a company or a referrer that does not exist."""
+    """Warnings for contacts that refer to a company or a referrer that does not exist
+    (`place`: where a contact's row is)."""
     found = []
     for contact in contacts.values():
         if contact.company_id and companies and contact.company_id not in companies:
             message = f"company_id '{contact.company_id}' is not in companies"
-            found.append(warning(shown_as, contact.line, None, message))
+            found.append(Problem(place(contact.line), message, Severity.WARNING))
         if contact.referred_by and contact.referred_by not in contacts:
             message = f"referred_by '{contact.referred_by}' is not a contact id"
-            found.append(warning(shown_as, contact.line, None, message))
+            found.append(Problem(place(contact.line), message, Severity.WARNING))
     return found

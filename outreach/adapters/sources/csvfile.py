@@ -6,11 +6,12 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from outreach.adapters.sources.files import Refused, open_regular
-from outreach.core.problems import Problem, problem
+from outreach.adapters.sources.rows import Row, listed
+from outreach.core.problems import Location, Problem, problem
 
 MAX_FIELD = 1_000_000
 MAX_LINE = 10_000_000  # characters: one line of a data file (a sparse file is one long line)
@@ -21,13 +22,12 @@ MAX_FILE_BYTES = 1024 * 1024 * 1024  # outreach.yaml's data.max_file_mb changes 
 
 _TOO_LARGE = "raise data.max_file_mb in outreach.yaml if it is the right file"
 
-# A record: its cells, the line it starts on, and whether it fits on that one line (then its
-# columns can be pointed at). A plain tuple: millions are made, and tuples are made fastest.
-Row = tuple[list[str], int, bool]
+__all__ = ["CsvFile", "Row", "cell", "column_offset", "header_key"]
 
 
 class CsvFile:
-    """Iterate the records of a CSV file after its header, remembering lines.
+    """Iterate the records of a CSV file after its header, remembering lines: a row source
+    (`rows.RowSource`) whose records are numbered by the line they start on.
 
     `header` maps each column name to its index; `problems` collects file-level trouble.
     """
@@ -128,6 +128,13 @@ class CsvFile:
         index = column if isinstance(column, int) else self.header.get(column)
         col = column_offset(_as_written(cells), index) if one_line and index is not None else None
         return problem(self.shown_as, line, col, message)
+
+    def place(self, number: int) -> Location:
+        return Location(self.shown_as, number)
+
+    def describe(self, numbers: Sequence[int]) -> str:
+        lines = listed([str(n) for n in numbers])
+        return f"line {lines}" if len(numbers) == 1 else f"lines {lines}"
 
 
 def _as_written(cells: list[str]) -> str:

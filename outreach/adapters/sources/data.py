@@ -21,7 +21,9 @@ from outreach.adapters.sources.cells import (
     quoted,
 )
 from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile
+from outreach.adapters.sources.rows import RowSource
 from outreach.adapters.sources.yamlfile import load_yaml_file
+from outreach.core.config import PURCHASE_COLUMNS
 from outreach.core.diagnostics import validation_problems
 from outreach.core.keys import MAX_ID
 from outreach.core.model import EMPTY, Company, Contact, Purchase
@@ -29,7 +31,6 @@ from outreach.core.problems import Problem, problem, warning
 from outreach.core.schema_types import Strict
 from outreach.core.wording import counted
 
-PURCHASE_COLUMNS = ("id", "contact_id", "date", "amount", "currency", "product")
 TOO_LONG = f"the id is longer than {MAX_ID} characters"  # it becomes part of action keys
 
 
@@ -53,7 +54,13 @@ def load_purchases(
     """The purchases of known contacts. When the contacts file was not read whole
     (`contacts_whole` false), a purchase of a contact not read is no error of its own: those
     are counted in one warning rather than reported row by row."""
-    source = CsvFile(path, shown_as, max_bytes)
+    return read_purchases(CsvFile(path, shown_as, max_bytes), contacts, contacts_whole)
+
+
+def read_purchases(
+    source: RowSource, contacts: dict[str, Contact], contacts_whole: bool = True
+) -> tuple[list[Purchase], list[Problem]]:
+    """The purchases of any row source (a file, a table): one parser for both."""
     purchases: list[Purchase] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -85,7 +92,7 @@ def load_purchases(
             "read (the contacts file was not read "
             "whole); they are used once it is fixed"
         )
-        problems.append(warning(shown_as, None, None, message))
+        problems.append(warning(source.shown_as, None, None, message))
     return purchases, source.problems + problems
 
 
@@ -94,7 +101,7 @@ class _PurchaseParser:
     contact ids) come from caches, which also makes equal values share one object; anything
     unusual takes the careful path, which explains what is wrong."""
 
-    def __init__(self, source: CsvFile, contacts: dict[str, Contact]) -> None:
+    def __init__(self, source: RowSource, contacts: dict[str, Contact]) -> None:
         self.columns = itemgetter(*(source.header[c] for c in PURCHASE_COLUMNS))
         self.extra = {n: i for n, i in source.header.items() if n not in PURCHASE_COLUMNS}
         self.contacts = contacts
@@ -174,7 +181,7 @@ MAX_PHRASE = 200
 Phrase = Annotated[str, Field(min_length=1, max_length=MAX_PHRASE)]
 
 
-class _CompanyModel(Strict):
+class CompanyModel(Strict):
     id: str = Field(min_length=1, max_length=MAX_ID)
     name: Phrase
     aliases: list[Phrase] = Field(default_factory=list, max_length=100)
@@ -185,7 +192,7 @@ class _CompanyModel(Strict):
 
 
 class _CompaniesFile(Strict):
-    companies: list[_CompanyModel]
+    companies: list[CompanyModel]
 
 
 def load_companies(path: Path, shown_as: str) -> tuple[dict[str, Company], list[Problem]]:
@@ -201,7 +208,7 @@ def load_companies(path: Path, shown_as: str) -> tuple[dict[str, Company], list[
     companies: dict[str, Company] = {}
     for i, item in enumerate(items):
         try:
-            model = _CompanyModel.model_validate(item)
+            model = CompanyModel.model_validate(item)
         except ValidationError as exc:
             problems += validation_problems(exc, document.locate, _CompaniesFile, ("companies", i))
             continue
@@ -216,13 +223,17 @@ def load_companies(path: Path, shown_as: str) -> tuple[dict[str, Company], list[
                 )
             )
             continue
-        companies[model.id] = Company(
-            id=model.id,
-            name=model.name,
-            aliases=tuple(model.aliases),
-            domain=model.domain,
-            context=tuple(model.context),
-            exclude=tuple(model.exclude),
-            extra=MappingProxyType(model.extra),
-        )
+        companies[model.id] = company_of(model)
     return companies, problems
+
+
+def company_of(model: CompanyModel) -> Company:
+    return Company(
+        id=model.id,
+        name=model.name,
+        aliases=tuple(model.aliases),
+        domain=model.domain,
+        context=tuple(model.context),
+        exclude=tuple(model.exclude),
+        extra=MappingProxyType(model.extra),
+    )

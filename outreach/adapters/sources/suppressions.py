@@ -15,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from outreach.adapters.sources.cells import BadCell, parse_email, quoted
-from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, Row, header_key
+from outreach.adapters.sources.csvfile import MAX_FILE_BYTES, CsvFile, header_key
+from outreach.adapters.sources.rows import Row, RowSource
 from outreach.core.addresses import entries_in
 from outreach.core.problems import Problem, Severity
 
@@ -28,7 +29,11 @@ def load_suppressions(
     path: Path, shown_as: str, max_bytes: int = MAX_FILE_BYTES
 ) -> tuple[set[str], list[Problem]]:
     """The entries, each an address as written or `@domain`; and the file's problems."""
-    source = CsvFile(path, shown_as, max_bytes)
+    return read_suppressions(CsvFile(path, shown_as, max_bytes))
+
+
+def read_suppressions(source: RowSource) -> tuple[set[str], list[Problem]]:
+    """The suppression list of any row source (a file, a table): one parser for both."""
     listed: set[str] = set()
     problems: list[Problem] = []
     column: int | None = None
@@ -45,7 +50,7 @@ def load_suppressions(
     return listed, source.problems + problems
 
 
-def _address_column(source: CsvFile) -> int | None:
+def _address_column(source: RowSource) -> int | None:
     """The index of the address column; HEADERLESS when the header holds an address itself;
     None, with a problem, when neither can be told."""
     for index, name in enumerate(source.names):
@@ -57,7 +62,7 @@ def _address_column(source: CsvFile) -> int | None:
     return None
 
 
-def _read(source: CsvFile, row: Row, column: int, listed: set[str]) -> list[Problem]:
+def _read(source: RowSource, row: Row, column: int, listed: set[str]) -> list[Problem]:
     cells = row[0]
     # Without a header, every cell; with one, the address column, and cells past the header's
     # last column (an unquoted comma split an entry: "Ann <a@x.test>, Bo <b@x.test>").
@@ -98,7 +103,7 @@ def _listed(entry: str, listed: set[str]) -> bool:
     return True
 
 
-def _malformed(source: CsvFile, row: Row, index: int, entry: str) -> Problem:
+def _malformed(source: RowSource, row: Row, index: int, entry: str) -> Problem:
     try:
         parse_email(entry)
         reason = f"'{entry}' is not an address"
