@@ -47,6 +47,12 @@ class DataFiles(Strict):
     max_file_mb: float = Field(
         1024, gt=0, le=1_000_000, description="largest CSV data file read, in MB"
     )
+    engine: Literal["auto", "memory", "columnar"] = Field(
+        "auto",
+        description="how contacts and purchases are read: memory (every row a Python object), "
+        "columnar (DuckDB; objects only for who may fall due), auto (columnar from "
+        "32 MB of contacts and purchases)",
+    )
 
     def named(self, kind: str) -> bool:
         """Whether outreach.yaml names this kind's file (then a missing file is an error)."""

@@ -41,6 +41,8 @@ def _birthday(params: Any, data: Dataset, dates: DateRange) -> Collection[str] |
     days = _month_days(dates, params.lead_days)
     if days is None:
         return None
+    if data.lookup is not None:
+        return data.lookup.month_days("birthday", days, birthday=True)
     index = _indexed(data, "birthday", data.contacts, _by_birthday)
     return {contact for day in days for contact in index.get(day, ())}
 
@@ -49,6 +51,8 @@ def _anniversary(params: Any, data: Dataset, dates: DateRange) -> Collection[str
     days = _month_days(dates, params.lead_days)
     if days is None:
         return None
+    if data.lookup is not None:
+        return data.lookup.month_days(params.field, days, birthday=False)
     index = _indexed(
         data, f"anniversary:{params.field}", data.contacts, _by_month_day(params.field)
     )
@@ -56,6 +60,9 @@ def _anniversary(params: Any, data: Dataset, dates: DateRange) -> Collection[str
 
 
 def _on_date(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    if data.lookup is not None:
+        shift = timedelta(days=params.offset_days)
+        return data.lookup.dated(params.field, dates.first, dates.last, shift)
     days, ids = _indexed(data, f"date:{params.field}", data.contacts, _by_date(params.field))
     return _shifted_into(days, ids, dates, timedelta(days=params.offset_days))
 
@@ -83,6 +90,9 @@ def _milestone(params: Any, data: Dataset, dates: DateRange) -> Collection[str] 
 
 
 def _inactivity(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
+    if data.lookup is not None:
+        shift = timedelta(days=params.days)
+        return data.lookup.last_bought(dates.first, dates.last, shift)
     days, ids = _indexed(data, "last purchase", data.purchases, _by_last_purchase)
     return _shifted_into(days, ids, dates, timedelta(days=params.days))
 
@@ -91,11 +101,19 @@ def _loyalty_stage(params: Any, data: Dataset, dates: DateRange) -> Collection[s
     if "prospect" in params.to:
         return None  # entered by everyone without a purchase, on the day they are seen
     # A stage is entered by a purchase of one's own, `advocate` by one of someone referred.
+    if data.lookup is not None:
+        since = data.lookup.bought_since(dates.first)
+        return {*since, *data.lookup.referrers_of_buyers(dates.first)}
     return _bought_since(data, dates.first) | set(data.referrals)
 
 
 def _news_mention(params: Any, data: Dataset, dates: DateRange) -> Collection[str] | None:
     """Who works at a company in the news (one of the rule's companies, if it names them)."""
+    if data.lookup is not None:
+        companies = [
+            c for c in data.mentions if params.companies in (None, c) or c in params.companies
+        ]
+        return data.lookup.at_companies(companies)
     by_company = _indexed(data, "company", data.contacts, _by_company)
     named = data.mentions.keys() if params.companies is None else params.companies
     return {contact for company in named if company in data.mentions
@@ -103,6 +121,8 @@ def _news_mention(params: Any, data: Dataset, dates: DateRange) -> Collection[st
 
 
 def _bought_since(data: Dataset, first: date) -> set[str]:
+    if data.lookup is not None:
+        return set(data.lookup.bought_since(first))
     days, ids = _indexed(data, "last purchase", data.purchases, _by_last_purchase)
     return set(ids[bisect_left(days, first) :])
 
@@ -124,6 +144,13 @@ def _month_days(dates: DateRange, lead_days: int) -> set[MonthDay] | None:
     if days & {(2, 28), (3, 1)}:
         days.add(FEB29)
     return days
+
+
+def in_file_order(data: Dataset, ids: Collection[str]) -> list[Contact]:
+    """The contacts of `ids` that exist, in the data's order (its file's)."""
+    if data.lookup is not None:
+        return data.lookup.select(ids)
+    return [contact for contact in data.contacts.values() if contact.id in ids]
 
 
 Index = Any

@@ -3,13 +3,13 @@ beyond small derived properties."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from operator import itemgetter
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn, Protocol
 
 from outreach.core.addresses import suppression_key
 
@@ -144,6 +144,9 @@ class Dataset:
     # Lookups planning builds at first use (outreach.core.due), each beside the contacts it
     # was built from; a copy made with other mentions shares them.
     indexes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Lookups answered where the data lives (a columnar reader's SQL) instead of by
+    # `indexes` built from every contact; None: data held whole in memory.
+    lookup: DueIndex | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -171,13 +174,52 @@ class Dataset:
             contacts=contacts,
             companies=companies,
             purchases={cid: _chronological(items) for cid, items in by_contact.items()},
-            do_not_write={
-                **opted_out_addresses,
-                **{suppression_key(e): "on the suppression list" for e in suppressed_emails},
-            },
+            do_not_write=not_to_write(suppressed_emails, opted_out_addresses),
             mentions={k: tuple(v) for k, v in by_company.items()},
             referrals={k: tuple(v) for k, v in referrals.items()},
         )
+
+
+class DueIndex(Protocol):
+    """Who may fall due, asked of data that is not held in memory (outreach.core.due says
+    when each is asked). Each answer may name too many contacts, never too few; dates are
+    local dates, `shift` the trigger's offset. None: any contact may."""
+
+    def select(self, ids: Collection[str]) -> list[Contact]:
+        """These contacts in file order, with what planning reads of them (purchases,
+        referrals) made ready."""
+
+    def month_days(
+        self, column: str, days: Collection[tuple[int, int]], birthday: bool
+    ) -> Collection[str]:
+        """Whose birthday (`birthday`) or date in `column` falls on one of these days."""
+
+    def dated(
+        self, column: str, first: date, last: date, shift: timedelta
+    ) -> Collection[str] | None:
+        """Whose date in `column`, `shift` later, falls on first..last or overflows."""
+
+    def bought_since(self, first: date) -> Collection[str]:
+        """Whose last purchase is on or after `first`."""
+
+    def last_bought(self, first: date, last: date, shift: timedelta) -> Collection[str] | None:
+        """Whose last purchase, `shift` later, falls on first..last or overflows."""
+
+    def referrers_of_buyers(self, first: date) -> Collection[str]:
+        """Who referred a contact whose last purchase is on or after `first`."""
+
+    def at_companies(self, companies: Collection[str]) -> Collection[str]:
+        """Who works at one of these companies."""
+
+
+def not_to_write(
+    suppressed_emails: Iterable[str], opted_out_addresses: Mapping[str, str]
+) -> dict[str, str]:
+    """`Dataset.do_not_write`: the opted-out addresses, and the suppression list's."""
+    return {
+        **opted_out_addresses,
+        **{suppression_key(e): "on the suppression list" for e in suppressed_emails},
+    }
 
 
 def with_mentions(data: Dataset, found: Iterable[Mention]) -> Dataset:

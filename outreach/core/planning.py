@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from outreach.core.actions import Draft, action_details, check_action, check_message
 from outreach.core.config import Config
 from outreach.core.display import local_time
-from outreach.core.due import due_contacts
+from outreach.core.due import due_contacts, in_file_order
 from outreach.core.keys import TRIGGER_FAILED, occurrence_key
 from outreach.core.model import Contact, Dataset, Decision, Occurrence, Owner, Status
 from outreach.core.policies import (
@@ -216,7 +216,13 @@ class Engine:
         )
         if all(ids is not None for ids in due):
             anyone = set().union(*(ids for ids in due if ids is not None))
-            people = [contact for contact in people if contact.id in anyone]
+            people = (
+                in_file_order(data, anyone)
+                if contacts is None
+                else [contact for contact in people if contact.id in anyone]
+            )
+        elif data.lookup is not None:
+            people = data.lookup.select(list(data.contacts) if contacts is None else contacts)
         # Per time zone: its `now`, and each rule's range of local dates.
         zones: dict[str, tuple[ZoneInfo, datetime, list[DateRange]]] = {}
         for contact in people:

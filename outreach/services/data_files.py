@@ -9,13 +9,22 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from outreach.adapters.feeds.sources import load_feed_sources
+from outreach.adapters.sources.columnar import (
+    owner_warnings,
+    plain_csv,
+    read_contacts,
+    read_purchases,
+    reference_warnings,
+)
 from outreach.adapters.sources.contacts import check_references, load_contacts
 from outreach.adapters.sources.data import load_companies, load_purchases
 from outreach.adapters.sources.files import Boundary, Refused
 from outreach.adapters.sources.suppressions import load_suppressions
 from outreach.core.config import Config
-from outreach.core.model import Company, Dataset
+from outreach.core.model import Company, Dataset, not_to_write
 from outreach.core.problems import Problem, problem, warning
 from outreach.core.rules import TRIGGER_DATA, Rule
 from outreach.services.authoring import RulePlace
@@ -76,9 +85,14 @@ OPTIONAL_KINDS = ("companies", "purchases", "feeds", "suppressions")
 
 
 def load_data(
-    root: Path, config: Config, problems: list[Problem], dates: Iterable[str] = ()
+    root: Path,
+    config: Config,
+    problems: list[Problem],
+    dates: Iterable[str] = (),
+    engine: str | None = None,
 ) -> tuple[Dataset, str | None]:
-    """The data, and why nothing may be sent (an opt-out could be missed), or None."""
+    """The data, and why nothing may be sent (an opt-out could be missed), or None.
+    `engine` overrides `data.engine` (`validate` reads every row: memory)."""
     files, boundary = config.data, Boundary.of(root, config.outside_workspace)
     max_bytes = int(files.max_file_mb * 1024 * 1024)
     contacts_path = root / files.contacts
@@ -86,6 +100,12 @@ def load_data(
     if path is None:
         return Dataset.build({}), "the contacts file cannot be read"
     dates = sorted(set(dates) - {"customer_since"})  # a known column, read as such already
+    if _columnar(root, config, boundary, path, engine or files.engine):
+        found: list[Problem] = []
+        loaded = _load_columnar(root, config, boundary, path, dates, found)
+        if loaded is not None:
+            problems += found
+            return loaded
     people = load_contacts(path, shown(contacts_path), dates, max_bytes=max_bytes)
     contacts = people.contacts
     problems += people.problems
@@ -116,6 +136,96 @@ def load_data(
         contacts, companies, purchases, suppressed, opted_out_addresses=people.do_not_write
     )
     return data, blocker
+
+
+COLUMNAR_FROM_BYTES = 32 * 1024 * 1024  # data.engine auto: contacts and purchases together
+
+
+def _columnar(root: Path, config: Config, boundary: Boundary, contacts: Path, engine: str) -> bool:
+    """Whether to read contacts and purchases with DuckDB (outreach.adapters.sources.columnar)."""
+    if engine == "memory":
+        return False
+    files = [contacts]
+    if config.data.purchases and (purchases := _confined(boundary, root / config.data.purchases)):
+        files.append(purchases)
+    if engine == "auto" and sum(_size(f) for f in files) < COLUMNAR_FROM_BYTES:
+        return False
+    return all(plain_csv(f) is None for f in files)
+
+
+def _confined(boundary: Boundary, path: Path) -> Path | None:
+    try:
+        confined = boundary.confine(path)
+    except Refused:
+        return None
+    return confined if confined.is_file() else None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _load_columnar(
+    root: Path,
+    config: Config,
+    boundary: Boundary,
+    path: Path,
+    dates: list[str],
+    problems: list[Problem],
+) -> tuple[Dataset, str | None] | None:
+    """`load_data` with contacts and purchases read by DuckDB; None when a file turns out
+    not to suit it (then everything is read the other way)."""
+    files, max_bytes = config.data, int(config.data.max_file_mb * 1024 * 1024)
+    where = shown(root / files.contacts)
+    if _size(path) > max_bytes:
+        return None
+    try:
+        data = read_contacts(path, where, dates, max_bytes)
+        if data is None:
+            return None
+        problems += data.problems
+        companies: dict[str, Company] = {}
+        named = files.named
+        if files.companies and (
+            listed := data_file(
+                boundary, root, files.companies, "companies", problems, named("companies")
+            )
+        ):
+            companies, more = load_companies(listed, shown(root / files.companies))
+            problems += more
+        problems += reference_warnings(data, companies, where)
+        if files.purchases and (
+            bought := data_file(
+                boundary, root, files.purchases, "purchases", problems, named("purchases")
+            )
+        ):
+            if _size(bought) > max_bytes:
+                return None
+            read = read_purchases(data, bought, shown(root / files.purchases), max_bytes)
+            if read is None:
+                return None
+            problems += read
+    except duckdb.Error:
+        return None
+    suppressed, blocker = _suppressions(root, config, boundary, problems, max_bytes)
+    problems += owner_warnings(data, config.owners, where)
+    if files.feeds and (
+        feeds := data_file(boundary, root, files.feeds, "feeds", problems, files.named("feeds"))
+    ):
+        problems += load_feed_sources(feeds, shown(root / files.feeds), boundary)[1]
+    dataset = Dataset(
+        contacts=data.contacts,
+        companies=companies,
+        purchases=data.purchases,
+        do_not_write=not_to_write(suppressed, data.do_not_write),
+        mentions={},
+        referrals=data.referrals,
+        lookup=data.index,
+    )
+    return dataset, blocker
 
 
 def _suppressions(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Container, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -348,12 +348,22 @@ def check_references(
     contacts: dict[str, Contact], companies: dict[str, Company], shown_as: str
 ) -> list[Problem]:
     """Warnings for contacts that refer to a company or a referrer that does not exist."""
+    return [
+        found
+        for contact in contacts.values()
+        for found in reference_problems(contact, contacts, companies, shown_as)
+    ]
+
+
+def reference_problems(
+    contact: Contact, ids: Container[str], companies: Mapping[str, Company], shown_as: str
+) -> list[Problem]:
+    """One contact's warnings of `check_references`; `ids`: the contacts' ids."""
     found = []
-    for contact in contacts.values():
-        if contact.company_id and companies and contact.company_id not in companies:
-            message = f"company_id '{contact.company_id}' is not in companies"
-            found.append(warning(shown_as, contact.line, None, message))
-        if contact.referred_by and contact.referred_by not in contacts:
-            message = f"referred_by '{contact.referred_by}' is not a contact id"
-            found.append(warning(shown_as, contact.line, None, message))
+    if contact.company_id and companies and contact.company_id not in companies:
+        message = f"company_id '{contact.company_id}' is not in companies"
+        found.append(warning(shown_as, contact.line, None, message))
+    if contact.referred_by and contact.referred_by not in ids:
+        message = f"referred_by '{contact.referred_by}' is not a contact id"
+        found.append(warning(shown_as, contact.line, None, message))
     return found
