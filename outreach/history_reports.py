@@ -26,6 +26,7 @@ from outreach.terminal import cell
 STATUS_STYLE = {
     State.NEEDS_APPROVAL: "yellow",
     State.PENDING: "green",
+    State.CLAIMED: "cyan",
     State.SENDING: "cyan",
     State.FAILED: "yellow",
     State.SENT: "bold green",

@@ -10,8 +10,9 @@ from typing import Any
 from outreach.adapters.store.schema import from_iso
 from outreach.core.display import age, iso_instant, local_time, since
 from outreach.core.outbox import State
+from outreach.core.shards import spans
 from outreach.core.wording import tallied
-from outreach.services.status import StatusReport
+from outreach.services.status import Daemon, StatusReport
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
@@ -27,12 +28,14 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "started_at": iso_instant(daemon.started_at),
             "heartbeat_at": iso_instant(daemon.heartbeat_at),
             "silent_for": str(timedelta(seconds=int(silent.total_seconds()))),
+            **_holds(daemon),
         }
     found["daemons"] = [
         {"running": d.running, "holder": d.holder, "started_at": iso_instant(d.started_at),
-         "heartbeat_at": iso_instant(d.heartbeat_at)}
+         "heartbeat_at": iso_instant(d.heartbeat_at), **_holds(d)}
         for d in report.listed
     ]  # fmt: skip
+    found["shards"] = {"count": report.shard_count, "unheld": report.unheld}
     found["fallbacks"] = [
         {"topic": f.topic, "since": iso_instant(f.since), "reason": f.reason}
         for f in report.fallbacks
@@ -65,6 +68,25 @@ def status_json(report: StatusReport) -> dict[str, Any]:
     return found
 
 
+def _holds(daemon: Daemon) -> dict[str, Any]:
+    """What a daemon holds: its planning shards, the feeds whose last turn it took, and how
+    many rows it has claimed or is sending."""
+    return {"shards": list(daemon.shards), "feeds": list(daemon.feeds),
+            "in_flight": daemon.in_flight}  # fmt: skip
+
+
+def _holding(daemon: Daemon, shard_count: int) -> str:
+    """The same in words, for a line of its own."""
+    parts = [f"shards {spans(daemon.shards)} ({len(daemon.shards)} of {shard_count})"
+             if daemon.shards else "no planning shards"]  # fmt: skip
+    parts.append(
+        f"{daemon.in_flight:,} sends in flight" if daemon.in_flight else "no send in flight"
+    )
+    if daemon.feeds:
+        parts.append("took the last turn of " + ", ".join(daemon.feeds))
+    return "    holds: " + "; ".join(parts)
+
+
 def status_lines(report: StatusReport) -> list[str]:
     at = partial(local_time, zone=report.zone)
     daemon, now = report.daemon, report.now
@@ -74,7 +96,8 @@ def status_lines(report: StatusReport) -> list[str]:
         lines = ["daemon: not running"]
     elif daemon.running:
         lines = [f"daemon: running ({daemon.holder}) since {at(daemon.started_at)}, "
-                 f"last heard from {since(daemon.heartbeat_at, now)} ago"]  # fmt: skip
+                 f"last heard from {since(daemon.heartbeat_at, now)} ago",
+                 _holding(daemon, report.shard_count)]  # fmt: skip
     else:
         lines = [f"daemon: not running (last: {daemon.holder}, silent for "
                  f"{since(daemon.heartbeat_at, now)})"]  # fmt: skip
@@ -123,4 +146,8 @@ def _shared_daemons(report: StatusReport) -> list[str]:
         heard = since(d.heartbeat_at, now)
         state = f"last heard from {heard} ago" if d.running else f"silent for {heard}"
         lines.append(f"  {d.holder}: since {at(d.started_at)}, {state}")
+        lines.append(_holding(d, report.shard_count))
+    if report.listed and report.unheld:
+        lines.append(f"  planning shards held by no daemon just now: {report.unheld} of "
+                     f"{report.shard_count} (taken at the daemons' next heartbeat)")  # fmt: skip
     return lines

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from outreach.core.locales import known_locale
 from outreach.core.schema_types import Clock, Mailbox, SingleLine, Strict
+from outreach.core.shards import DEFAULT_SHARDS, MOST_SHARDS
 from outreach.core.timing import zone
 
 
@@ -156,6 +157,19 @@ class Mentions(Strict):
     )
 
 
+class DaemonSettings(Strict):
+    """How daemons sharing one store split the work."""
+
+    planning_shards: int = Field(
+        DEFAULT_SHARDS,
+        ge=1,
+        le=MOST_SHARDS,
+        description="contacts are split into this many shards by a hash of their id; daemons "
+        "sharing a PostgreSQL store each plan the shards they hold a lease on. Every daemon "
+        "on one store must use the same number",
+    )
+
+
 class OwnerProfile(Strict):
     name: SingleLine
     title: SingleLine = ""
@@ -171,6 +185,7 @@ class Config(Strict):
     policies: Policies = Policies()
     network: Network = Network()
     mentions: Mentions = Mentions()
+    daemons: DaemonSettings = DaemonSettings()
     owners: dict[str, OwnerProfile] = Field(
         default_factory=dict, description="account managers by email: name, title, phone"
     )

@@ -8,7 +8,7 @@ status by precedence: suppressed, late, error (rendering), capped, needs_approva
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Container, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -104,11 +104,13 @@ class Engine:
         now: datetime,
         until: datetime,
         history: History | None = None,
-        contacts: Collection[str] | None = None,
+        contacts: Container[str] | None = None,
         rules: Collection[str] | None = None,
     ) -> list[Decision]:
-        """Never raises for what the data, the feeds or the store hold: whatever fails for
-        one occurrence becomes that one decision's `error`, and the rest is planned."""
+        """`contacts`: the ids planned for (a few named, or a filter such as a daemon's
+        planning shards); None: everyone. Never raises for what the data, the feeds or the
+        store hold: whatever fails for one occurrence becomes that one decision's `error`,
+        and the rest is planned."""
         history = history or History()
         now, until = now.astimezone(UTC), until.astimezone(UTC)  # see `candidates`
         self._fresh_allowances()
@@ -191,7 +193,7 @@ class Engine:
         data: Dataset,
         now: datetime,
         until: datetime,
-        contacts: Collection[str] | None = None,
+        contacts: Container[str] | None = None,
         rules: Collection[str] | None = None,
     ) -> Iterator[Candidate | Decision]:
         """Every occurrence of the chosen rules for the chosen contacts, timed; what cannot
@@ -209,14 +211,17 @@ class Engine:
         due = [
             due_contacts(rule, data, self._dates(rule, now, until, UTC_ZONE)) for rule, *_ in chosen
         ]
+        named = contacts if isinstance(contacts, Collection) else None  # else a filter
         people = (
             data.contacts.values()
-            if contacts is None
-            else [data.contacts[c] for c in contacts if c in data.contacts]
+            if named is None
+            else [data.contacts[c] for c in named if c in data.contacts]
         )
         if all(ids is not None for ids in due):
             anyone = set().union(*(ids for ids in due if ids is not None))
             people = [contact for contact in people if contact.id in anyone]
+        if contacts is not None and named is None:  # hashed only for who may fall due
+            people = [contact for contact in people if contact.id in contacts]
         # Per time zone: its `now`, and each rule's range of local dates.
         zones: dict[str, tuple[ZoneInfo, datetime, list[DateRange]]] = {}
         for contact in people:

@@ -2,13 +2,13 @@
 when two runs overlap: the outbox is the truth.
 
     record_plan   plan, then record under the write lock: each action once, by its key
-    Dispatcher    resolve rows orphaned in `sending`, then, up to each channel's
-                  `concurrency` at once: claim due rows (`sending`, committed before the
-                  channel is called; FOR UPDATE SKIP LOCKED on PostgreSQL, so dispatchers
-                  sharing a store never wait on each other), check each may still go, send
-                  (within a time limit, whatever the channel does), record what the channel
-                  said (outreach.core.delivery). A rate limit rests the whole channel: what is
-                  under way finishes, nothing more of it starts
+    Dispatcher    resolve rows orphaned in `claimed` or `sending`, then, up to each
+                  channel's `concurrency` at once: claim due rows (`claimed`; FOR UPDATE
+                  SKIP LOCKED on PostgreSQL, so dispatchers sharing a store never wait on each
+                  other), check each may still go, mark it `sending` (committed just before
+                  the channel is called), send (within a time limit, whatever the channel
+                  does), record what the channel said (outreach.core.delivery). A rate limit
+                  rests the whole channel: what is under way finishes, nothing more starts
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,7 +37,7 @@ from outreach.core.config import Config
 from outreach.core.delivery import PAUSE_ON_REFUSAL, Delivery, Rest, Step, interrupted, settle
 from outreach.core.display import local_second
 from outreach.core.model import Dataset, Decision, Status
-from outreach.core.outbox import ATTENTION, RECORDED, State
+from outreach.core.outbox import ATTENTION, IN_FLIGHT, RECORDED, State
 from outreach.core.policies import Hold, hold_at_send_time
 from outreach.core.timing import QuietHours, zone
 from outreach.logs import fields
@@ -110,28 +110,35 @@ class Recorded:
 
 
 def record_plan(
-    workspace: Workspace, store: Store, now: datetime, wall: datetime | None = None
+    workspace: Workspace,
+    store: Store,
+    now: datetime,
+    wall: datetime | None = None,
+    contacts: Container[str] | None = None,
 ) -> Recorded:
     """Plan against what the outbox holds and record what is due, late, waiting for
     approval, or in error. The plan is made outside the write lock (it can take seconds) and
     recorded under it, if the outbox did not change meanwhile in a way that counts; if it
     did, it is made again under the lock. Either way a plan is recorded against the history
     it saw. `now` is the moment planned for; rows are stamped with `wall` (default `now`),
-    the real time."""
+    the real time. `contacts`: only these are planned (a daemon's planning shards; None:
+    everyone). The planning lock and the fingerprint stay store-wide even then: policies
+    that span contacts (a company's gift budget) must see what other planners recorded."""
     with store.engine.connect() as connection:
         seen = outbox.fingerprint(connection)
-        decisions = _plan(workspace, connection, now)
+        decisions = _plan(workspace, connection, now, contacts)
     store.check_intact()
     with store.transaction() as connection:
         if not store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
             connection.execute(text(f"SELECT pg_advisory_xact_lock({PLANNING_LOCK})"))
         if outbox.fingerprint(connection) != seen:
-            decisions = _plan(workspace, connection, now)
+            decisions = _plan(workspace, connection, now, contacts)
         chosen = [d for d in decisions if to_record(d, now)]
         written = outbox.record(connection, chosen, wall or now)
         planned = {d.key for d in decisions}
         rules = [rule.id for rule in workspace.engine.rules if rule.enabled]
-        outbox.forget_errors(connection, {d.key for d in chosen}, planned, rules, now)
+        chosen_keys = {d.key for d in chosen}
+        outbox.forget_errors(connection, chosen_keys, planned, rules, now, contacts)
     upcoming = [d.send_at for d in decisions if d.status is Status.PLANNED and d.send_at > now]
     rows = Counter(str(RECORDED[d.status]) for d in written)
     errors = [d for d in chosen if d.status is Status.ERROR]
@@ -139,9 +146,12 @@ def record_plan(
     return Recorded(rows, min(upcoming, default=None), errors, new_errors)
 
 
-def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[Decision]:
+def _plan(
+    workspace: Workspace, connection: Connection, now: datetime, contacts: Container[str] | None
+) -> list[Decision]:
     history = outbox.history(connection)
-    return workspace.engine.plan(planned_data(workspace, now), now, now + PLAN_AHEAD, history)
+    data = planned_data(workspace, now)
+    return workspace.engine.plan(data, now, now + PLAN_AHEAD, history, contacts)
 
 
 def cancel_removed_rules(
@@ -165,6 +175,9 @@ def to_record(decision: Decision, now: datetime) -> bool:
     if decision.status is Status.PLANNED:
         return decision.send_at <= now
     return decision.status in (Status.NEEDS_APPROVAL, Status.LATE, Status.ERROR)
+
+
+Sent = tuple[OutboxRow, Delivery]  # a row as it was handed to its channel, and the answer
 
 
 @dataclass
@@ -208,7 +221,7 @@ class Dispatcher:
         must wait is passed over until the next run. Rows are claimed (`sending`, committed)
         only as a send can start, and what each send did is recorded as it ends."""
         self.recover()
-        flying: dict[Future[Delivery], OutboxRow] = {}
+        flying: dict[Future[Sent | None], OutboxRow] = {}
         claims = _Claims()
         slots = sum(self.channels.concurrency(name) for name in CHANNELS)
         with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="send") as pool:
@@ -222,10 +235,12 @@ class Dispatcher:
                     return
                 done, _ = wait(flying, return_when=FIRST_COMPLETED)
                 for future in done:  # a rate limit is recorded before anything more starts
-                    self._record(flying.pop(future), future.result())
+                    flying.pop(future)
+                    if (sent := future.result()) is not None:
+                        self._record(*sent)
 
     def _launch(
-        self, pool: Executor, flying: dict[Future[Delivery], OutboxRow], claims: _Claims
+        self, pool: Executor, flying: dict[Future[Sent | None], OutboxRow], claims: _Claims
     ) -> bool:
         """Start a send for every free slot of every channel that may send; whether it
         looked for rows at all (a channel not drained yet)."""
@@ -242,10 +257,26 @@ class Dispatcher:
                 continue
             rows, looked = self._claim(name, free, claims, planned, now), True
             for row in rows:
-                limit = self.channels.time_limit(name)
-                future = pool.submit(send_within, self.channels.get(name), row, limit, self.stop)
-                flying[future] = row
+                flying[pool.submit(self._send, self.channels.get(name), row)] = row
         return looked
+
+    def _send(self, channel: Channel, row: OutboxRow) -> Sent | None:
+        """In a sending thread: mark the claimed row `sending` (committed), then hand it to
+        the channel; None when it does not go after all (stopping: it is given back, due
+        again; or it is no longer ours)."""
+        try:
+            with self.store.transaction() as connection:
+                if self.stop.is_set():
+                    outbox.release(connection, row, State.PENDING, self._wall())
+                    return None
+                started = outbox.start(connection, row, self._wall())
+        except OperationalError:  # the store is busy: the next pass gives it back
+            log.warning("the store is busy; %s waits for the next pass", row.key)
+            return None
+        if started is None:
+            return None
+        limit = self.channels.time_limit(row.channel)
+        return started, send_within(channel, started, limit, self.stop)
 
     def _claim(
         self, name: str, free: int, claims: _Claims, planned: datetime, now: datetime
@@ -384,15 +415,18 @@ class Dispatcher:
         return channel in self.report.paused or channel in self.report.unusable
 
     def recover(self) -> None:
-        """Resolve rows left in `sending` by a dispatcher that died: looked up where the
-        receiver can be read back, else by `interrupted` (never a blind second gift)."""
-        now = self._wall()
+        """Give back rows left `claimed` by a dispatcher that died, or by an earlier pass of
+        this one (passes never overlap): their request never began. Resolve rows left in
+        `sending`: looked up where the receiver can be read back, else by `interrupted`
+        (never a blind second gift)."""
+        now, me = self._wall(), str(self.worker)
         with self.store.engine.connect() as connection:
-            stuck = list(outbox.rows(connection, statuses=[State.SENDING]))
+            stuck = list(outbox.rows(connection, statuses=IN_FLIGHT))
         for row in stuck:
-            if not self.worker.orphaned(row.claimed_by, row.updated_at, now):
+            mine = row.status is State.CLAIMED and row.claimed_by == me
+            if not mine and not self.worker.orphaned(row.claimed_by, row.updated_at, now):
                 continue
-            step = self._resolution(row, now)
+            step = None if row.status is State.CLAIMED else self._resolution(row, now)
             with self.store.transaction() as connection:
                 if step is None:
                     done = outbox.release(connection, row, State.PENDING, now)

@@ -65,7 +65,7 @@ def _history(workspace: Workspace) -> tuple[History, dict[str, str]]:
 
 def _as_recorded(decision: Decision, still_open: dict[str, str]) -> Decision:
     recorded = still_open.get(decision.key)
-    approved = (State.PENDING, State.SENDING, State.FAILED)
+    approved = (State.PENDING, State.CLAIMED, State.SENDING, State.FAILED)
     if recorded in approved and decision.status is Status.NEEDS_APPROVAL:
         return replace(decision, status=Status.PLANNED, reason="approved")
     return decision

@@ -5,8 +5,11 @@ workspace, the store, the channels. No business state lives here: the outbox is 
               whose hand-written files load without errors takes over, else its problems
               are logged (path:line:col) and the last good one stays
     plan      plans and records (catching up on what fell due while the daemon was down,
-              recording as `late` what is past its window), cancels actions of removed rules
+              recording as `late` what is past its window) for the contacts of the planning
+              shards it holds (`leases.py`: all of them when it is alone), cancels actions
+              of removed rules
     dispatch  sends what is due; beats the daemon lock's heartbeat
+    heartbeat beats it, and renews or rebalances the shard leases
     scan      one feed
 """
 
@@ -23,11 +26,12 @@ from typing import Any
 
 from outreach.adapters.feeds.messages import feed_key
 from outreach.adapters.processes import Worker
-from outreach.adapters.store import Store, daemons, outbox
+from outreach.adapters.store import Store, daemons, leases, outbox
 from outreach.adapters.store.identity import open_lasting
 from outreach.clock import Clock, system_clock
 from outreach.core.delivery import next_wake
 from outreach.core.model import with_mentions
+from outreach.core.shards import Shards, spans
 from outreach.errors import StoreLost, UserError, WorkspaceError
 from outreach.logs import fields, hide
 from outreach.services.channels import ChannelSet
@@ -66,6 +70,7 @@ class Runtime:
     removal_grace: timedelta = timedelta(minutes=5)
     missing_since: dict[str, datetime] = field(default_factory=dict)  # rule id -> first missed
     lost: str | None = None  # why the store cannot be used any more: the daemon stops
+    shards: Shards | None = None  # the planning shards it held at its last turn
 
     def __post_init__(self) -> None:
         self._use_channels(self.workspace)
@@ -117,8 +122,26 @@ class Runtime:
             daemons.release(connection, self.worker)
 
     def heartbeat(self) -> bool:
-        """Say we are alive; False (and stop) when another daemon has taken the store over,
-        e.g. after this one was suspended for minutes."""
+        """Say we are alive and renew the shard leases; False (and stop) when another daemon
+        has taken the store over, e.g. after this one was suspended for minutes."""
+        ours = self._beat()
+        if ours:
+            self.take_shards()
+        return ours
+
+    def take_shards(self) -> Shards:
+        """Renew this daemon's planning shards, give up or take some to hold its fair share
+        among the live daemons; what it holds now."""
+        count = self.workspace.config.daemons.planning_shards
+        with self.store.transaction() as connection:
+            shards = leases.rebalance(connection, self.worker, count, self.clock())
+        if self.shards is None or shards != self.shards:
+            held = spans(shards.held) or "none"
+            log.info("planning shards", extra=fields(held=held, of=count))
+        self.shards = shards
+        return shards
+
+    def _beat(self) -> bool:
         if not self.store.is_sqlite:
             with self.store.transaction() as connection:
                 daemons.beat_registered(connection, self.worker, self.clock())
@@ -205,8 +228,11 @@ class Runtime:
             )
 
     def plan(self) -> RunReport:
+        """Plan the contacts of the shards this daemon holds (everyone when it holds all)."""
+        shards = self.take_shards()
         now, workspace = self.clock(), self._with_news(self.workspace)
-        recorded = record_plan(workspace, self.store, now)
+        contacts = None if shards.everyone else shards
+        recorded = record_plan(workspace, self.store, now, contacts=contacts)
         self.next_send = recorded.next_send
         report = RunReport(recorded=recorded.rows, errors=recorded.errors)
         for decision in recorded.new_errors:
@@ -267,7 +293,7 @@ class Runtime:
 
     def _dispatch(self) -> RunReport:
         report = RunReport()
-        if not self.heartbeat():
+        if not self._beat():
             return report
         if self.workspace.unsafe_to_send:
             log.error("nothing is sent until this is fixed: %s", self.workspace.unsafe_to_send)
@@ -294,7 +320,7 @@ class Runtime:
         from outreach.services.news import scan_feeds
 
         now = self.clock()
-        if every is not None and not self.store.take_feed_turn(url, now, every):
+        if every is not None and not self.store.take_feed_turn(url, now, every, str(self.worker)):
             log.info("feed read by another daemon lately", extra=fields(feed=feed_key(url)))
             return None
         for report in scan_feeds(self.workspace, now, urls=[url]):

@@ -1,5 +1,6 @@
 """`outreach status`: is a daemon running and on what (the last good rules after a broken
-edit?), when did its jobs last run (stale when long ago or when no daemon beats any more),
+edit?), what each daemon holds (planning shards, the feeds whose last turn it took, sends in
+flight), when did its jobs last run (stale when long ago or when no daemon beats any more),
 which channels cannot send, what is in the outbox, which feeds fail, and what goes next
 (what is overdue first)."""
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from outreach.adapters.processes import Worker
-from outreach.adapters.store import Store, daemons, outbox
+from outreach.adapters.store import Store, daemons, leases, outbox
 from outreach.adapters.store.outbox import OutboxRow
 from outreach.adapters.store.schema import feeds
 from outreach.core.display import zone_or
@@ -36,6 +37,30 @@ class Daemon:
     holder: str
     started_at: datetime
     heartbeat_at: datetime
+    shards: tuple[int, ...] = ()  # planning shards under a lease not expired
+    feeds: tuple[str, ...] = ()  # feeds whose last turn it took
+    in_flight: int = 0  # rows it has claimed or is sending
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What the store says each daemon holds, by holder."""
+
+    shards: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    feeds: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    in_flight: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, connection: Connection, now: datetime) -> Holdings:
+        polled: dict[str, list[str]] = {}
+        query = select(feeds.c.polled_by, feeds.c.url).where(feeds.c.polled_by.is_not(None))
+        for holder, url in connection.execute(query.order_by(feeds.c.url)):
+            polled.setdefault(holder, []).append(url)
+        return cls(
+            leases.holdings(connection, now),
+            {holder: tuple(urls) for holder, urls in polled.items()},
+            outbox.in_flight(connection),
+        )
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,8 @@ class StatusReport:
     daemon: Daemon | None = None  # a SQLite store's (the lock's holder)
     listed: list[Daemon] = field(default_factory=list)  # every daemon on the store's list
     shared: bool = False  # a store several daemons share (PostgreSQL)
+    shard_count: int = 0  # planning shards the workspace splits contacts into
+    unheld: int = 0  # of those, how many no daemon holds a lease on just now
     fallbacks: list[daemons.Fallback] = field(default_factory=list)
     ticks: list[JobTick] = field(default_factory=list)
     outbox: dict[str, int] = field(default_factory=dict)
@@ -88,9 +115,12 @@ def status(workspace: Workspace, now: datetime, channels: ChannelSet) -> StatusR
     overdue: list[Upcoming] = []
     pauses: Mapping[str, tuple[datetime, str]] = {}
     if store is not None:
+        report.shard_count = workspace.config.daemons.planning_shards
         with store.engine.connect() as connection:
-            report.daemon = _daemon(daemons.holder(connection), now)
-            report.listed = [_described(h, now) for h in daemons.registered(connection)]
+            held = Holdings.read(connection, now)
+            report.daemon = _daemon(daemons.holder(connection), now, held)
+            report.listed = [_described(h, now, held) for h in daemons.registered(connection)]
+            report.unheld = leases.unheld(connection, now, report.shard_count)
             running = report.daemon.running if report.daemon else None
             if store.is_sqlite and report.daemon is None:
                 running = False  # a SQLite daemon always holds the lock while it runs
@@ -108,13 +138,22 @@ def status(workspace: Workspace, now: datetime, channels: ChannelSet) -> StatusR
     return report
 
 
-def _daemon(holder: daemons.Holder | None, now: datetime) -> Daemon | None:
-    return None if holder is None else _described(holder, now)
+def _daemon(holder: daemons.Holder | None, now: datetime, held: Holdings) -> Daemon | None:
+    return None if holder is None else _described(holder, now, held)
 
 
-def _described(holder: daemons.Holder, now: datetime) -> Daemon:
+def _described(holder: daemons.Holder, now: datetime, held: Holdings) -> Daemon:
     gone = daemons.is_gone(holder, Worker.current(), now)
-    return Daemon(not gone, holder.holder, holder.started_at, holder.heartbeat_at)
+    name = holder.holder
+    return Daemon(
+        not gone,
+        name,
+        holder.started_at,
+        holder.heartbeat_at,
+        held.shards.get(name, ()),
+        held.feeds.get(name, ()),
+        held.in_flight.get(name, 0),
+    )
 
 
 def _aged(tick: daemons.Tick, now: datetime, running: bool | None) -> JobTick:

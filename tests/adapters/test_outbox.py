@@ -100,7 +100,8 @@ def test_the_fingerprint_changes_only_when_a_plan_could(store: Store) -> None:
         empty = outbox.fingerprint(connection)
         outbox.record(connection, [decision("a:c-1:2026"), decision("b:c-1:2026")], NOW)
         recorded = outbox.fingerprint(connection)
-        outbox.move(connection, "a:c-1:2026", [State.PENDING], State.SENDING, NOW)
+        outbox.move(connection, "a:c-1:2026", [State.PENDING], State.CLAIMED, NOW)
+        outbox.move(connection, "a:c-1:2026", [State.CLAIMED], State.SENDING, NOW)
         outbox.move(connection, "a:c-1:2026", [State.SENDING], State.SENT, NOW)
         assert outbox.fingerprint(connection) == recorded  # still counts against the cap
         outbox.move(connection, "b:c-1:2026", [State.PENDING], State.REJECTED, NOW)
@@ -126,8 +127,8 @@ def test_the_store_refuses_a_move_the_outbox_does_not_draw(store: Store) -> None
     with store.transaction() as connection:
         outbox.record(connection, [decision("a:c-1:2026")], NOW)
         assert outbox.move(connection, "a:c-1:2026", [State.PENDING], State.REJECTED, NOW)
-        with pytest.raises(ValueError, match="never moves a row from rejected to sending"):
-            outbox.move(connection, "a:c-1:2026", [State.REJECTED], State.SENDING, NOW)
+        with pytest.raises(ValueError, match="never moves a row from rejected to claimed"):
+            outbox.move(connection, "a:c-1:2026", [State.REJECTED], State.CLAIMED, NOW)
         with pytest.raises(ValueError, match="never moves a row from sent to pending"):
             outbox.move(connection, "a:c-1:2026", [State.SENT], State.PENDING, NOW)
         (row,) = outbox.rows(connection)
@@ -142,8 +143,10 @@ def test_text_postgresql_refuses_loses_only_itself(store: Store) -> None:
     with store.transaction() as connection:
         assert len(outbox.record(connection, [odd, decision("b:c-2:2026")], NOW)) == 2
     with store.transaction() as connection:
-        row = outbox.claim(connection, "b:c-2:2026", NOW + timedelta(days=2), "h:1:t")
-        assert row is not None
+        claimed = outbox.claim(connection, "b:c-2:2026", NOW + timedelta(days=2), "h:1:t")
+        assert claimed is not None and claimed.status is State.CLAIMED
+        row = outbox.start(connection, claimed, NOW + timedelta(days=2))
+        assert row is not None and row.status is State.SENDING
         step = Step(State.SENT, 1, 0, None, None, "id-" + "9" * 600, delivered=True)
         assert outbox.finish(connection, row, step, NOW + timedelta(days=2))
     with store.engine.connect() as connection:

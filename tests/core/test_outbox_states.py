@@ -18,9 +18,12 @@ def test_every_state_has_its_moves_and_sent_is_final() -> None:
     ("before", "after"),
     [
         (State.SENT, State.PENDING),  # never sent twice by a code path
-        (State.REJECTED, State.SENDING),  # a rejected gift is never claimed
-        (State.NEEDS_APPROVAL, State.SENDING),  # nothing skips approval
-        (State.ERROR, State.SENDING),  # an error is planned again, never sent as it stands
+        (State.REJECTED, State.CLAIMED),  # a rejected gift is never claimed
+        (State.NEEDS_APPROVAL, State.CLAIMED),  # nothing skips approval
+        (State.ERROR, State.CLAIMED),  # an error is planned again, never sent as it stands
+        (State.PENDING, State.SENDING),  # a request begins only on a row claimed first
+        (State.CLAIMED, State.AMBIGUOUS),  # a claimed row's request never began: no doubt
+        (State.CLAIMED, State.SENT),
         (State.LATE, State.SENT),
     ],
 )

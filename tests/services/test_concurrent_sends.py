@@ -204,15 +204,19 @@ def test_a_run_killed_mid_batch_leaves_only_sends_under_way_in_sending(tmp_path:
             time.sleep(0.005)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        left = [k for k, s in statuses(loaded).items() if s == "sending"]
-        assert 1 <= len(left) <= 8  # claimed only as its send started
+        before = statuses(loaded)
+        left = [k for k, s in before.items() if s == "sending"]
+        claimed = [k for k, s in before.items() if s == "claimed"]
+        assert 1 <= len(left) + len(claimed) <= 8  # claimed only as a send could start
+        assert len(left) >= 1  # marked `sending` only as its request began
         server.latency = 0.0
         again = dispatcher(loaded, server.api_key)
         again.run()
         accepted = server.accepted_keys()
-    assert again.report.recovered == len(left)
+    assert again.report.recovered == len(left) + len(claimed)
     final = statuses(loaded)
     assert {final[k] for k in left} == {"ambiguous"}  # an email tried once more, as today
+    assert all(final[k] == "sent" and accepted[k] == 1 for k in claimed)  # never began
     assert all(final[k] == "sent" and accepted[k] == 1 for k in final if k not in left)
     assert all(accepted[k] <= 2 for k in left)
     assert len(accepted) == 30

@@ -237,13 +237,16 @@ def test_what_missed_its_window_while_waiting_is_late(workspace: Workspace) -> N
     assert email.sent == []
 
 
-def _orphan(loaded: Workspace, key: str, claimed_by: str) -> None:
-    """A row left in `sending` by a dispatcher that is gone."""
+def _orphan(loaded: Workspace, key: str, claimed_by: str, started: bool = True) -> None:
+    """A row left in `sending` (or only `claimed`) by a dispatcher that is gone."""
     store = open_store(loaded)
     run(loaded, DUE - timedelta(days=1))  # creates the store, records nothing yet
     with store.transaction() as connection:
         outbox.record(connection, _plan(loaded), DUE)
-        outbox.claim(connection, key, DUE, claimed_by)
+        claimed = outbox.claim(connection, key, DUE, claimed_by)
+        assert claimed is not None
+        if started:
+            assert outbox.start(connection, claimed, DUE) is not None
 
 
 def _plan(loaded: Workspace) -> list:
@@ -266,6 +269,28 @@ def test_an_email_interrupted_mid_send_is_tried_once_more_and_called_ambiguous(
     assert report.outcomes == {"sent": 2, "ambiguous": 1}
     assert statuses(workspace)["birthday-note:c-1:2026"] == "ambiguous"
     assert sorted(email.keys) == [f"birthday-note:c-{i}:2026" for i in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("action", ["email", "gift"])
+def test_a_row_only_claimed_by_a_dead_dispatcher_goes_once_without_doubt(
+    workspace: Workspace, gifts: Workspace, action: str
+) -> None:
+    """Its request never began: it is simply due again, neither doubtful nor ambiguous."""
+    loaded = workspace if action == "email" else gifts
+    key = f"birthday-{'note' if action == 'email' else 'gift'}:c-1:2026"
+    _orphan(loaded, key, dead_worker(), started=False)
+    assert statuses(loaded)[key] == "claimed"
+    email = RecordingChannel()
+    report = run(loaded, email=email)
+    assert report.recovered == 1 and "ambiguous" not in report.outcomes
+    assert statuses(loaded)[key] == "sent"
+    with open_store(loaded).engine.connect() as connection:
+        row = outbox.get(connection, key)
+    assert row is not None and row.doubtful == 0 and row.attempts == 1
+    if action == "email":
+        assert email.keys.count(key) == 1
+    else:
+        assert sink_keys(loaded).count(key) == 1
 
 
 def test_an_email_interrupted_twice_is_not_sent_a_third_time(workspace: Workspace) -> None:

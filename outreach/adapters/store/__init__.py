@@ -155,11 +155,14 @@ class Store:
             with connection.begin():
                 yield connection
 
-    def take_feed_turn(self, url: str, now: datetime, every: timedelta) -> bool:
+    def take_feed_turn(
+        self, url: str, now: datetime, every: timedelta, by: str | None = None
+    ) -> bool:
         """Whether this process polls the feed now: nobody (this process included) started a
         poll of it within most of its interval. Several daemons on one store each schedule
         every feed; the first to come takes the turn and the others let it pass, so a feed
-        is read once an interval whatever the number of daemons."""
+        is read once an interval whatever the number of daemons. `by`: the daemon taking it
+        (for `outreach status`)."""
         key, since = feed_key(url), iso(now - every * FEED_TURN_SHARE)
         with self.transaction() as connection:
             add_new(connection, feeds, {"url": key, "entries_seen": 0})
@@ -167,7 +170,7 @@ class Store:
             taken = (
                 update(feeds)
                 .where(feeds.c.url == key, free)
-                .values(last_fetch=iso(now))
+                .values(last_fetch=iso(now), polled_by=by)
                 .returning(feeds.c.url)
             )
             return connection.execute(taken).first() is not None

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from outreach.adapters.processes import Worker
+from outreach.adapters.store import leases
 from outreach.adapters.store.schema import (
     daemons,
     fallbacks,
@@ -80,6 +81,7 @@ def beat(connection: Connection, me: Worker, now: datetime) -> bool:
 def release(connection: Connection, me: Worker) -> None:
     connection.execute(delete(daemons).where(daemons.c.holder == str(me)))
     connection.execute(delete(workers).where(workers.c.holder == str(me)))
+    leases.give_up_all(connection, me)  # the others take its shards at their next turn
     recover(connection)  # what a stopped daemon ran on is no longer so
 
 

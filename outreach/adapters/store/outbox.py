@@ -3,14 +3,16 @@ moving only as `outreach.core.outbox` draws it (this module translates rows, and
 any other move).
 
 The key is the primary key, so recording the same plan twice, or two runs at once, writes each
-action once. A claim is a conditional UPDATE (from `pending` or `failed` to `sending`), so of
-two dispatchers that want the same row exactly one gets it, on SQLite and PostgreSQL alike.
+action once. A claim is a conditional UPDATE (from `pending` or `failed` to `claimed`), so of
+two dispatchers that want the same row exactly one gets it, on SQLite and PostgreSQL alike; the
+claimant then marks it `sending` (`start`), committed, just before it hands the request to the
+channel, so a row found `claimed` after its dispatcher died never reached the provider.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Container, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -39,6 +41,7 @@ from outreach.core.outbox import (
     CANCELLABLE,
     COUNTED,
     FINAL,
+    IN_FLIGHT,
     OPEN,
     RECORDED,
     State,
@@ -156,20 +159,23 @@ def forget_errors(
     planned: Collection[str],
     rules: Collection[str],
     now: datetime,
+    contacts: Container[str] | None = None,
 ) -> int:
-    """Drop the `error` rows a new plan of `rules` has made moot: those it plans again but
+    """Drop the `error` rows a new plan of `rules` (for `contacts`; None: everyone) has made
+    moot: those it plans again but
     not to record yet (the cause is gone; the action is recorded when due), and those it
     does not plan at all while their window is still open (`when:` is false now, the contact
     left). An error whose window closed stays: it is why that action never went; so does
     the error of a rule not planned (its file does not load just now)."""
-    query = select(outbox.c.key, outbox.c.deadline).where(
+    query = select(outbox.c.key, outbox.c.deadline, outbox.c.contact_id).where(
         outbox.c.status == State.ERROR, outbox.c.rule_id.in_(list(rules))
     )
     moment = iso(now) or ""
     gone = sorted(
         key
-        for key, deadline in connection.execute(query)
+        for key, deadline, contact in connection.execute(query)
         if key not in recorded
+        and (contacts is None or contact in contacts)  # not another planner's to judge
         and (key in planned or not isinstance(deadline, str) or deadline > moment)
     )
     for start in range(0, len(gone), 500):
@@ -207,7 +213,7 @@ def settled_history(connection: Connection) -> tuple[History, dict[str, str]]:
     each row still open, which the dry run plans again as if new."""
     done = select(outbox.c.key).where(outbox.c.status.in_(FINAL))
     still_open = select(outbox.c.key, outbox.c.status).where(outbox.c.status.in_(OPEN))
-    counted = (State.SENDING, State.SENT, State.AMBIGUOUS)
+    counted = (State.CLAIMED, State.SENDING, State.SENT, State.AMBIGUOUS)
     history = History(
         recorded=frozenset(connection.execute(done).scalars()),
         sends=counted_sends(connection, counted),
@@ -320,12 +326,12 @@ def upcoming(connection: Connection, now: datetime) -> dict[str, tuple[datetime,
 _CLAIM = (
     update(outbox)
     .where(outbox.c.key == bindparam("the_key"), _is_due(bindparam("due_at"), bindparam("moment")))
-    .values(status=State.SENDING, claimed_by=bindparam("worker"), updated_at=bindparam("moment"))
+    .values(status=State.CLAIMED, claimed_by=bindparam("worker"), updated_at=bindparam("moment"))
     .returning(*outbox.c)
 )
-_CLAIMED = and_(
+_CLAIMED = and_(  # the row as its claimant last left it: claimed, or its request under way
     outbox.c.key == bindparam("the_key"),
-    outbox.c.status == State.SENDING,
+    outbox.c.status == bindparam("held_as"),
     outbox.c.claimed_by == bindparam("claimant"),
 )
 _FINISH = (
@@ -352,6 +358,7 @@ _RELEASE = (
     .where(_CLAIMED)
     .values(status=bindparam("new_status"), updated_at=bindparam("moment"), claimed_by=None)
 )
+_START = update(outbox).where(_CLAIMED).values(status=State.SENDING, updated_at=bindparam("moment"))
 
 
 def claim(
@@ -359,7 +366,7 @@ def claim(
 ) -> OutboxRow | None:
     """Take a row due at `now` for sending, stamped with `wall` (default `now`), the real
     time; None if it is not due, or another dispatcher took it."""
-    check_moves(DUE, State.SENDING)
+    check_moves(DUE, State.CLAIMED)
     moments = {"due_at": iso(now), "moment": iso(wall or now)}
     found = connection.execute(_CLAIM, {"the_key": key, "worker": worker, **moments})
     row = found.mappings().first()
@@ -379,7 +386,7 @@ def claim_due(
     sending, in one statement; return them in that order, and the cursor past the last. On
     PostgreSQL rows another dispatcher is claiming are skipped, not waited for (FOR UPDATE
     SKIP LOCKED); SQLite has one writer at a time (the caller's BEGIN IMMEDIATE)."""
-    check_moves(DUE, State.SENDING)
+    check_moves(DUE, State.CLAIMED)
     due_at, moment = iso(now), iso(wall or now)
     wanted = (
         select(outbox.c.key)
@@ -393,7 +400,7 @@ def claim_due(
     claimed = connection.execute(
         update(outbox)
         .where(outbox.c.key.in_(picked), _is_due(due_at, moment))
-        .values(status=State.SENDING, claimed_by=worker, updated_at=moment)
+        .values(status=State.CLAIMED, claimed_by=worker, updated_at=moment)
         .returning(*outbox.c)
     )
     found = sorted(claimed.mappings(), key=lambda row: (row["send_at"], row["key"]))
@@ -433,13 +440,22 @@ def finish(connection: Connection, row: OutboxRow, step: Step, now: datetime) ->
     return _while_claimed(connection, _FINISH, row, step.status, now, values)
 
 
+def start(connection: Connection, row: OutboxRow, now: datetime) -> OutboxRow | None:
+    """Mark a claimed row `sending`: its request is handed to the channel next (commit this
+    first). None when it is no longer ours to send."""
+    check_moves([row.status], State.SENDING)
+    parameters = {"the_key": row.key, "claimant": row.claimed_by, "held_as": row.status}
+    result = connection.execute(_START, {**parameters, "moment": iso(now)})
+    return replace(row, status=State.SENDING, updated_at=now) if result.rowcount else None
+
+
 def readdress(connection: Connection, row: OutboxRow, to: str, now: datetime) -> OutboxRow:
     """The claimed row, to go to `to` instead (the contact's address changed since)."""
     payload = {**row.payload, "details": {**row.payload["details"], "to": to}}
     text = json.dumps(payload, ensure_ascii=False, default=str)
     connection.execute(
         update(outbox).where(_CLAIMED).values(payload=text, updated_at=iso(now)),
-        {"the_key": row.key, "claimant": row.claimed_by},
+        {"the_key": row.key, "claimant": row.claimed_by, "held_as": row.status},
     )
     return replace(row, payload=payload)
 
@@ -457,8 +473,9 @@ def _while_claimed(
     now: datetime,
     values: dict[str, Any],
 ) -> bool:
-    check_moves([State.SENDING], status)
+    check_moves([row.status], status)
     parameters = {"the_key": row.key, "claimant": row.claimed_by, "new_status": status}
+    parameters["held_as"] = row.status
     result = connection.execute(statement, {**parameters, "moment": iso(now), **values})
     return bool(result.rowcount)
 
@@ -529,6 +546,16 @@ def digests_from(connection: Connection, prefix: str, limit: int = 20) -> dict[s
         .limit(limit)
     )
     return {row.key: row.digest for row in connection.execute(query)}
+
+
+def in_flight(connection: Connection) -> dict[str, int]:
+    """By dispatcher (host:pid:token): rows it has claimed or is sending."""
+    query = (
+        select(outbox.c.claimed_by, func.count())
+        .where(outbox.c.status.in_(IN_FLIGHT), outbox.c.claimed_by.is_not(None))
+        .group_by(outbox.c.claimed_by)
+    )
+    return {holder: int(count) for holder, count in connection.execute(query)}
 
 
 def counts(connection: Connection) -> dict[str, int]:

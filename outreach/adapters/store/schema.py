@@ -34,6 +34,7 @@ feeds = Table(
     Column("last_status", String(20)),
     Column("last_error", Text),
     Column("entries_seen", Integer, nullable=False, default=0),
+    Column("polled_by", String(200)),  # the daemon (host:pid:token) that took its last turn
 )
 
 entries = Table(
@@ -155,6 +156,17 @@ workers = Table(
     Column("holder", String(200), primary_key=True),  # host:pid:token
     Column("started_at", String(40), nullable=False),
     Column("heartbeat_at", String(40), nullable=False),
+)
+
+# Planning shards (`outreach.core.shards`) and the daemon that plans each, until its lease
+# expires unless renewed (`leases.py`). Rows are made by the first daemon that needs them.
+shard_leases = Table(
+    "shard_leases",
+    metadata,
+    Column("shard", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(200)),  # host:pid:token; none: free
+    Column("taken_at", String(40)),
+    Column("expires_at", String(40)),
 )
 
 # When each of the daemon's jobs last ran, for `outreach status`.
