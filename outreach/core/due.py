@@ -139,6 +139,15 @@ def _indexed(data: Dataset, name: str, source: Any, build: Callable[[Any], Index
     return kept[1]
 
 
+def keep_indexes(before: Dataset, after: Dataset) -> None:
+    """Give `after` the indexes of `before` that were built from data `after` still holds (a
+    reload that kept the contacts keeps their lookups); the others are built again at use."""
+    held = (after.contacts, after.purchases)
+    for name, kept in before.indexes.items():
+        if any(kept[0] is source for source in held):
+            after.indexes.setdefault(name, kept)
+
+
 def _by_company(contacts: Mapping[str, Contact]) -> dict[str, list[str]]:
     index: dict[str, list[str]] = {}
     for contact in contacts.values():

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +39,7 @@ from outreach.core.display import local_second
 from outreach.core.model import Dataset, Decision, Status
 from outreach.core.outbox import ATTENTION, RECORDED, State
 from outreach.core.policies import Hold, hold_at_send_time
+from outreach.core.replanning import plan_rules
 from outreach.core.timing import QuietHours, zone
 from outreach.logs import fields
 from outreach.services.channels import CHANNELS, ChannelSet, Unusable, unexpected
@@ -110,28 +111,34 @@ class Recorded:
 
 
 def record_plan(
-    workspace: Workspace, store: Store, now: datetime, wall: datetime | None = None
+    workspace: Workspace,
+    store: Store,
+    now: datetime,
+    wall: datetime | None = None,
+    rules: Collection[str] | None = None,
 ) -> Recorded:
     """Plan against what the outbox holds and record what is due, late, waiting for
     approval, or in error. The plan is made outside the write lock (it can take seconds) and
     recorded under it, if the outbox did not change meanwhile in a way that counts; if it
     did, it is made again under the lock. Either way a plan is recorded against the history
     it saw. `now` is the moment planned for; rows are stamped with `wall` (default `now`),
-    the real time."""
+    the real time. With `rules`, only those rules are planned (see `plan_rules`)."""
     with store.engine.connect() as connection:
         seen = outbox.fingerprint(connection)
-        decisions = _plan(workspace, connection, now)
+        decisions = _plan(workspace, connection, now, rules)
     store.check_intact()
     with store.transaction() as connection:
         if not store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
             connection.execute(text(f"SELECT pg_advisory_xact_lock({PLANNING_LOCK})"))
         if outbox.fingerprint(connection) != seen:
-            decisions = _plan(workspace, connection, now)
+            decisions = _plan(workspace, connection, now, rules)
         chosen = [d for d in decisions if to_record(d, now)]
         written = outbox.record(connection, chosen, wall or now)
         planned = {d.key for d in decisions}
-        rules = [rule.id for rule in workspace.engine.rules if rule.enabled]
-        outbox.forget_errors(connection, {d.key for d in chosen}, planned, rules, now)
+        active = [
+            r.id for r in workspace.engine.rules if r.enabled and (rules is None or r.id in rules)
+        ]
+        outbox.forget_errors(connection, {d.key for d in chosen}, planned, active, now)
     upcoming = [d.send_at for d in decisions if d.status is Status.PLANNED and d.send_at > now]
     rows = Counter(str(RECORDED[d.status]) for d in written)
     errors = [d for d in chosen if d.status is Status.ERROR]
@@ -139,9 +146,13 @@ def record_plan(
     return Recorded(rows, min(upcoming, default=None), errors, new_errors)
 
 
-def _plan(workspace: Workspace, connection: Connection, now: datetime) -> list[Decision]:
-    history = outbox.history(connection)
-    return workspace.engine.plan(planned_data(workspace, now), now, now + PLAN_AHEAD, history)
+def _plan(
+    workspace: Workspace, connection: Connection, now: datetime, rules: Collection[str] | None
+) -> list[Decision]:
+    history, data = outbox.history(connection), planned_data(workspace, now)
+    if rules is not None:
+        return plan_rules(workspace.engine, data, now, now + PLAN_AHEAD, history, rules)
+    return workspace.engine.plan(data, now, now + PLAN_AHEAD, history)
 
 
 def cancel_removed_rules(

@@ -1,11 +1,13 @@
 """What the daemon runs on each tick, and what it keeps between ticks: the last good
 workspace, the store, the channels. No business state lives here: the outbox is the truth.
 
-    watch     notices edits to outreach.yaml, rules, templates and data files; a workspace
-              whose hand-written files load without errors takes over, else its problems
-              are logged (path:line:col) and the last good one stays
+    watch     notices edits to outreach.yaml, rules, templates and data files and reads
+              again only what changed (outreach.yaml: everything); a workspace whose
+              hand-written files load without errors takes over, else its problems are
+              logged (path:line:col) and the last good one stays
     plan      plans and records (catching up on what fell due while the daemon was down,
-              recording as `late` what is past its window), cancels actions of removed rules
+              recording as `late` what is past its window), cancels actions of removed rules;
+              after an edit of rules or templates alone, plans only the rules it changed
     dispatch  sends what is due; beats the daemon lock's heartbeat
     scan      one feed
 """
@@ -28,16 +30,25 @@ from outreach.adapters.store.identity import open_lasting
 from outreach.clock import Clock, system_clock
 from outreach.core.delivery import next_wake
 from outreach.core.model import with_mentions
+from outreach.core.replanning import changed_rules, rule_fingerprints
 from outreach.errors import StoreLost, UserError, WorkspaceError
 from outreach.logs import fields, hide
 from outreach.services.channels import ChannelSet
+from outreach.services.config_file import data_files
 from outreach.services.dispatch import (
     Dispatcher,
     RunReport,
     cancel_removed_rules,
     record_plan,
 )
-from outreach.services.workspace import CONFIG_FILE, Workspace, load_workspace
+from outreach.services.workspace import (
+    CONFIG_FILE,
+    Workspace,
+    authoring_of,
+    load_authoring,
+    load_workspace,
+    reload_workspace,
+)
 
 log = logging.getLogger("outreach.daemon")
 
@@ -66,10 +77,20 @@ class Runtime:
     removal_grace: timedelta = timedelta(minutes=5)
     missing_since: dict[str, datetime] = field(default_factory=dict)  # rule id -> first missed
     lost: str | None = None  # why the store cannot be used any more: the daemon stops
+    # What the next planning tick plans: every rule while `stale` (at start, after an edit of
+    # data or outreach.yaml), else the rules in `replan` alone when an edit changed only
+    # rules or templates, else (the ordinary tick) every rule. `handoff` guards the three
+    # and the workspace, which the watch and plan ticks share from their own threads.
+    stale: bool = True
+    replan: frozenset[str] | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    config_broken: bool = False  # outreach.yaml did not load: the next change reads it all
+    handoff: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._use_channels(self.workspace)
         self.stamp = self.stamp or files_stamp(self.root, self.workspace)
+        self.fingerprints = rule_fingerprints(self.workspace.engine)
 
     @classmethod
     def start(
@@ -137,38 +158,70 @@ class Runtime:
     def watch(self) -> bool:
         """Take a changed workspace if its hand-written files are sound; True if anything
         changed. A change is taken once the files hold still for one look (not half-written).
-        With an error in a rule or template, the last good rules and templates stay and the
-        data files are still taken; with an error in outreach.yaml nothing is taken and
-        nothing is sent (an opt-out edited meanwhile could not be read) until it is fixed."""
+        Only what changed is read again: a rule or template edit keeps the data (and its
+        indexes), a data file's edit reads that kind again (contacts: the purchases too) and
+        keeps the rest; an edit of outreach.yaml reads everything. With an error in a rule or
+        template, the last good rules and templates stay and the data files are still taken;
+        with an error in outreach.yaml nothing is taken and nothing is sent (an opt-out edited
+        meanwhile could not be read) until it is fixed."""
         stamp = files_stamp(self.root, self.workspace)
         if stamp == self.stamp or stamp != self.settling:
             self.settling = stamp
             return False
+        parts = changed_parts(self.stamp, stamp, self.root, self.workspace)
         self.stamp = stamp
+        whole = CONFIG in parts or self.config_broken or self.workspace.sources is None
         try:
-            candidate = load_workspace(self.root)
+            candidate = load_workspace(self.root) if whole else self._reloaded(parts)
         except WorkspaceError as exc:
             return self._config_broken(str(exc))
-        broken = candidate.authoring_errors
         log_problems(candidate)
         if candidate.config_errors:
             return self._config_broken(str(candidate.config_errors[0]))
+        self.config_broken = False
         self._fall_back("config", None)
-        if broken:
-            log.error("rules or templates have errors: their last good version runs; data reloaded")
-            self._fall_back("rules", f"the last good rules and templates run: {broken[0]}")
-            candidate = replace(
-                self.workspace, data=candidate.data, unsafe_to_send=candidate.unsafe_to_send
-            )
-        else:
+        if whole or AUTHORING in parts:
+            candidate = self._last_good_authoring(candidate, whole)
+        read = "everything" if whole else ", ".join(sorted(parts))
+        log.info("workspace reloaded", extra=fields(rules=len(candidate.engine.rules), read=read))
+        self._take(candidate, data_changed=whole or bool(parts - {AUTHORING}))
+        return True
+
+    def _reloaded(self, parts: set[str]) -> Workspace:
+        """The workspace with the parts in `parts` read again (not outreach.yaml)."""
+        workspace = self.workspace
+        authoring = load_authoring(self.root, workspace.config) if AUTHORING in parts else None
+        return reload_workspace(workspace, parts - {AUTHORING}, authoring)
+
+    def _last_good_authoring(self, candidate: Workspace, whole: bool) -> Workspace:
+        """`candidate`, or with rules or templates in error, the last good ones with the
+        candidate's data."""
+        broken = candidate.authoring_errors
+        if not broken:
             self._fall_back("rules", None)
             if candidate.config.store != self.workspace.config.store:
                 log.warning("store: changed in outreach.yaml; restart the daemon to use it")
             self._note_renames(candidate)
-            log.info("workspace reloaded", extra=fields(rules=len(candidate.engine.rules)))
-        self.workspace = candidate
+            return candidate
+        log.error("rules or templates have errors: their last good version runs; data reloaded")
+        self._fall_back("rules", f"the last good rules and templates run: {broken[0]}")
+        if whole or self.workspace.sources is None:  # the last good config too, as it was
+            data, unsafe = candidate.data, candidate.unsafe_to_send
+            return replace(self.workspace, data=data, unsafe_to_send=unsafe, sources=None)
+        return reload_workspace(candidate, (), authoring_of(self.workspace))
+
+    def _take(self, candidate: Workspace, data_changed: bool) -> None:
+        """Run on `candidate` from now on; plan next what its changes call for."""
+        prints = rule_fingerprints(candidate.engine)
+        with self.handoff:
+            if data_changed:
+                self.stale, self.replan = True, None
+            elif not self.stale:
+                edited = changed_rules(self.fingerprints, prints)
+                self.replan = (self.replan or frozenset()) | edited
+            self.fingerprints = prints
+            self.workspace = candidate
         self._use_channels(candidate)
-        return True
 
     def _use_channels(self, workspace: Workspace) -> None:
         """Channels as `workspace` configures them; their secrets never reach a log line."""
@@ -176,6 +229,7 @@ class Runtime:
         hide(self.channels.redact)
 
     def _config_broken(self, problem: str) -> bool:
+        self.config_broken = True
         reason = f"outreach.yaml has errors ({problem})"
         log.error("%s; nothing is sent until it is fixed", reason)
         self._fall_back("config", f"nothing is sent: {reason}")
@@ -205,9 +259,19 @@ class Runtime:
             )
 
     def plan(self) -> RunReport:
-        now, workspace = self.clock(), self._with_news(self.workspace)
-        recorded = record_plan(workspace, self.store, now)
-        self.next_send = recorded.next_send
+        now = self.clock()
+        with self.handoff:
+            rules = None if self.stale else self.replan
+            self.stale, self.replan, workspace = False, None, self.workspace
+        workspace = self._with_news(workspace)
+        if rules is not None:
+            names = ", ".join(sorted(rules)) or "none"
+            log.info("re-planning only the rules that changed", extra=fields(rules=names))
+        recorded = record_plan(workspace, self.store, now, rules=rules)
+        # After planning some rules alone, the others' next send still stands.
+        before = self.next_send if rules is not None and self.next_send else None
+        sends = [moment for moment in (recorded.next_send, before) if moment and moment > now]
+        self.next_send = min(sends, default=None)
         report = RunReport(recorded=recorded.rows, errors=recorded.errors)
         for decision in recorded.new_errors:
             log.warning(
@@ -368,6 +432,26 @@ def files_stamp(root: Path, workspace: Workspace) -> Stamp:
             (str(path), status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_mode)
         )
     return tuple(stamp)
+
+
+CONFIG, AUTHORING = "config", "authoring"  # parts besides the data kinds (DATA_KINDS)
+
+
+def changed_parts(before: Stamp, after: Stamp, root: Path, workspace: Workspace) -> set[str]:
+    """What changed between two looks at the files: `config` (outreach.yaml), `authoring`
+    (a rule or template file edited, added or removed) and each data kind by its file."""
+    paths = {entry[0] for entry in set(before) ^ set(after)}
+    kinds = {str(root / CONFIG_FILE): {CONFIG}}
+    for kind, relative in data_files(workspace.config):
+        kinds.setdefault(str(root / relative), set()).add(kind)
+    folders = [root / "rules", root / "templates"]
+    parts: set[str] = set()
+    for path in paths:
+        if any(Path(path).is_relative_to(folder) for folder in folders):
+            parts.add(AUTHORING)
+        else:  # a file not told apart is read with everything (never miss an opt-out)
+            parts |= kinds.get(path, {CONFIG})
+    return parts
 
 
 def log_problems(workspace: Workspace) -> None:
